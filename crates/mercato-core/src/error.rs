@@ -1,0 +1,175 @@
+//! The one error type of `mercato-core`: every refused command and every bad
+//! input that reaches the core ends up as a [`CoreError`] variant.
+
+use rust_decimal::Decimal;
+
+use crate::money::Currency;
+
+/// Everything the pure core can refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CoreError {
+    /// A currency code that is not in the ISO 4217 table mercato knows.
+    #[error("unknown currency code `{0}`")]
+    UnknownCurrency(String),
+    /// Two amounts in different currencies were combined.
+    #[error("currency mismatch: {left} vs {right}")]
+    CurrencyMismatch {
+        /// Currency of the left operand.
+        left: Currency,
+        /// Currency of the right operand.
+        right: Currency,
+    },
+    /// An amount has more decimals than the currency's minor unit allows.
+    #[error("amount {amount} has more decimals than {currency} allows ({minor_units})")]
+    TooManyDecimals {
+        /// The offending amount.
+        amount: Decimal,
+        /// Its currency.
+        currency: Currency,
+        /// The currency's number of minor-unit digits.
+        minor_units: u32,
+    },
+    /// Checked arithmetic overflowed.
+    #[error("arithmetic overflow in {0}")]
+    Overflow(&'static str),
+    /// A string that is not a decimal amount.
+    #[error("`{0}` is not a decimal amount")]
+    InvalidAmount(String),
+    /// A value that must not be negative was.
+    #[error("{what} must not be negative (got {value})")]
+    Negative {
+        /// What was negative.
+        what: &'static str,
+        /// The value.
+        value: Decimal,
+    },
+    /// A quantity was zero or negative where a positive one is needed.
+    #[error("invalid quantity {qty} for {what}")]
+    InvalidQuantity {
+        /// What the quantity was for.
+        what: String,
+        /// The quantity.
+        qty: i64,
+    },
+    /// A SKU the ledger does not know.
+    #[error("unknown SKU `{0}`")]
+    UnknownSku(String),
+    /// A stock location the ledger does not know for that SKU.
+    #[error("unknown location `{location}` for SKU `{sku}`")]
+    UnknownLocation {
+        /// The SKU.
+        sku: String,
+        /// The location.
+        location: String,
+    },
+    /// A reservation or adjustment cannot be satisfied.
+    #[error("insufficient stock for `{sku}`: wanted {wanted}, available {available}")]
+    InsufficientStock {
+        /// The SKU.
+        sku: String,
+        /// Units asked for.
+        wanted: i64,
+        /// Units that could be had.
+        available: i64,
+    },
+    /// A reservation id that is already in use.
+    #[error("reservation `{0}` already exists")]
+    DuplicateReservation(String),
+    /// A reservation id that does not exist or has already ended.
+    #[error("no open reservation `{0}`")]
+    UnknownReservation(String),
+    /// A channel quota problem (already open, not open, too large).
+    #[error("quota for `{sku}` on channel `{channel}`: {problem}")]
+    Quota {
+        /// The SKU.
+        sku: String,
+        /// The channel.
+        channel: String,
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// An order id that does not exist.
+    #[error("unknown order `{0}`")]
+    UnknownOrder(String),
+    /// An order id that is already taken.
+    #[error("order `{0}` already exists")]
+    DuplicateOrder(String),
+    /// A command that the order's current state does not allow.
+    #[error("order `{order}` is {state}: cannot {command}")]
+    InvalidTransition {
+        /// The order.
+        order: String,
+        /// Its current state.
+        state: &'static str,
+        /// The refused command.
+        command: &'static str,
+    },
+    /// A command whose details are inconsistent with the order (a line that
+    /// does not exist, more units than are left, ...).
+    #[error("order `{order}`: {problem}")]
+    InvalidOrderRequest {
+        /// The order.
+        order: String,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A payment whose amount is not the payable.
+    #[error("payment of {paid} does not match the payable {payable}")]
+    PaymentMismatch {
+        /// The payable.
+        payable: Decimal,
+        /// The amount offered.
+        paid: Decimal,
+    },
+    /// An order without lines.
+    #[error("an order needs at least one line")]
+    EmptyCart,
+    /// Priced lines whose numbers do not add up.
+    #[error("inconsistent priced order: {0}")]
+    InconsistentPricing(String),
+    /// A coupon code that was never issued.
+    #[error("unknown coupon `{0}`")]
+    UnknownCoupon(String),
+    /// A coupon code issued twice.
+    #[error("coupon `{0}` already issued")]
+    DuplicateCoupon(String),
+    /// A coupon that cannot be locked, redeemed or returned in its state.
+    #[error("coupon `{code}` is {state}: cannot {command}")]
+    CouponState {
+        /// The coupon.
+        code: String,
+        /// Its state.
+        state: &'static str,
+        /// The refused command.
+        command: &'static str,
+    },
+    /// A coupon used by someone other than its owner.
+    #[error("coupon `{code}` belongs to another customer")]
+    CouponNotOwner {
+        /// The coupon.
+        code: String,
+    },
+    /// A coupon whose usage limits are used up.
+    #[error("coupon `{code}` has reached its usage limit")]
+    CouponLimitReached {
+        /// The coupon.
+        code: String,
+    },
+    /// A points movement that would take a balance below zero.
+    #[error("customer `{customer}` has {balance} points, {wanted} needed")]
+    InsufficientPoints {
+        /// The customer.
+        customer: String,
+        /// Current spendable balance.
+        balance: i64,
+        /// Points needed.
+        wanted: i64,
+    },
+    /// A customer the ledger does not know.
+    #[error("unknown customer `{0}`")]
+    UnknownCustomer(String),
+    /// An apportionment with no lines.
+    #[error("cannot apportion {0} over no lines")]
+    NothingToApportion(Decimal),
+}

@@ -1,0 +1,18 @@
+//! # mercato-core
+//!
+//! The pure domain of mercato: exact [`money`], [`apportion`]ment, and the
+//! state machines for stock, orders, coupons and points. Nothing in this
+//! crate performs I/O, reads a clock, draws random numbers or keeps global
+//! state: a command plus the current state plus an explicit context (the time
+//! `now`, ids, configuration) gives typed events or a typed error, and
+//! applying events gives the next state.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod apportion;
+pub mod error;
+pub mod money;
+
+pub use apportion::apportion;
+pub use error::CoreError;
+pub use money::{Currency, Money, Rounding};

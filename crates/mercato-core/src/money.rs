@@ -1,0 +1,545 @@
+//! Exact money: [`Currency`] (ISO 4217 code and minor units), [`Money`]
+//! (a `Decimal` amount that is always a whole number of minor units, plus its
+//! currency) and the explicit [`Rounding`] strategies.
+//!
+//! Nothing here rounds implicitly: a computed value that is not a whole number
+//! of minor units becomes [`Money`] only through [`Money::round`] with a named
+//! [`Rounding`]. All arithmetic is checked: a currency mismatch or an overflow
+//! is a [`CoreError`], never a panic.
+//!
+//! Serde: amounts are JSON strings (`"19.90"`); a JSON number is refused.
+
+use std::fmt;
+
+use rust_decimal::{Decimal, RoundingStrategy};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+use crate::error::CoreError;
+
+/// An ISO 4217 currency mercato knows: its three-letter code and the number of
+/// digits of its minor unit (CNY 2, JPY 0, KWD 3).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Currency {
+    code: [u8; 3],
+    minor_units: u8,
+}
+
+/// The ISO 4217 table mercato accepts. Unknown codes are an error, never a
+/// default.
+const CURRENCIES: &[(&str, u8)] = &[
+    ("AUD", 2),
+    ("BHD", 3),
+    ("CAD", 2),
+    ("CHF", 2),
+    ("CNY", 2),
+    ("DKK", 2),
+    ("EUR", 2),
+    ("GBP", 2),
+    ("HKD", 2),
+    ("IDR", 2),
+    ("INR", 2),
+    ("JPY", 0),
+    ("KRW", 0),
+    ("KWD", 3),
+    ("MOP", 2),
+    ("MYR", 2),
+    ("NOK", 2),
+    ("NZD", 2),
+    ("SEK", 2),
+    ("SGD", 2),
+    ("THB", 2),
+    ("TWD", 2),
+    ("USD", 2),
+    ("VND", 0),
+];
+
+impl Currency {
+    /// Chinese yuan renminbi.
+    pub const CNY: Currency = Currency::known(*b"CNY", 2);
+    /// US dollar.
+    pub const USD: Currency = Currency::known(*b"USD", 2);
+    /// Euro.
+    pub const EUR: Currency = Currency::known(*b"EUR", 2);
+    /// Japanese yen (no minor unit).
+    pub const JPY: Currency = Currency::known(*b"JPY", 0);
+    /// Pound sterling.
+    pub const GBP: Currency = Currency::known(*b"GBP", 2);
+    /// Hong Kong dollar.
+    pub const HKD: Currency = Currency::known(*b"HKD", 2);
+
+    const fn known(code: [u8; 3], minor_units: u8) -> Currency {
+        Currency { code, minor_units }
+    }
+
+    /// Looks up an ISO 4217 code (upper case, e.g. `"CNY"`).
+    ///
+    /// ```
+    /// use mercato_core::money::Currency;
+    /// assert_eq!(Currency::from_code("JPY").unwrap().minor_units(), 0);
+    /// assert!(Currency::from_code("XXX").is_err());
+    /// ```
+    pub fn from_code(code: &str) -> Result<Currency, CoreError> {
+        CURRENCIES
+            .iter()
+            .find(|(c, _)| *c == code)
+            .map(|(c, m)| {
+                let b = c.as_bytes();
+                Currency {
+                    code: [b[0], b[1], b[2]],
+                    minor_units: *m,
+                }
+            })
+            .ok_or_else(|| CoreError::UnknownCurrency(code.to_string()))
+    }
+
+    /// The three-letter code.
+    pub fn code(&self) -> &str {
+        // The code bytes always come from the ASCII table above.
+        std::str::from_utf8(&self.code).unwrap_or("???")
+    }
+
+    /// Digits of the minor unit (2 for cents, 0 for yen).
+    pub fn minor_units(&self) -> u32 {
+        u32::from(self.minor_units)
+    }
+
+    /// One minor unit as a decimal (`0.01` for CNY, `1` for JPY).
+    pub fn minor_unit(&self) -> Decimal {
+        Decimal::new(1, self.minor_units())
+    }
+}
+
+impl fmt::Debug for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+impl std::str::FromStr for Currency {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Currency::from_code(s)
+    }
+}
+
+impl Serialize for Currency {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.code())
+    }
+}
+
+impl<'de> Deserialize<'de> for Currency {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let code = String::deserialize(d)?;
+        Currency::from_code(&code).map_err(serde::de::Error::custom)
+    }
+}
+
+/// How a computed amount is brought to whole minor units.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Half away from zero (0.125 → 0.13). The default.
+    #[default]
+    HalfUp,
+    /// Half to even, banker's rounding (0.125 → 0.12, 0.135 → 0.14).
+    HalfEven,
+    /// Toward zero (0.129 → 0.12): used where the contract says "rounded down".
+    Down,
+}
+
+impl Rounding {
+    fn strategy(self) -> RoundingStrategy {
+        match self {
+            Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+            Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+            Rounding::Down => RoundingStrategy::ToZero,
+        }
+    }
+}
+
+/// An exact amount of money: always a whole number of the currency's minor
+/// units.
+///
+/// ```
+/// use mercato_core::money::{Currency, Money, Rounding};
+/// use rust_decimal::Decimal;
+///
+/// let price = Money::parse("19.90", Currency::CNY).unwrap();
+/// let three = price.times(3).unwrap();
+/// assert_eq!(three.to_string(), "59.70 CNY");
+/// // 15% of 59.70 is 8.955: rounding is always explicit.
+/// let off = three.percent(Decimal::from(15), Rounding::HalfUp).unwrap();
+/// assert_eq!(off.amount().to_string(), "8.96");
+/// assert!(price.checked_add(Money::zero(Currency::USD)).is_err());
+/// ```
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Money {
+    amount: Decimal,
+    currency: Currency,
+}
+
+impl Money {
+    /// An amount that must already be a whole number of minor units.
+    pub fn new(amount: Decimal, currency: Currency) -> Result<Money, CoreError> {
+        let minor = currency.minor_units();
+        if amount.normalize().scale() > minor {
+            return Err(CoreError::TooManyDecimals {
+                amount,
+                currency,
+                minor_units: minor,
+            });
+        }
+        let mut amount = amount;
+        amount.rescale(minor);
+        Ok(Money { amount, currency })
+    }
+
+    /// Parses a decimal string such as `"19.90"`.
+    pub fn parse(s: &str, currency: Currency) -> Result<Money, CoreError> {
+        let d: Decimal = s
+            .trim()
+            .parse()
+            .map_err(|_| CoreError::InvalidAmount(s.to_string()))?;
+        Money::new(d, currency)
+    }
+
+    /// Rounds any decimal to minor units with the given strategy.
+    pub fn round(value: Decimal, currency: Currency, rounding: Rounding) -> Money {
+        let mut amount = value.round_dp_with_strategy(currency.minor_units(), rounding.strategy());
+        amount.rescale(currency.minor_units());
+        Money { amount, currency }
+    }
+
+    /// Zero in `currency`.
+    pub fn zero(currency: Currency) -> Money {
+        let mut amount = Decimal::ZERO;
+        amount.rescale(currency.minor_units());
+        Money { amount, currency }
+    }
+
+    /// From an integer number of minor units (`1990` CNY is 19.90).
+    pub fn from_minor(units: i64, currency: Currency) -> Money {
+        Money {
+            amount: Decimal::new(units, currency.minor_units()),
+            currency,
+        }
+    }
+
+    /// The amount in minor units, exactly.
+    pub fn to_minor(&self) -> Result<i128, CoreError> {
+        let factor = Decimal::from(10_i64.pow(self.currency.minor_units()));
+        let minor = self
+            .amount
+            .checked_mul(factor)
+            .ok_or(CoreError::Overflow("to_minor"))?;
+        i128::try_from(minor).map_err(|_| CoreError::Overflow("to_minor"))
+    }
+
+    /// From minor units held in an `i128` (the result of [`Money::to_minor`]
+    /// arithmetic).
+    pub fn from_minor_i128(units: i128, currency: Currency) -> Result<Money, CoreError> {
+        let d = Decimal::try_from_i128_with_scale(units, currency.minor_units())
+            .map_err(|_| CoreError::Overflow("from_minor"))?;
+        Ok(Money {
+            amount: d,
+            currency,
+        })
+    }
+
+    /// The decimal amount (scale = the currency's minor units).
+    pub fn amount(&self) -> Decimal {
+        self.amount
+    }
+
+    /// The currency.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// True for 0.00.
+    pub fn is_zero(&self) -> bool {
+        self.amount.is_zero()
+    }
+
+    /// True below zero.
+    pub fn is_negative(&self) -> bool {
+        self.amount.is_sign_negative() && !self.amount.is_zero()
+    }
+
+    /// True above zero.
+    pub fn is_positive(&self) -> bool {
+        self.amount.is_sign_positive() && !self.amount.is_zero()
+    }
+
+    fn same_currency(&self, other: &Money) -> Result<(), CoreError> {
+        if self.currency == other.currency {
+            Ok(())
+        } else {
+            Err(CoreError::CurrencyMismatch {
+                left: self.currency,
+                right: other.currency,
+            })
+        }
+    }
+
+    /// `self + other`; a currency mismatch or overflow is an error.
+    pub fn checked_add(&self, other: Money) -> Result<Money, CoreError> {
+        self.same_currency(&other)?;
+        let amount = self
+            .amount
+            .checked_add(other.amount)
+            .ok_or(CoreError::Overflow("add"))?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
+    }
+
+    /// `self - other`; a currency mismatch or overflow is an error.
+    pub fn checked_sub(&self, other: Money) -> Result<Money, CoreError> {
+        self.same_currency(&other)?;
+        let amount = self
+            .amount
+            .checked_sub(other.amount)
+            .ok_or(CoreError::Overflow("sub"))?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
+    }
+
+    /// `self × qty` (exact: the result is still whole minor units).
+    pub fn times(&self, qty: i64) -> Result<Money, CoreError> {
+        let amount = self
+            .amount
+            .checked_mul(Decimal::from(qty))
+            .ok_or(CoreError::Overflow("times"))?;
+        Ok(Money {
+            amount,
+            currency: self.currency,
+        })
+    }
+
+    /// `percent`% of this amount, rounded to minor units with `rounding`.
+    pub fn percent(&self, percent: Decimal, rounding: Rounding) -> Result<Money, CoreError> {
+        let raw = self
+            .amount
+            .checked_mul(percent)
+            .and_then(|x| x.checked_div(Decimal::ONE_HUNDRED))
+            .ok_or(CoreError::Overflow("percent"))?;
+        Ok(Money::round(raw, self.currency, rounding))
+    }
+
+    /// The smaller of two amounts of the same currency.
+    pub fn min(self, other: Money) -> Result<Money, CoreError> {
+        self.same_currency(&other)?;
+        Ok(if other.amount < self.amount {
+            other
+        } else {
+            self
+        })
+    }
+
+    /// The larger of two amounts of the same currency.
+    pub fn max(self, other: Money) -> Result<Money, CoreError> {
+        self.same_currency(&other)?;
+        Ok(if other.amount > self.amount {
+            other
+        } else {
+            self
+        })
+    }
+
+    /// Sums amounts; `currency` is the result's currency for an empty input.
+    pub fn sum<'a>(
+        currency: Currency,
+        items: impl IntoIterator<Item = &'a Money>,
+    ) -> Result<Money, CoreError> {
+        items
+            .into_iter()
+            .try_fold(Money::zero(currency), |acc, m| acc.checked_add(*m))
+    }
+}
+
+impl PartialOrd for Money {
+    /// Amounts of different currencies are not ordered.
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        if self.currency == other.currency {
+            self.amount.partial_cmp(&other.amount)
+        } else {
+            None
+        }
+    }
+}
+
+impl fmt::Debug for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+impl fmt::Display for Money {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.amount, self.currency)
+    }
+}
+
+#[derive(Serialize, Deserialize)]
+struct MoneyRepr {
+    #[serde(with = "amount_str")]
+    amount: Decimal,
+    currency: Currency,
+}
+
+impl Serialize for Money {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        MoneyRepr {
+            amount: self.amount,
+            currency: self.currency,
+        }
+        .serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Money {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let r = MoneyRepr::deserialize(d)?;
+        Money::new(r.amount, r.currency).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Serde helpers for a bare [`Decimal`] amount held as a JSON string.
+/// Serializing writes the decimal as a string; deserializing accepts only a
+/// string (a JSON number is an error: floats never touch money).
+pub mod amount_str {
+    use std::fmt;
+
+    use rust_decimal::Decimal;
+    use serde::{Deserializer, Serializer, de};
+
+    /// Writes the decimal as a string.
+    pub fn serialize<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(d)
+    }
+
+    /// Reads a decimal from a string only.
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
+        d.deserialize_any(StrOnly)
+    }
+
+    pub(crate) struct StrOnly;
+
+    impl de::Visitor<'_> for StrOnly {
+        type Value = Decimal;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a decimal amount as a string, e.g. \"19.90\"")
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
+            let t = v.trim();
+            if t.is_empty() || t.contains(['e', 'E']) {
+                return Err(E::custom(format!("`{v}` is not a decimal amount")));
+            }
+            t.parse::<Decimal>()
+                .map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
+        }
+    }
+
+    /// The same for an optional amount (`null` or absent → `None`).
+    pub mod option {
+        use rust_decimal::Decimal;
+        use serde::{Deserialize, Deserializer, Serializer};
+
+        /// Writes the decimal as a string, or null.
+        pub fn serialize<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
+            match d {
+                Some(d) => s.collect_str(d),
+                None => s.serialize_none(),
+            }
+        }
+
+        #[derive(Deserialize)]
+        struct Wrap(#[serde(with = "super")] Decimal);
+
+        /// Reads an optional decimal from a string or null.
+        pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Decimal>, D::Error> {
+            Ok(Option::<Wrap>::deserialize(d)?.map(|w| w.0))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cny(s: &str) -> Money {
+        Money::parse(s, Currency::CNY).unwrap()
+    }
+
+    #[test]
+    fn known_and_unknown_currencies() {
+        for (code, minor) in [("CNY", 2), ("USD", 2), ("EUR", 2), ("JPY", 0), ("GBP", 2), ("HKD", 2)] {
+            let c = Currency::from_code(code).unwrap();
+            assert_eq!(c.code(), code);
+            assert_eq!(c.minor_units(), minor);
+        }
+        assert_eq!(Currency::from_code("cny"), Err(CoreError::UnknownCurrency("cny".into())));
+        assert!(Currency::from_code("").is_err());
+    }
+
+    #[test]
+    fn new_refuses_extra_decimals_but_accepts_trailing_zeros() {
+        assert!(Money::parse("1.234", Currency::CNY).is_err());
+        assert_eq!(cny("1.230").amount().to_string(), "1.23");
+        assert!(Money::parse("1.5", Currency::JPY).is_err());
+        assert_eq!(Money::parse("150", Currency::JPY).unwrap().amount().to_string(), "150");
+        assert!(Money::parse("abc", Currency::CNY).is_err());
+    }
+
+    #[test]
+    fn arithmetic_is_checked() {
+        assert_eq!(cny("1.10").checked_add(cny("2.20")).unwrap(), cny("3.30"));
+        assert_eq!(cny("1.10").checked_sub(cny("2.20")).unwrap(), cny("-1.10"));
+        let usd = Money::parse("1", Currency::USD).unwrap();
+        assert!(matches!(cny("1").checked_add(usd), Err(CoreError::CurrencyMismatch { .. })));
+        let big = Money::new(Decimal::MAX, Currency::JPY).unwrap();
+        assert_eq!(big.checked_add(Money::from_minor(1, Currency::JPY)), Err(CoreError::Overflow("add")));
+        assert_eq!(big.times(2), Err(CoreError::Overflow("times")));
+    }
+
+    #[test]
+    fn rounding_is_explicit() {
+        let d: Decimal = "0.125".parse().unwrap();
+        assert_eq!(Money::round(d, Currency::CNY, Rounding::HalfUp), cny("0.13"));
+        assert_eq!(Money::round(d, Currency::CNY, Rounding::HalfEven), cny("0.12"));
+        assert_eq!(Money::round("0.135".parse().unwrap(), Currency::CNY, Rounding::HalfEven), cny("0.14"));
+        assert_eq!(Money::round("0.129".parse().unwrap(), Currency::CNY, Rounding::Down), cny("0.12"));
+        assert_eq!(Money::round("-0.125".parse().unwrap(), Currency::CNY, Rounding::HalfUp), cny("-0.13"));
+        assert_eq!(cny("59.70").percent(Decimal::from(15), Rounding::HalfUp).unwrap(), cny("8.96"));
+    }
+
+    #[test]
+    fn minor_units_round_trip() {
+        assert_eq!(cny("19.90").to_minor().unwrap(), 1990);
+        assert_eq!(Money::from_minor(1990, Currency::CNY), cny("19.90"));
+        assert_eq!(Money::from_minor_i128(-5, Currency::CNY).unwrap(), cny("-0.05"));
+    }
+
+    #[test]
+    fn serde_uses_strings_and_refuses_numbers() {
+        let m = cny("19.9");
+        let json = serde_json::to_string(&m).unwrap();
+        assert_eq!(json, r#"{"amount":"19.90","currency":"CNY"}"#);
+        assert_eq!(serde_json::from_str::<Money>(&json).unwrap(), m);
+        assert!(serde_json::from_str::<Money>(r#"{"amount":19.9,"currency":"CNY"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount":"19.999","currency":"CNY"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount":"1","currency":"XYZ"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount":"1e3","currency":"CNY"}"#).is_err());
+    }
+}
