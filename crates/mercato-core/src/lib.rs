@@ -16,3 +16,5 @@ pub mod money;
 pub use apportion::apportion;
 pub use error::CoreError;
 pub use money::{Currency, Money, Rounding};
+pub mod quote;
+pub use quote::{Adjustment, Applied, PromotionUse, Quote, QuoteLine, RejectReason, Rejected, Stage, Totals};
