@@ -226,6 +226,59 @@ pub struct Quote {
 }
 
 impl Quote {
+    /// A quote at list prices with no promotions: for POS-style callers and
+    /// tests. `lines` are `(sku, qty, unit price)`.
+    pub fn at_list_prices(
+        currency: Currency,
+        lines: &[(&str, i64, Money)],
+        shipping: Money,
+    ) -> Result<Quote, CoreError> {
+        let mut out = Vec::with_capacity(lines.len());
+        for (i, (sku, qty, price)) in lines.iter().enumerate() {
+            if *qty <= 0 {
+                return Err(CoreError::InvalidQuantity {
+                    what: format!("line {i}"),
+                    qty: *qty,
+                });
+            }
+            let amount = price.times(*qty)?;
+            out.push(QuoteLine {
+                line: i,
+                sku: (*sku).to_string(),
+                qty: *qty,
+                unit_price: *price,
+                amount,
+                adjustments: Vec::new(),
+                net: amount,
+                gift: false,
+                uses: Vec::new(),
+            });
+        }
+        let zero = Money::zero(currency);
+        let goods = Money::sum(currency, out.iter().map(|l| &l.net))?;
+        let q = Quote {
+            currency,
+            lines: out,
+            applied: Vec::new(),
+            rejected: Vec::new(),
+            coupons: Vec::new(),
+            points_used: 0,
+            totals: Totals {
+                list: goods,
+                unit_discount: zero,
+                item_discount: zero,
+                order_discount: zero,
+                coupon_discount: zero,
+                points_deduction: zero,
+                goods,
+                shipping,
+                payable: goods.checked_add(shipping)?,
+            },
+        };
+        q.check()?;
+        Ok(q)
+    }
+
     /// Verifies that the quote adds up: every line's net is its amount less
     /// its adjustments and is not negative, no adjustment is negative, and
     /// the totals are the sums they claim to be.

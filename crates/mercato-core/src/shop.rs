@@ -1,0 +1,796 @@
+//! [`Shop`]: the composite state machine that keeps every ledger consistent.
+//!
+//! One command moves several ledgers at once — placing an order reserves
+//! stock, locks coupons and spends points; cancelling gives all three back —
+//! so [`Shop::decide`] returns every event of the command together, and the
+//! caller appends them in one atomic write. [`Shop::apply`] folds any event
+//! in; replaying a log rebuilds the identical shop.
+//!
+//! The shop also keeps the read models that limits need (units of limited
+//! promotions per customer and in all, campaign budget used, live orders per
+//! customer), derived from the events of live orders.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Duration, Utc};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::coupon::{CouponEvent, CouponLedger, UseState};
+use crate::error::CoreError;
+use crate::event::{CustomerEvent, Event};
+use crate::money::Money;
+use crate::order::{LineQty, Order, OrderAction, OrderEvent, OrderStatus};
+use crate::points::PointsLedger;
+use crate::quote::Quote;
+use crate::stock::{Allocation, ReleaseReason, StockCommand, StockEvent, StockLedger, StockLine};
+
+/// When stock turns from reserved into sold.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StockCommit {
+    /// On payment (lock on order, deduct on payment).
+    #[default]
+    Payment,
+    /// On shipment, per shipped unit.
+    Shipment,
+}
+
+/// The shop's configuration that the core needs (pricing settings live in
+/// the rules crate).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShopConfig {
+    /// Minutes an order may stay unpaid.
+    pub payment_timeout_minutes: i64,
+    /// When stock is committed.
+    pub stock_commit: StockCommit,
+    /// Days after delivery an order completes by itself.
+    pub auto_complete_days: i64,
+}
+
+impl Default for ShopConfig {
+    fn default() -> Self {
+        ShopConfig {
+            payment_timeout_minutes: 30,
+            stock_commit: StockCommit::Payment,
+            auto_complete_days: 7,
+        }
+    }
+}
+
+/// The explicit inputs of a decision: the time and the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The time of the command.
+    pub now: DateTime<Utc>,
+    /// Configuration.
+    pub config: &'a ShopConfig,
+}
+
+/// A registered customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Customer {
+    /// Id.
+    pub id: String,
+    /// Membership tier.
+    pub tier: Option<String>,
+}
+
+/// Placing an order: the priced quote plus who, where and why held.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceOrder {
+    /// Order id (an input: the caller makes ids).
+    pub id: String,
+    /// Customer.
+    pub customer: Option<String>,
+    /// Sales channel (web, app, store, marketplace, a flash-sale channel...).
+    pub channel: String,
+    /// The quote from the pricing pipeline, with the coupons and points it used.
+    pub quote: Quote,
+    /// Review rules that fired: a non-empty list puts the order on hold.
+    pub hold_reasons: Vec<String>,
+}
+
+/// Every command a shop understands.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Command {
+    /// Registers a customer (or changes their tier) with opening points.
+    RegisterCustomer {
+        /// Id.
+        id: String,
+        /// Tier.
+        tier: Option<String>,
+        /// Opening points (0: none).
+        points: i64,
+    },
+    /// Credits points.
+    EarnPoints {
+        /// Customer.
+        customer: String,
+        /// Points.
+        points: i64,
+        /// Why.
+        reason: String,
+    },
+    /// Issues a coupon.
+    IssueCoupon {
+        /// Code.
+        code: String,
+        /// Owner; `None`: public.
+        owner: Option<String>,
+        /// Global live-use limit.
+        usage_limit: Option<i64>,
+        /// Per-customer live-use limit.
+        per_customer_limit: i64,
+        /// End of validity.
+        valid_until: Option<DateTime<Utc>>,
+    },
+    /// A stock-ledger command (adjust, configure, quotas...).
+    Stock(StockCommand),
+    /// Places an order.
+    Place(PlaceOrder),
+    /// Pays an order.
+    Pay {
+        /// Order.
+        order: String,
+        /// Amount offered: must equal the payable.
+        amount: Money,
+    },
+    /// Holds an order for review.
+    Hold {
+        /// Order.
+        order: String,
+        /// Why.
+        reasons: Vec<String>,
+    },
+    /// Releases a held order.
+    Release {
+        /// Order.
+        order: String,
+    },
+    /// Rejects a held order (cancels it).
+    Reject {
+        /// Order.
+        order: String,
+    },
+    /// Cancels an order before shipment; refund = what was paid.
+    Cancel {
+        /// Order.
+        order: String,
+    },
+    /// Ships units (`None`: everything left).
+    Ship {
+        /// Order.
+        order: String,
+        /// Units per line.
+        lines: Option<Vec<LineQty>>,
+    },
+    /// Marks delivered.
+    Deliver {
+        /// Order.
+        order: String,
+    },
+    /// Confirms receipt.
+    Complete {
+        /// Order.
+        order: String,
+    },
+    /// Request, approval, receipt and refund of a return in one step.
+    Return {
+        /// Order.
+        order: String,
+        /// Return id.
+        return_id: String,
+        /// Units per line.
+        lines: Vec<LineQty>,
+        /// Put the units back into stock.
+        restock: bool,
+        /// For the `reprice` refund policy: the discount the kept units no
+        /// longer earn (`C` of the contract); zero for `pro_rata`.
+        owed_back: Money,
+    },
+    /// Moves timers: closes unpaid orders past their deadline, completes
+    /// delivered orders past the auto-complete delay, expires reservations.
+    Tick,
+}
+
+/// Discount a promotion gave across live orders.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BudgetUse {
+    /// Money given.
+    pub amount: Decimal,
+    /// Orders it applied to.
+    pub uses: i64,
+}
+
+/// The whole shop: every ledger and the read models limits need.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Shop {
+    customers: BTreeMap<String, Customer>,
+    stock: StockLedger,
+    coupons: CouponLedger,
+    points: PointsLedger,
+    orders: BTreeMap<String, Order>,
+    by_seq: Vec<String>,
+    promo_units: BTreeMap<String, BTreeMap<String, i64>>,
+    promo_units_total: BTreeMap<String, i64>,
+    budget_used: BTreeMap<String, BudgetUse>,
+}
+
+fn deadline(ctx: &Context<'_>) -> Option<DateTime<Utc>> {
+    ctx.now.checked_add_signed(Duration::minutes(ctx.config.payment_timeout_minutes))
+}
+
+impl Shop {
+    /// An empty shop.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A customer.
+    pub fn customer(&self, id: &str) -> Option<&Customer> {
+        self.customers.get(id)
+    }
+
+    /// The stock ledger.
+    pub fn stock(&self) -> &StockLedger {
+        &self.stock
+    }
+
+    /// The coupon ledger.
+    pub fn coupons(&self) -> &CouponLedger {
+        &self.coupons
+    }
+
+    /// The points ledger.
+    pub fn points(&self) -> &PointsLedger {
+        &self.points
+    }
+
+    /// An order.
+    pub fn order(&self, id: &str) -> Option<&Order> {
+        self.orders.get(id)
+    }
+
+    /// Orders in placement order.
+    pub fn orders(&self) -> impl Iterator<Item = &Order> {
+        self.by_seq.iter().filter_map(|id| self.orders.get(id))
+    }
+
+    /// Units of limited promotion `promo` that `customer`'s live orders hold.
+    pub fn promotion_units(&self, promo: &str, customer: &str) -> i64 {
+        self.promo_units
+            .get(promo)
+            .and_then(|m| m.get(customer))
+            .copied()
+            .unwrap_or(0)
+    }
+
+    /// Units of limited promotion `promo` that all live orders hold.
+    pub fn promotion_units_total(&self, promo: &str) -> i64 {
+        self.promo_units_total.get(promo).copied().unwrap_or(0)
+    }
+
+    /// What promotion `promo` gave across live orders.
+    pub fn budget_used(&self, promo: &str) -> BudgetUse {
+        self.budget_used.get(promo).copied().unwrap_or_default()
+    }
+
+    /// Live orders of `customer` placed at or after `since`.
+    pub fn live_orders_since(&self, customer: &str, since: DateTime<Utc>) -> usize {
+        self.orders
+            .values()
+            .filter(|o| o.status.is_live() && o.customer.as_deref() == Some(customer) && o.placed_at >= since)
+            .count()
+    }
+
+    fn order_ref(&self, id: &str) -> Result<&Order, CoreError> {
+        self.orders.get(id).ok_or_else(|| CoreError::UnknownOrder(id.to_string()))
+    }
+
+    /// Decides `cmd` at `ctx.now`: every event it produces, across all
+    /// ledgers, or why it is refused. Nothing changes until the events are
+    /// applied.
+    pub fn decide(&self, cmd: &Command, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+        match cmd {
+            Command::RegisterCustomer { id, tier, points } => {
+                let mut ev = vec![Event::Customer(CustomerEvent::Registered {
+                    id: id.clone(),
+                    tier: tier.clone(),
+                })];
+                if *points != 0 {
+                    ev.push(Event::Points(self.points.decide_earn(id, *points, "opening balance")?));
+                }
+                Ok(ev)
+            }
+            Command::EarnPoints {
+                customer,
+                points,
+                reason,
+            } => {
+                if !self.customers.contains_key(customer) {
+                    return Err(CoreError::UnknownCustomer(customer.clone()));
+                }
+                Ok(vec![Event::Points(self.points.decide_earn(customer, *points, reason)?)])
+            }
+            Command::IssueCoupon {
+                code,
+                owner,
+                usage_limit,
+                per_customer_limit,
+                valid_until,
+            } => Ok(vec![Event::Coupon(self.coupons.decide_issue(
+                code,
+                owner.clone(),
+                *usage_limit,
+                *per_customer_limit,
+                *valid_until,
+            )?)]),
+            Command::Stock(c) => Ok(self.stock.decide(c)?.into_iter().map(Event::Stock).collect()),
+            Command::Place(p) => self.decide_place(p, ctx),
+            Command::Pay { order, amount } => self.decide_pay(order, *amount, ctx),
+            Command::Hold { order, reasons } => {
+                let o = self.order_ref(order)?;
+                o.check(OrderAction::Hold)?;
+                let mut ev = vec![Event::Order(OrderEvent::Held {
+                    id: order.clone(),
+                    reasons: reasons.clone(),
+                })];
+                if self.stock.reservation(order).is_some() {
+                    ev.push(Event::Stock(StockEvent::Extended {
+                        id: order.clone(),
+                        expires_at: None,
+                    }));
+                }
+                Ok(ev)
+            }
+            Command::Release { order } => {
+                let o = self.order_ref(order)?;
+                o.check(OrderAction::Release)?;
+                let back = o.held_from.unwrap_or(OrderStatus::PendingPayment);
+                let dl = if back == OrderStatus::PendingPayment { deadline(ctx) } else { None };
+                let mut ev = vec![Event::Order(OrderEvent::Released {
+                    id: order.clone(),
+                    deadline: dl,
+                })];
+                if self.stock.reservation(order).is_some() && back == OrderStatus::PendingPayment {
+                    ev.push(Event::Stock(StockEvent::Extended {
+                        id: order.clone(),
+                        expires_at: dl,
+                    }));
+                }
+                Ok(ev)
+            }
+            Command::Reject { order } => self.decide_cancel(order, OrderAction::Reject),
+            Command::Cancel { order } => self.decide_cancel(order, OrderAction::Cancel),
+            Command::Ship { order, lines } => self.decide_ship(order, lines.as_deref(), ctx),
+            Command::Deliver { order } => {
+                self.order_ref(order)?.check(OrderAction::Deliver)?;
+                Ok(vec![Event::Order(OrderEvent::Delivered {
+                    id: order.clone(),
+                    at: ctx.now,
+                })])
+            }
+            Command::Complete { order } => {
+                self.order_ref(order)?.check(OrderAction::Complete)?;
+                Ok(vec![Event::Order(OrderEvent::Completed { id: order.clone() })])
+            }
+            Command::Return {
+                order,
+                return_id,
+                lines,
+                restock,
+                owed_back,
+            } => self.decide_return(order, return_id, lines, *restock, *owed_back),
+            Command::Tick => self.decide_tick(ctx),
+        }
+    }
+
+    fn decide_place(&self, p: &PlaceOrder, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+        if self.orders.contains_key(&p.id) {
+            return Err(CoreError::DuplicateOrder(p.id.clone()));
+        }
+        if p.quote.lines.is_empty() {
+            return Err(CoreError::EmptyCart);
+        }
+        p.quote.check()?;
+        if let Some(c) = &p.customer {
+            if !self.customers.contains_key(c) {
+                return Err(CoreError::UnknownCustomer(c.clone()));
+            }
+        }
+        let held = !p.hold_reasons.is_empty();
+        let free = p.quote.totals.payable.is_zero();
+        let dl = if held || free { None } else { deadline(ctx) };
+
+        // Stock: every line, gifts included, all or nothing.
+        let lines: Vec<StockLine> = p
+            .quote
+            .lines
+            .iter()
+            .map(|l| StockLine {
+                sku: l.sku.clone(),
+                qty: l.qty,
+            })
+            .collect();
+        for l in &lines {
+            if self.stock.sku(&l.sku).is_none() {
+                return Err(CoreError::InsufficientStock {
+                    sku: l.sku.clone(),
+                    wanted: l.qty,
+                    available: 0,
+                });
+            }
+        }
+        let reserved = self.stock.decide(&StockCommand::Reserve {
+            id: p.id.clone(),
+            lines,
+            channel: Some(p.channel.clone()),
+            expires_at: dl,
+        })?;
+        let allocations = reserved
+            .iter()
+            .find_map(|e| match e {
+                StockEvent::Reserved { allocations, .. } => Some(allocations.clone()),
+                _ => None,
+            })
+            .unwrap_or_default();
+
+        let mut ev = vec![Event::Order(OrderEvent::Placed {
+            id: p.id.clone(),
+            customer: p.customer.clone(),
+            channel: p.channel.clone(),
+            quote: p.quote.clone(),
+            allocations: allocations.clone(),
+            at: ctx.now,
+            deadline: dl,
+        })];
+        ev.extend(reserved.into_iter().map(Event::Stock));
+        let mut seen: Vec<&str> = Vec::new();
+        for code in &p.quote.coupons {
+            if seen.contains(&code.as_str()) {
+                return Err(CoreError::CouponState {
+                    code: code.clone(),
+                    state: "locked",
+                    command: "use twice in one order",
+                });
+            }
+            seen.push(code);
+            ev.push(Event::Coupon(self.coupons.decide_lock(code, &p.id, p.customer.as_deref())?));
+        }
+        if p.quote.points_used > 0 {
+            let Some(c) = &p.customer else {
+                return Err(CoreError::InconsistentPricing("points used without a customer".into()));
+            };
+            ev.push(Event::Points(self.points.decide_spend(c, &p.id, p.quote.points_used)?));
+        }
+        if held {
+            ev.push(Event::Order(OrderEvent::Held {
+                id: p.id.clone(),
+                reasons: p.hold_reasons.clone(),
+            }));
+        } else if free {
+            ev.extend(self.payment_events(&p.id, &p.quote, &allocations, p.quote.totals.payable, ctx));
+        }
+        Ok(ev)
+    }
+
+    /// The events of a payment: paid, coupons redeemed, stock committed (or
+    /// its expiry cleared when stock commits on shipment).
+    fn payment_events(
+        &self,
+        id: &str,
+        quote: &Quote,
+        held: &[Allocation],
+        amount: Money,
+        ctx: &Context<'_>,
+    ) -> Vec<Event> {
+        let mut ev = vec![Event::Order(OrderEvent::Paid {
+            id: id.to_string(),
+            amount,
+            at: ctx.now,
+        })];
+        for code in &quote.coupons {
+            ev.push(Event::Coupon(CouponEvent::Redeemed {
+                code: code.clone(),
+                order: id.to_string(),
+            }));
+        }
+        match ctx.config.stock_commit {
+            StockCommit::Payment => {
+                ev.push(Event::Stock(StockEvent::Committed {
+                    id: id.to_string(),
+                    allocations: held.to_vec(),
+                }));
+                ev.push(Event::Order(OrderEvent::StockCommitted { id: id.to_string() }));
+            }
+            StockCommit::Shipment => ev.push(Event::Stock(StockEvent::Extended {
+                id: id.to_string(),
+                expires_at: None,
+            })),
+        }
+        ev
+    }
+
+    fn decide_pay(&self, id: &str, amount: Money, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+        let o = self.order_ref(id)?;
+        o.check(OrderAction::Pay)?;
+        if amount != o.payable() {
+            return Err(CoreError::PaymentMismatch {
+                payable: o.payable().amount(),
+                paid: amount.amount(),
+            });
+        }
+        let held = self.stock.reservation(id).map(|r| r.held.clone()).unwrap_or_default();
+        Ok(self.payment_events(id, &o.quote, &held, amount, ctx))
+    }
+
+    /// Everything a dead order gives back: stock, coupons, points.
+    fn give_back(&self, o: &Order, reason: ReleaseReason) -> Result<Vec<Event>, CoreError> {
+        let mut ev = Vec::new();
+        if let Some(r) = self.stock.reservation(&o.id) {
+            ev.push(Event::Stock(StockEvent::Released {
+                id: o.id.clone(),
+                reason,
+                allocations: r.held.clone(),
+            }));
+        }
+        if o.stock_committed {
+            ev.push(Event::Stock(StockEvent::Restocked {
+                id: o.id.clone(),
+                allocations: o.allocations.clone(),
+                reason: "order cancelled".into(),
+            }));
+        }
+        for code in &o.quote.coupons {
+            let live = self
+                .coupons
+                .get(code)
+                .and_then(|c| c.uses.iter().rev().find(|u| u.order == o.id))
+                .is_some_and(|u| u.state != UseState::Returned);
+            if live {
+                ev.push(Event::Coupon(self.coupons.decide_return(code, &o.id)?));
+            }
+        }
+        let points = o.quote.points_used - o.points_returned;
+        if let (Some(c), true) = (&o.customer, points > 0) {
+            ev.push(Event::Points(self.points.decide_return(c, &o.id, points)?));
+        }
+        Ok(ev)
+    }
+
+    fn decide_cancel(&self, id: &str, action: OrderAction) -> Result<Vec<Event>, CoreError> {
+        let o = self.order_ref(id)?;
+        o.check(action)?;
+        if o.shipped.iter().any(|s| *s > 0) {
+            return Err(CoreError::InvalidTransition {
+                order: id.to_string(),
+                state: "partially_shipped",
+                command: action.as_str(),
+            });
+        }
+        let mut ev = vec![Event::Order(OrderEvent::Cancelled {
+            id: id.to_string(),
+            refund: o.paid,
+            rejected: action == OrderAction::Reject,
+        })];
+        ev.extend(self.give_back(o, ReleaseReason::Cancelled)?);
+        Ok(ev)
+    }
+
+    fn decide_ship(&self, id: &str, lines: Option<&[LineQty]>, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+        let o = self.order_ref(id)?;
+        o.check(OrderAction::Ship)?;
+        let lines: Vec<LineQty> = match lines {
+            Some(l) => l.to_vec(),
+            None => o.unshipped(),
+        };
+        o.check_ship(&lines)?;
+        let mut ev = vec![Event::Order(OrderEvent::Shipped {
+            id: id.to_string(),
+            lines: lines.clone(),
+        })];
+        if ctx.config.stock_commit == StockCommit::Shipment && self.stock.reservation(id).is_some() {
+            let stock_lines: Vec<StockLine> = lines
+                .iter()
+                .map(|lq| StockLine {
+                    sku: o.quote.lines[lq.line].sku.clone(),
+                    qty: lq.qty,
+                })
+                .collect();
+            let committed = self.stock.decide(&StockCommand::Commit {
+                id: id.to_string(),
+                lines: Some(stock_lines),
+            })?;
+            ev.extend(committed.into_iter().map(Event::Stock));
+            let all_shipped = o
+                .quote
+                .lines
+                .iter()
+                .zip(&o.shipped)
+                .all(|(l, s)| s + lines.iter().filter(|x| x.line == l.line).map(|x| x.qty).sum::<i64>() >= l.qty);
+            if all_shipped {
+                ev.push(Event::Order(OrderEvent::StockCommitted { id: id.to_string() }));
+            }
+        }
+        Ok(ev)
+    }
+
+    fn decide_return(
+        &self,
+        id: &str,
+        return_id: &str,
+        lines: &[LineQty],
+        restock: bool,
+        owed_back: Money,
+    ) -> Result<Vec<Event>, CoreError> {
+        let o = self.order_ref(id)?;
+        o.check_return(lines)?;
+        if o.returns.iter().any(|r| r.id == return_id) {
+            return Err(CoreError::InvalidOrderRequest {
+                order: id.to_string(),
+                problem: format!("return `{return_id}` already exists"),
+            });
+        }
+        if owed_back.is_negative() {
+            return Err(CoreError::Negative {
+                what: "discount owed back",
+                value: owed_back.amount(),
+            });
+        }
+        let value = o.return_value(lines)?;
+        let completes = o.completes_returns(lines);
+        let points = o.points_for_return(value.points_deduction, completes)?;
+        // reprice: refund = max(0, pro_rata − (C − held back so far)).
+        let owed = if completes { Money::zero(owed_back.currency()) } else { owed_back };
+        let extra = owed.checked_sub(o.held_back)?;
+        let refund = value.pro_rata.checked_sub(extra)?.max(Money::zero(owed.currency()))?;
+        let held_back = o.held_back.checked_add(value.pro_rata)?.checked_sub(refund)?;
+        if o.refunded.checked_add(refund)? > o.paid {
+            return Err(CoreError::InconsistentPricing(format!(
+                "refund {refund} would exceed what was paid on order {id}"
+            )));
+        }
+        let mut ev = vec![
+            Event::Order(OrderEvent::ReturnRequested {
+                id: id.to_string(),
+                return_id: return_id.to_string(),
+                lines: lines.to_vec(),
+                restock,
+            }),
+            Event::Order(OrderEvent::ReturnApproved {
+                id: id.to_string(),
+                return_id: return_id.to_string(),
+            }),
+            Event::Order(OrderEvent::ReturnReceived {
+                id: id.to_string(),
+                return_id: return_id.to_string(),
+            }),
+        ];
+        if restock {
+            let allocations = o.allocations_for(lines, &o.returned);
+            if !allocations.is_empty() {
+                ev.push(Event::Stock(StockEvent::Restocked {
+                    id: id.to_string(),
+                    allocations,
+                    reason: "returned".into(),
+                }));
+            }
+        }
+        ev.push(Event::Order(OrderEvent::Refunded {
+            id: id.to_string(),
+            return_id: return_id.to_string(),
+            amount: refund,
+            points_returned: points,
+            held_back,
+        }));
+        if let (Some(c), true) = (&o.customer, points > 0) {
+            ev.push(Event::Points(self.points.decide_return(c, id, points)?));
+        }
+        Ok(ev)
+    }
+
+    fn decide_tick(&self, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+        let mut ev = Vec::new();
+        let mut closed: Vec<&str> = Vec::new();
+        let complete_after = Duration::days(ctx.config.auto_complete_days);
+        for o in self.orders() {
+            match o.status {
+                OrderStatus::PendingPayment if o.deadline.is_some_and(|d| d <= ctx.now) => {
+                    ev.push(Event::Order(OrderEvent::Closed {
+                        id: o.id.clone(),
+                        at: ctx.now,
+                    }));
+                    ev.extend(self.give_back(o, ReleaseReason::Closed)?);
+                    closed.push(&o.id);
+                }
+                OrderStatus::Delivered
+                    if o
+                        .delivered_at
+                        .and_then(|d| d.checked_add_signed(complete_after))
+                        .is_some_and(|d| d <= ctx.now) =>
+                {
+                    ev.push(Event::Order(OrderEvent::Completed { id: o.id.clone() }));
+                }
+                _ => {}
+            }
+        }
+        for e in self.stock.decide(&StockCommand::ExpireDue { now: ctx.now })? {
+            let ours = matches!(&e, StockEvent::Released { id, .. } if closed.contains(&id.as_str()));
+            if !ours {
+                ev.push(Event::Stock(e));
+            }
+        }
+        Ok(ev)
+    }
+
+    /// Folds one event into the shop. Total and deterministic.
+    pub fn apply(&mut self, event: &Event) {
+        match event {
+            Event::Customer(CustomerEvent::Registered { id, tier }) => {
+                self.customers.insert(
+                    id.clone(),
+                    Customer {
+                        id: id.clone(),
+                        tier: tier.clone(),
+                    },
+                );
+            }
+            Event::Stock(e) => self.stock.apply(e),
+            Event::Coupon(e) => self.coupons.apply(e),
+            Event::Points(e) => self.points.apply(e),
+            Event::Order(e) => self.apply_order(e),
+        }
+    }
+
+    /// Applies a batch of events in order.
+    pub fn apply_all<'a>(&mut self, events: impl IntoIterator<Item = &'a Event>) {
+        for e in events {
+            self.apply(e);
+        }
+    }
+
+    fn apply_order(&mut self, e: &OrderEvent) {
+        if let OrderEvent::Placed { .. } = e {
+            let seq = self.by_seq.len() as u64;
+            if let Some(o) = Order::placed(seq, e) {
+                if self.orders.contains_key(&o.id) {
+                    return;
+                }
+                self.count_limits(&o, 1);
+                self.by_seq.push(o.id.clone());
+                self.orders.insert(o.id.clone(), o);
+            }
+            return;
+        }
+        let Some(mut o) = self.orders.remove(e.order_id()) else { return };
+        let was_live = o.status.is_live();
+        o.apply(e);
+        if was_live && !o.status.is_live() {
+            self.count_limits(&o, -1);
+        }
+        self.orders.insert(o.id.clone(), o);
+    }
+
+    fn count_limits(&mut self, o: &Order, sign: i64) {
+        for l in &o.quote.lines {
+            for u in &l.uses {
+                if let Some(c) = &o.customer {
+                    *self
+                        .promo_units
+                        .entry(u.source.clone())
+                        .or_default()
+                        .entry(c.clone())
+                        .or_default() += sign * u.units;
+                }
+                *self.promo_units_total.entry(u.source.clone()).or_default() += sign * u.units;
+            }
+        }
+        for a in &o.quote.applied {
+            let b = self.budget_used.entry(a.source.clone()).or_default();
+            b.amount += Decimal::from(sign) * a.amount.amount();
+            b.uses += sign;
+        }
+    }
+}
