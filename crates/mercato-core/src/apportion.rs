@@ -44,7 +44,10 @@ pub fn apportion(total: Money, weights: &[Decimal]) -> Result<Vec<Money>, CoreEr
             value: total.amount(),
         });
     }
-    if let Some(w) = weights.iter().find(|w| w.is_sign_negative() && !w.is_zero()) {
+    if let Some(w) = weights
+        .iter()
+        .find(|w| w.is_sign_negative() && !w.is_zero())
+    {
         return Err(CoreError::Negative {
             what: "apportionment weight",
             value: *w,
@@ -139,15 +142,24 @@ mod tests {
         let total: i128 = s.iter().map(|m| m.to_minor().unwrap()).sum();
         assert_eq!(total, 100);
         // 100 / 7 = 14 rem 2: the two earliest lines (equal remainders and weights) get 15.
-        assert_eq!(amounts(&s), ["0.15", "0.15", "0.14", "0.14", "0.14", "0.14", "0.14"]);
+        assert_eq!(
+            amounts(&s),
+            ["0.15", "0.15", "0.14", "0.14", "0.14", "0.14", "0.14"]
+        );
     }
 
     #[test]
     fn ties_prefer_larger_weight_then_earlier() {
         // 0.01 over weights 1 and 3 with equal remainders? 1*1/4 rem 1, 1*3/4 rem 3: larger remainder wins.
-        assert_eq!(amounts(&apportion(cny("0.01"), &[d("1"), d("3")]).unwrap()), ["0.00", "0.01"]);
+        assert_eq!(
+            amounts(&apportion(cny("0.01"), &[d("1"), d("3")]).unwrap()),
+            ["0.00", "0.01"]
+        );
         // 0.01 over 1, 1 (equal everything): earlier wins.
-        assert_eq!(amounts(&apportion(cny("0.01"), &[d("1"), d("1")]).unwrap()), ["0.01", "0.00"]);
+        assert_eq!(
+            amounts(&apportion(cny("0.01"), &[d("1"), d("1")]).unwrap()),
+            ["0.01", "0.00"]
+        );
         // 0.02 over 1, 2, 1, 2 -> exact shares 1/3, 2/3, 1/3, 2/3 cents; the
         // remainders 2/6... : the weight-2 lines (larger remainder) take them.
         assert_eq!(
@@ -158,8 +170,14 @@ mod tests {
 
     #[test]
     fn zero_weights() {
-        assert_eq!(amounts(&apportion(cny("1.00"), &[d("0"), d("5")]).unwrap()), ["0.00", "1.00"]);
-        assert_eq!(amounts(&apportion(cny("0.05"), &[d("0"); 3]).unwrap()), ["0.02", "0.02", "0.01"]);
+        assert_eq!(
+            amounts(&apportion(cny("1.00"), &[d("0"), d("5")]).unwrap()),
+            ["0.00", "1.00"]
+        );
+        assert_eq!(
+            amounts(&apportion(cny("0.05"), &[d("0"); 3]).unwrap()),
+            ["0.02", "0.02", "0.01"]
+        );
     }
 
     #[test]
@@ -168,13 +186,22 @@ mod tests {
         assert_eq!(apportion(cny("0.00"), &[]).unwrap(), vec![]);
         assert!(apportion(cny("-1.00"), &[d("1")]).is_err());
         assert!(apportion(cny("1.00"), &[d("-1")]).is_err());
-        assert!(apportion(Money::new(Decimal::MAX, Currency::JPY).unwrap(), &[Decimal::MAX, Decimal::MAX]).is_err());
+        assert!(
+            apportion(
+                Money::new(Decimal::MAX, Currency::JPY).unwrap(),
+                &[Decimal::MAX, Decimal::MAX]
+            )
+            .is_err()
+        );
     }
 
     #[test]
     fn jpy_has_no_minor_unit() {
         let yen = Money::parse("100", Currency::JPY).unwrap();
-        assert_eq!(amounts(&apportion(yen, &[d("1"), d("1"), d("1")]).unwrap()), ["34", "33", "33"]);
+        assert_eq!(
+            amounts(&apportion(yen, &[d("1"), d("1"), d("1")]).unwrap()),
+            ["34", "33", "33"]
+        );
     }
 
     fn weight() -> impl Strategy<Value = Decimal> {

@@ -83,7 +83,10 @@ impl CouponStatus {
 impl IssuedCoupon {
     /// Live uses (locked or redeemed).
     pub fn live_uses(&self) -> i64 {
-        self.uses.iter().filter(|u| u.state != UseState::Returned).count() as i64
+        self.uses
+            .iter()
+            .filter(|u| u.state != UseState::Returned)
+            .count() as i64
     }
 
     /// Live uses by `customer`.
@@ -116,7 +119,12 @@ impl IssuedCoupon {
     /// Status as its owner sees it at `now`.
     pub fn status(&self, customer: Option<&str>, now: DateTime<Utc>) -> CouponStatus {
         let mine = |u: &&CouponUse| u.customer.as_deref() == customer;
-        if self.uses.iter().filter(mine).any(|u| u.state == UseState::Locked) {
+        if self
+            .uses
+            .iter()
+            .filter(mine)
+            .any(|u| u.state == UseState::Locked)
+        {
             return CouponStatus::Locked;
         }
         let redeemed = self
@@ -126,7 +134,9 @@ impl IssuedCoupon {
             .filter(|u| u.state == UseState::Redeemed)
             .count() as i64;
         let used_up = redeemed >= self.per_customer_limit
-            || self.usage_limit.is_some_and(|l| self.live_uses() >= l && redeemed > 0);
+            || self
+                .usage_limit
+                .is_some_and(|l| self.live_uses() >= l && redeemed > 0);
         if used_up {
             CouponStatus::Redeemed
         } else if self.valid_until.is_some_and(|t| t <= now) {
@@ -247,9 +257,17 @@ impl CouponLedger {
     }
 
     /// Locks `code` for `order`.
-    pub fn decide_lock(&self, code: &str, order: &str, customer: Option<&str>) -> Result<CouponEvent, CoreError> {
+    pub fn decide_lock(
+        &self,
+        code: &str,
+        order: &str,
+        customer: Option<&str>,
+    ) -> Result<CouponEvent, CoreError> {
         let c = self.coupon(code)?;
-        if c.uses.iter().any(|u| u.order == order && u.state != UseState::Returned) {
+        if c.uses
+            .iter()
+            .any(|u| u.order == order && u.state != UseState::Returned)
+        {
             return Err(CoreError::CouponState {
                 code: code.to_string(),
                 state: "locked",
@@ -331,7 +349,11 @@ impl CouponLedger {
                     },
                 );
             }
-            CouponEvent::Locked { code, order, customer } => {
+            CouponEvent::Locked {
+                code,
+                order,
+                customer,
+            } => {
                 if let Some(c) = self.coupons.get_mut(code) {
                     c.uses.push(CouponUse {
                         order: order.clone(),
@@ -340,8 +362,12 @@ impl CouponLedger {
                     });
                 }
             }
-            CouponEvent::Redeemed { code, order } => self.set_state(code, order, UseState::Redeemed),
-            CouponEvent::Returned { code, order } => self.set_state(code, order, UseState::Returned),
+            CouponEvent::Redeemed { code, order } => {
+                self.set_state(code, order, UseState::Redeemed)
+            }
+            CouponEvent::Returned { code, order } => {
+                self.set_state(code, order, UseState::Returned)
+            }
         }
     }
 
@@ -370,7 +396,9 @@ mod tests {
 
     fn ledger() -> CouponLedger {
         let mut l = CouponLedger::default();
-        let e = l.decide_issue("MINE", Some("u1".into()), None, 1, None).unwrap();
+        let e = l
+            .decide_issue("MINE", Some("u1".into()), None, 1, None)
+            .unwrap();
         l.apply(&e);
         let e = l.decide_issue("PUBLIC", None, Some(2), 1, None).unwrap();
         l.apply(&e);
@@ -381,23 +409,44 @@ mod tests {
     fn lock_redeem_return_cycle() {
         let mut l = ledger();
         assert!(l.decide_issue("MINE", None, None, 1, None).is_err());
-        assert!(matches!(l.decide_lock("MINE", "o1", Some("u2")), Err(CoreError::CouponNotOwner { .. })));
-        assert!(matches!(l.decide_lock("NOPE", "o1", Some("u1")), Err(CoreError::UnknownCoupon(_))));
+        assert!(matches!(
+            l.decide_lock("MINE", "o1", Some("u2")),
+            Err(CoreError::CouponNotOwner { .. })
+        ));
+        assert!(matches!(
+            l.decide_lock("NOPE", "o1", Some("u1")),
+            Err(CoreError::UnknownCoupon(_))
+        ));
         let e = l.decide_lock("MINE", "o1", Some("u1")).unwrap();
         l.apply(&e);
-        assert_eq!(l.get("MINE").unwrap().status(Some("u1"), Utc::now()), CouponStatus::Locked);
+        assert_eq!(
+            l.get("MINE").unwrap().status(Some("u1"), Utc::now()),
+            CouponStatus::Locked
+        );
         // Locked by one order at a time: a second order is over the limit.
-        assert!(matches!(l.decide_lock("MINE", "o2", Some("u1")), Err(CoreError::CouponLimitReached { .. })));
+        assert!(matches!(
+            l.decide_lock("MINE", "o2", Some("u1")),
+            Err(CoreError::CouponLimitReached { .. })
+        ));
         assert!(l.decide_redeem("MINE", "o2").is_err());
         let e = l.decide_return("MINE", "o1").unwrap();
         l.apply(&e);
-        assert_eq!(l.get("MINE").unwrap().status(Some("u1"), Utc::now()), CouponStatus::Available);
-        assert!(l.decide_redeem("MINE", "o1").is_err(), "a returned use cannot be redeemed");
+        assert_eq!(
+            l.get("MINE").unwrap().status(Some("u1"), Utc::now()),
+            CouponStatus::Available
+        );
+        assert!(
+            l.decide_redeem("MINE", "o1").is_err(),
+            "a returned use cannot be redeemed"
+        );
         let e = l.decide_lock("MINE", "o2", Some("u1")).unwrap();
         l.apply(&e);
         let e = l.decide_redeem("MINE", "o2").unwrap();
         l.apply(&e);
-        assert_eq!(l.get("MINE").unwrap().status(Some("u1"), Utc::now()), CouponStatus::Redeemed);
+        assert_eq!(
+            l.get("MINE").unwrap().status(Some("u1"), Utc::now()),
+            CouponStatus::Redeemed
+        );
         assert!(l.decide_lock("MINE", "o3", Some("u1")).is_err());
     }
 
@@ -408,21 +457,32 @@ mod tests {
             let e = l.decide_lock("PUBLIC", o, Some(c)).unwrap();
             l.apply(&e);
         }
-        assert!(matches!(l.decide_lock("PUBLIC", "o3", Some("c")), Err(CoreError::CouponLimitReached { .. })));
+        assert!(matches!(
+            l.decide_lock("PUBLIC", "o3", Some("c")),
+            Err(CoreError::CouponLimitReached { .. })
+        ));
         let e = l.decide_return("PUBLIC", "o1").unwrap();
         l.apply(&e);
         assert!(l.decide_lock("PUBLIC", "o3", Some("c")).is_ok());
-        assert!(l.decide_lock("PUBLIC", "o3", Some("b")).is_err(), "b already holds one");
+        assert!(
+            l.decide_lock("PUBLIC", "o3", Some("b")).is_err(),
+            "b already holds one"
+        );
     }
 
     #[test]
     fn expiry_is_derived_from_now() {
         let mut l = CouponLedger::default();
         let end: DateTime<Utc> = "2026-01-01T00:00:00Z".parse().unwrap();
-        let e = l.decide_issue("X", Some("u".into()), None, 1, Some(end)).unwrap();
+        let e = l
+            .decide_issue("X", Some("u".into()), None, 1, Some(end))
+            .unwrap();
         l.apply(&e);
         let c = l.get("X").unwrap();
-        assert_eq!(c.status(Some("u"), "2025-12-31T23:59:59Z".parse().unwrap()), CouponStatus::Available);
+        assert_eq!(
+            c.status(Some("u"), "2025-12-31T23:59:59Z".parse().unwrap()),
+            CouponStatus::Available
+        );
         assert_eq!(c.status(Some("u"), end), CouponStatus::Expired);
     }
 }

@@ -17,12 +17,14 @@ pub use apportion::apportion;
 pub use error::CoreError;
 pub use money::{Currency, Money, Rounding};
 pub mod quote;
-pub use quote::{Adjustment, Applied, PromotionUse, Quote, QuoteLine, RejectReason, Rejected, Stage, Totals};
-pub mod stock;
-pub mod order;
+pub use quote::{
+    Adjustment, Applied, PromotionUse, Quote, QuoteLine, RejectReason, Rejected, Stage, Totals,
+};
 pub mod coupon;
-pub mod points;
 pub mod event;
+pub mod order;
+pub mod points;
 pub mod shop;
+pub mod stock;
 pub use event::Event;
 pub use shop::{Command, Context, Shop, ShopConfig};

@@ -484,12 +484,22 @@ mod tests {
 
     #[test]
     fn known_and_unknown_currencies() {
-        for (code, minor) in [("CNY", 2), ("USD", 2), ("EUR", 2), ("JPY", 0), ("GBP", 2), ("HKD", 2)] {
+        for (code, minor) in [
+            ("CNY", 2),
+            ("USD", 2),
+            ("EUR", 2),
+            ("JPY", 0),
+            ("GBP", 2),
+            ("HKD", 2),
+        ] {
             let c = Currency::from_code(code).unwrap();
             assert_eq!(c.code(), code);
             assert_eq!(c.minor_units(), minor);
         }
-        assert_eq!(Currency::from_code("cny"), Err(CoreError::UnknownCurrency("cny".into())));
+        assert_eq!(
+            Currency::from_code("cny"),
+            Err(CoreError::UnknownCurrency("cny".into()))
+        );
         assert!(Currency::from_code("").is_err());
     }
 
@@ -498,7 +508,13 @@ mod tests {
         assert!(Money::parse("1.234", Currency::CNY).is_err());
         assert_eq!(cny("1.230").amount().to_string(), "1.23");
         assert!(Money::parse("1.5", Currency::JPY).is_err());
-        assert_eq!(Money::parse("150", Currency::JPY).unwrap().amount().to_string(), "150");
+        assert_eq!(
+            Money::parse("150", Currency::JPY)
+                .unwrap()
+                .amount()
+                .to_string(),
+            "150"
+        );
         assert!(Money::parse("abc", Currency::CNY).is_err());
     }
 
@@ -507,28 +523,57 @@ mod tests {
         assert_eq!(cny("1.10").checked_add(cny("2.20")).unwrap(), cny("3.30"));
         assert_eq!(cny("1.10").checked_sub(cny("2.20")).unwrap(), cny("-1.10"));
         let usd = Money::parse("1", Currency::USD).unwrap();
-        assert!(matches!(cny("1").checked_add(usd), Err(CoreError::CurrencyMismatch { .. })));
+        assert!(matches!(
+            cny("1").checked_add(usd),
+            Err(CoreError::CurrencyMismatch { .. })
+        ));
         let big = Money::new(Decimal::MAX, Currency::JPY).unwrap();
-        assert_eq!(big.checked_add(Money::from_minor(1, Currency::JPY)), Err(CoreError::Overflow("add")));
+        assert_eq!(
+            big.checked_add(Money::from_minor(1, Currency::JPY)),
+            Err(CoreError::Overflow("add"))
+        );
         assert_eq!(big.times(2), Err(CoreError::Overflow("times")));
     }
 
     #[test]
     fn rounding_is_explicit() {
         let d: Decimal = "0.125".parse().unwrap();
-        assert_eq!(Money::round(d, Currency::CNY, Rounding::HalfUp), cny("0.13"));
-        assert_eq!(Money::round(d, Currency::CNY, Rounding::HalfEven), cny("0.12"));
-        assert_eq!(Money::round("0.135".parse().unwrap(), Currency::CNY, Rounding::HalfEven), cny("0.14"));
-        assert_eq!(Money::round("0.129".parse().unwrap(), Currency::CNY, Rounding::Down), cny("0.12"));
-        assert_eq!(Money::round("-0.125".parse().unwrap(), Currency::CNY, Rounding::HalfUp), cny("-0.13"));
-        assert_eq!(cny("59.70").percent(Decimal::from(15), Rounding::HalfUp).unwrap(), cny("8.96"));
+        assert_eq!(
+            Money::round(d, Currency::CNY, Rounding::HalfUp),
+            cny("0.13")
+        );
+        assert_eq!(
+            Money::round(d, Currency::CNY, Rounding::HalfEven),
+            cny("0.12")
+        );
+        assert_eq!(
+            Money::round("0.135".parse().unwrap(), Currency::CNY, Rounding::HalfEven),
+            cny("0.14")
+        );
+        assert_eq!(
+            Money::round("0.129".parse().unwrap(), Currency::CNY, Rounding::Down),
+            cny("0.12")
+        );
+        assert_eq!(
+            Money::round("-0.125".parse().unwrap(), Currency::CNY, Rounding::HalfUp),
+            cny("-0.13")
+        );
+        assert_eq!(
+            cny("59.70")
+                .percent(Decimal::from(15), Rounding::HalfUp)
+                .unwrap(),
+            cny("8.96")
+        );
     }
 
     #[test]
     fn minor_units_round_trip() {
         assert_eq!(cny("19.90").to_minor().unwrap(), 1990);
         assert_eq!(Money::from_minor(1990, Currency::CNY), cny("19.90"));
-        assert_eq!(Money::from_minor_i128(-5, Currency::CNY).unwrap(), cny("-0.05"));
+        assert_eq!(
+            Money::from_minor_i128(-5, Currency::CNY).unwrap(),
+            cny("-0.05")
+        );
     }
 
     #[test]

@@ -330,7 +330,12 @@ impl Order {
             .collect()
     }
 
-    fn line_units_check(&self, lines: &[LineQty], left: impl Fn(usize) -> i64, what: &str) -> Result<(), CoreError> {
+    fn line_units_check(
+        &self,
+        lines: &[LineQty],
+        left: impl Fn(usize) -> i64,
+        what: &str,
+    ) -> Result<(), CoreError> {
         if lines.is_empty() {
             return Err(CoreError::InvalidOrderRequest {
                 order: self.id.clone(),
@@ -367,7 +372,11 @@ impl Order {
     /// Validates a shipment of `lines` (units not yet shipped).
     pub fn check_ship(&self, lines: &[LineQty]) -> Result<(), CoreError> {
         self.check(OrderAction::Ship)?;
-        self.line_units_check(lines, |i| self.quote.lines[i].qty - self.shipped[i], "shipment")
+        self.line_units_check(
+            lines,
+            |i| self.quote.lines[i].qty - self.shipped[i],
+            "shipment",
+        )
     }
 
     /// Validates a return of `lines` (units shipped and not yet returned or
@@ -392,10 +401,14 @@ impl Order {
         };
         let mut taken = self.refunded_units.clone();
         for lq in lines {
-            let l = self.quote.lines.get(lq.line).ok_or_else(|| CoreError::InvalidOrderRequest {
-                order: self.id.clone(),
-                problem: format!("no line {}", lq.line),
-            })?;
+            let l =
+                self.quote
+                    .lines
+                    .get(lq.line)
+                    .ok_or_else(|| CoreError::InvalidOrderRequest {
+                        order: self.id.clone(),
+                        problem: format!("no line {}", lq.line),
+                    })?;
             let from = taken[lq.line];
             let net = unit_range_share(l.net, l.qty, from, lq.qty)?;
             let pts = unit_range_share(l.adjusted_at(Stage::Points)?, l.qty, from, lq.qty)?;
@@ -422,7 +435,11 @@ impl Order {
     /// Points given back by a return worth `points_deduction`:
     /// `floor(points_used × deduction / total deduction)`, or everything not
     /// yet given back when the return completes the order.
-    pub fn points_for_return(&self, points_deduction: Money, completes: bool) -> Result<i64, CoreError> {
+    pub fn points_for_return(
+        &self,
+        points_deduction: Money,
+        completes: bool,
+    ) -> Result<i64, CoreError> {
         let used = self.quote.points_used;
         if completes {
             return Ok((used - self.points_returned).max(0));
@@ -463,7 +480,9 @@ impl Order {
     pub fn allocations_for(&self, lines: &[LineQty], already: &[i64]) -> Vec<Allocation> {
         let mut out: Vec<Allocation> = Vec::new();
         for lq in lines {
-            let Some(line) = self.quote.lines.get(lq.line) else { continue };
+            let Some(line) = self.quote.lines.get(lq.line) else {
+                continue;
+            };
             // Units of this SKU before this line's units in the order, plus
             // those of this line already taken.
             let before: i64 = self.quote.lines[..lq.line]
@@ -483,7 +502,10 @@ impl Order {
                 let t = avail.min(need);
                 if t > 0 {
                     need -= t;
-                    match out.iter_mut().find(|x| x.sku == a.sku && x.location == a.location) {
+                    match out
+                        .iter_mut()
+                        .find(|x| x.sku == a.sku && x.location == a.location)
+                    {
                         Some(x) => x.qty += t,
                         None => out.push(Allocation {
                             sku: a.sku.clone(),
@@ -515,7 +537,7 @@ pub enum OrderEvent {
         /// Channel.
         channel: String,
         /// Priced lines and totals.
-        quote: Quote,
+        quote: Box<Quote>,
         /// Where the stock is held.
         allocations: Vec<Allocation>,
         /// Placement time.
@@ -708,7 +730,7 @@ impl Order {
             points_returned: 0,
             held_back: Money::zero(quote.currency),
             stock_committed: false,
-            quote: quote.clone(),
+            quote: (**quote).clone(),
         })
     }
 
@@ -752,7 +774,12 @@ impl Order {
                         *s += lq.qty;
                     }
                 }
-                let all = self.quote.lines.iter().zip(&self.shipped).all(|(l, s)| *s >= l.qty);
+                let all = self
+                    .quote
+                    .lines
+                    .iter()
+                    .zip(&self.shipped)
+                    .all(|(l, s)| *s >= l.qty);
                 self.status = if all {
                     OrderStatus::Shipped
                 } else {
@@ -836,7 +863,13 @@ impl Order {
                 self.refunded = self.refunded.checked_add(*amount).unwrap_or(self.refunded);
                 self.points_returned += points_returned;
                 self.held_back = *held_back;
-                if self.quote.lines.iter().zip(&self.refunded_units).all(|(l, r)| *r >= l.qty) {
+                if self
+                    .quote
+                    .lines
+                    .iter()
+                    .zip(&self.refunded_units)
+                    .all(|(l, r)| *r >= l.qty)
+                {
                     self.status = OrderStatus::Returned;
                 }
             }
@@ -880,7 +913,13 @@ mod tests {
     fn transition_table_matches_the_documented_one() {
         for s in OrderStatus::ALL {
             for a in OrderAction::ALL {
-                assert_eq!(s.allows(a), ALLOWED.contains(&(s, a)), "{} / {}", s.as_str(), a.as_str());
+                assert_eq!(
+                    s.allows(a),
+                    ALLOWED.contains(&(s, a)),
+                    "{} / {}",
+                    s.as_str(),
+                    a.as_str()
+                );
             }
         }
     }
@@ -906,7 +945,9 @@ mod tests {
             let shares = crate::apportion(m, &vec![Decimal::ONE; qty as usize]).unwrap();
             for from in 0..qty {
                 for k in 0..=(qty - from) {
-                    let want = Money::sum(Currency::CNY, &shares[from as usize..(from + k) as usize]).unwrap();
+                    let want =
+                        Money::sum(Currency::CNY, &shares[from as usize..(from + k) as usize])
+                            .unwrap();
                     assert_eq!(unit_range_share(m, qty, from, k).unwrap(), want);
                 }
             }

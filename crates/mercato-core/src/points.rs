@@ -97,7 +97,12 @@ impl PointsLedger {
     }
 
     /// Earns points.
-    pub fn decide_earn(&self, customer: &str, points: i64, reason: &str) -> Result<PointsEvent, CoreError> {
+    pub fn decide_earn(
+        &self,
+        customer: &str,
+        points: i64,
+        reason: &str,
+    ) -> Result<PointsEvent, CoreError> {
         if points <= 0 {
             return Err(CoreError::InvalidQuantity {
                 what: format!("points earned by {customer}"),
@@ -116,7 +121,12 @@ impl PointsLedger {
     }
 
     /// Spends points for an order; the balance must cover them.
-    pub fn decide_spend(&self, customer: &str, order: &str, points: i64) -> Result<PointsEvent, CoreError> {
+    pub fn decide_spend(
+        &self,
+        customer: &str,
+        order: &str,
+        points: i64,
+    ) -> Result<PointsEvent, CoreError> {
         if points <= 0 {
             return Err(CoreError::InvalidQuantity {
                 what: format!("points spent by {customer}"),
@@ -139,7 +149,12 @@ impl PointsLedger {
     }
 
     /// Gives points back for an order.
-    pub fn decide_return(&self, customer: &str, order: &str, points: i64) -> Result<PointsEvent, CoreError> {
+    pub fn decide_return(
+        &self,
+        customer: &str,
+        order: &str,
+        points: i64,
+    ) -> Result<PointsEvent, CoreError> {
         if points <= 0 {
             return Err(CoreError::InvalidQuantity {
                 what: format!("points returned to {customer}"),
@@ -156,15 +171,21 @@ impl PointsLedger {
     /// Folds an event in.
     pub fn apply(&mut self, event: &PointsEvent) {
         match event {
-            PointsEvent::Earned { customer, points, .. } => {
+            PointsEvent::Earned {
+                customer, points, ..
+            } => {
                 let a = self.accounts.entry(customer.clone()).or_default();
                 a.earned = a.earned.saturating_add(*points);
             }
-            PointsEvent::Spent { customer, points, .. } => {
+            PointsEvent::Spent {
+                customer, points, ..
+            } => {
                 let a = self.accounts.entry(customer.clone()).or_default();
                 a.spent = a.spent.saturating_add(*points);
             }
-            PointsEvent::Returned { customer, points, .. } => {
+            PointsEvent::Returned {
+                customer, points, ..
+            } => {
                 let a = self.accounts.entry(customer.clone()).or_default();
                 a.returned = a.returned.saturating_add(*points);
             }

@@ -91,7 +91,10 @@ impl QuoteLine {
     pub fn adjusted_at(&self, stage: Stage) -> Result<Money, CoreError> {
         Money::sum(
             self.amount.currency(),
-            self.adjustments.iter().filter(|a| a.stage == stage).map(|a| &a.amount),
+            self.adjustments
+                .iter()
+                .filter(|a| a.stage == stage)
+                .map(|a| &a.amount),
         )
     }
 

@@ -129,7 +129,7 @@ pub enum Command {
     /// A stock-ledger command (adjust, configure, quotas...).
     Stock(StockCommand),
     /// Places an order.
-    Place(PlaceOrder),
+    Place(Box<PlaceOrder>),
     /// Pays an order.
     Pay {
         /// Order.
@@ -219,7 +219,8 @@ pub struct Shop {
 }
 
 fn deadline(ctx: &Context<'_>) -> Option<DateTime<Utc>> {
-    ctx.now.checked_add_signed(Duration::minutes(ctx.config.payment_timeout_minutes))
+    ctx.now
+        .checked_add_signed(Duration::minutes(ctx.config.payment_timeout_minutes))
 }
 
 impl Shop {
@@ -281,12 +282,18 @@ impl Shop {
     pub fn live_orders_since(&self, customer: &str, since: DateTime<Utc>) -> usize {
         self.orders
             .values()
-            .filter(|o| o.status.is_live() && o.customer.as_deref() == Some(customer) && o.placed_at >= since)
+            .filter(|o| {
+                o.status.is_live()
+                    && o.customer.as_deref() == Some(customer)
+                    && o.placed_at >= since
+            })
             .count()
     }
 
     fn order_ref(&self, id: &str) -> Result<&Order, CoreError> {
-        self.orders.get(id).ok_or_else(|| CoreError::UnknownOrder(id.to_string()))
+        self.orders
+            .get(id)
+            .ok_or_else(|| CoreError::UnknownOrder(id.to_string()))
     }
 
     /// Decides `cmd` at `ctx.now`: every event it produces, across all
@@ -300,7 +307,11 @@ impl Shop {
                     tier: tier.clone(),
                 })];
                 if *points != 0 {
-                    ev.push(Event::Points(self.points.decide_earn(id, *points, "opening balance")?));
+                    ev.push(Event::Points(self.points.decide_earn(
+                        id,
+                        *points,
+                        "opening balance",
+                    )?));
                 }
                 Ok(ev)
             }
@@ -312,7 +323,9 @@ impl Shop {
                 if !self.customers.contains_key(customer) {
                     return Err(CoreError::UnknownCustomer(customer.clone()));
                 }
-                Ok(vec![Event::Points(self.points.decide_earn(customer, *points, reason)?)])
+                Ok(vec![Event::Points(
+                    self.points.decide_earn(customer, *points, reason)?,
+                )])
             }
             Command::IssueCoupon {
                 code,
@@ -327,7 +340,12 @@ impl Shop {
                 *per_customer_limit,
                 *valid_until,
             )?)]),
-            Command::Stock(c) => Ok(self.stock.decide(c)?.into_iter().map(Event::Stock).collect()),
+            Command::Stock(c) => Ok(self
+                .stock
+                .decide(c)?
+                .into_iter()
+                .map(Event::Stock)
+                .collect()),
             Command::Place(p) => self.decide_place(p, ctx),
             Command::Pay { order, amount } => self.decide_pay(order, *amount, ctx),
             Command::Hold { order, reasons } => {
@@ -349,7 +367,11 @@ impl Shop {
                 let o = self.order_ref(order)?;
                 o.check(OrderAction::Release)?;
                 let back = o.held_from.unwrap_or(OrderStatus::PendingPayment);
-                let dl = if back == OrderStatus::PendingPayment { deadline(ctx) } else { None };
+                let dl = if back == OrderStatus::PendingPayment {
+                    deadline(ctx)
+                } else {
+                    None
+                };
                 let mut ev = vec![Event::Order(OrderEvent::Released {
                     id: order.clone(),
                     deadline: dl,
@@ -374,7 +396,9 @@ impl Shop {
             }
             Command::Complete { order } => {
                 self.order_ref(order)?.check(OrderAction::Complete)?;
-                Ok(vec![Event::Order(OrderEvent::Completed { id: order.clone() })])
+                Ok(vec![Event::Order(OrderEvent::Completed {
+                    id: order.clone(),
+                })])
             }
             Command::Return {
                 order,
@@ -441,7 +465,7 @@ impl Shop {
             id: p.id.clone(),
             customer: p.customer.clone(),
             channel: p.channel.clone(),
-            quote: p.quote.clone(),
+            quote: Box::new(p.quote.clone()),
             allocations: allocations.clone(),
             at: ctx.now,
             deadline: dl,
@@ -457,13 +481,23 @@ impl Shop {
                 });
             }
             seen.push(code);
-            ev.push(Event::Coupon(self.coupons.decide_lock(code, &p.id, p.customer.as_deref())?));
+            ev.push(Event::Coupon(self.coupons.decide_lock(
+                code,
+                &p.id,
+                p.customer.as_deref(),
+            )?));
         }
         if p.quote.points_used > 0 {
             let Some(c) = &p.customer else {
-                return Err(CoreError::InconsistentPricing("points used without a customer".into()));
+                return Err(CoreError::InconsistentPricing(
+                    "points used without a customer".into(),
+                ));
             };
-            ev.push(Event::Points(self.points.decide_spend(c, &p.id, p.quote.points_used)?));
+            ev.push(Event::Points(self.points.decide_spend(
+                c,
+                &p.id,
+                p.quote.points_used,
+            )?));
         }
         if held {
             ev.push(Event::Order(OrderEvent::Held {
@@ -471,7 +505,13 @@ impl Shop {
                 reasons: p.hold_reasons.clone(),
             }));
         } else if free {
-            ev.extend(self.payment_events(&p.id, &p.quote, &allocations, p.quote.totals.payable, ctx));
+            ev.extend(self.payment_events(
+                &p.id,
+                &p.quote,
+                &allocations,
+                p.quote.totals.payable,
+                ctx,
+            ));
         }
         Ok(ev)
     }
@@ -503,7 +543,9 @@ impl Shop {
                     id: id.to_string(),
                     allocations: held.to_vec(),
                 }));
-                ev.push(Event::Order(OrderEvent::StockCommitted { id: id.to_string() }));
+                ev.push(Event::Order(OrderEvent::StockCommitted {
+                    id: id.to_string(),
+                }));
             }
             StockCommit::Shipment => ev.push(Event::Stock(StockEvent::Extended {
                 id: id.to_string(),
@@ -513,7 +555,12 @@ impl Shop {
         ev
     }
 
-    fn decide_pay(&self, id: &str, amount: Money, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+    fn decide_pay(
+        &self,
+        id: &str,
+        amount: Money,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_ref(id)?;
         o.check(OrderAction::Pay)?;
         if amount != o.payable() {
@@ -522,7 +569,11 @@ impl Shop {
                 paid: amount.amount(),
             });
         }
-        let held = self.stock.reservation(id).map(|r| r.held.clone()).unwrap_or_default();
+        let held = self
+            .stock
+            .reservation(id)
+            .map(|r| r.held.clone())
+            .unwrap_or_default();
         Ok(self.payment_events(id, &o.quote, &held, amount, ctx))
     }
 
@@ -579,7 +630,12 @@ impl Shop {
         Ok(ev)
     }
 
-    fn decide_ship(&self, id: &str, lines: Option<&[LineQty]>, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+    fn decide_ship(
+        &self,
+        id: &str,
+        lines: Option<&[LineQty]>,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_ref(id)?;
         o.check(OrderAction::Ship)?;
         let lines: Vec<LineQty> = match lines {
@@ -591,7 +647,8 @@ impl Shop {
             id: id.to_string(),
             lines: lines.clone(),
         })];
-        if ctx.config.stock_commit == StockCommit::Shipment && self.stock.reservation(id).is_some() {
+        if ctx.config.stock_commit == StockCommit::Shipment && self.stock.reservation(id).is_some()
+        {
             let stock_lines: Vec<StockLine> = lines
                 .iter()
                 .map(|lq| StockLine {
@@ -604,14 +661,18 @@ impl Shop {
                 lines: Some(stock_lines),
             })?;
             ev.extend(committed.into_iter().map(Event::Stock));
-            let all_shipped = o
-                .quote
-                .lines
-                .iter()
-                .zip(&o.shipped)
-                .all(|(l, s)| s + lines.iter().filter(|x| x.line == l.line).map(|x| x.qty).sum::<i64>() >= l.qty);
+            let all_shipped = o.quote.lines.iter().zip(&o.shipped).all(|(l, s)| {
+                s + lines
+                    .iter()
+                    .filter(|x| x.line == l.line)
+                    .map(|x| x.qty)
+                    .sum::<i64>()
+                    >= l.qty
+            });
             if all_shipped {
-                ev.push(Event::Order(OrderEvent::StockCommitted { id: id.to_string() }));
+                ev.push(Event::Order(OrderEvent::StockCommitted {
+                    id: id.to_string(),
+                }));
             }
         }
         Ok(ev)
@@ -643,10 +704,20 @@ impl Shop {
         let completes = o.completes_returns(lines);
         let points = o.points_for_return(value.points_deduction, completes)?;
         // reprice: refund = max(0, pro_rata − (C − held back so far)).
-        let owed = if completes { Money::zero(owed_back.currency()) } else { owed_back };
+        let owed = if completes {
+            Money::zero(owed_back.currency())
+        } else {
+            owed_back
+        };
         let extra = owed.checked_sub(o.held_back)?;
-        let refund = value.pro_rata.checked_sub(extra)?.max(Money::zero(owed.currency()))?;
-        let held_back = o.held_back.checked_add(value.pro_rata)?.checked_sub(refund)?;
+        let refund = value
+            .pro_rata
+            .checked_sub(extra)?
+            .max(Money::zero(owed.currency()))?;
+        let held_back = o
+            .held_back
+            .checked_add(value.pro_rata)?
+            .checked_sub(refund)?;
         if o.refunded.checked_add(refund)? > o.paid {
             return Err(CoreError::InconsistentPricing(format!(
                 "refund {refund} would exceed what was paid on order {id}"
@@ -706,8 +777,7 @@ impl Shop {
                     closed.push(&o.id);
                 }
                 OrderStatus::Delivered
-                    if o
-                        .delivered_at
+                    if o.delivered_at
                         .and_then(|d| d.checked_add_signed(complete_after))
                         .is_some_and(|d| d <= ctx.now) =>
                 {
@@ -716,8 +786,12 @@ impl Shop {
                 _ => {}
             }
         }
-        for e in self.stock.decide(&StockCommand::ExpireDue { now: ctx.now })? {
-            let ours = matches!(&e, StockEvent::Released { id, .. } if closed.contains(&id.as_str()));
+        for e in self
+            .stock
+            .decide(&StockCommand::ExpireDue { now: ctx.now })?
+        {
+            let ours =
+                matches!(&e, StockEvent::Released { id, .. } if closed.contains(&id.as_str()));
             if !ours {
                 ev.push(Event::Stock(e));
             }
@@ -764,7 +838,9 @@ impl Shop {
             }
             return;
         }
-        let Some(mut o) = self.orders.remove(e.order_id()) else { return };
+        let Some(mut o) = self.orders.remove(e.order_id()) else {
+            return;
+        };
         let was_live = o.status.is_live();
         o.apply(e);
         if was_live && !o.status.is_live() {

@@ -122,7 +122,11 @@ impl SkuStock {
     /// Location indices by priority, higher first, ties in order of appearance.
     fn by_priority(&self) -> Vec<usize> {
         let mut idx: Vec<usize> = (0..self.locations.len()).collect();
-        idx.sort_by(|a, b| self.locations[*b].priority.cmp(&self.locations[*a].priority));
+        idx.sort_by(|a, b| {
+            self.locations[*b]
+                .priority
+                .cmp(&self.locations[*a].priority)
+        });
         idx
     }
 }
@@ -663,7 +667,10 @@ impl StockLedger {
                 });
             }
             Some(l) if !l.backorder => {
-                let after = l.on_hand.checked_add(delta).ok_or(CoreError::Overflow("adjust"))?;
+                let after = l
+                    .on_hand
+                    .checked_add(delta)
+                    .ok_or(CoreError::Overflow("adjust"))?;
                 if after < l.reserved {
                     return Err(CoreError::InsufficientStock {
                         sku: sku.to_string(),
@@ -768,7 +775,12 @@ impl StockLedger {
                 }
             }
             if need > 0 {
-                let had: i64 = r.held.iter().filter(|h| h.sku == line.sku).map(|h| h.qty).sum();
+                let had: i64 = r
+                    .held
+                    .iter()
+                    .filter(|h| h.sku == line.sku)
+                    .map(|h| h.qty)
+                    .sum();
                 return Err(CoreError::InsufficientStock {
                     sku: line.sku.clone(),
                     wanted: line.qty,
@@ -790,8 +802,12 @@ impl StockLedger {
         touched.dedup();
         let mut out = Vec::new();
         for sku in touched {
-            let Some(before) = self.skus.get(sku) else { continue };
-            let Some(threshold) = before.low_stock_threshold else { continue };
+            let Some(before) = self.skus.get(sku) else {
+                continue;
+            };
+            let Some(threshold) = before.low_stock_threshold else {
+                continue;
+            };
             let mut after = before.clone();
             for e in events {
                 apply_to_sku(&mut after, sku, e);
@@ -1028,7 +1044,10 @@ fn allocate(
     }
     if need > 0 && quota.is_none() && stock.backorder_allowed() {
         if let Some(&i) = order.iter().find(|&&i| stock.locations[i].backorder) {
-            match out.iter_mut().find(|a| a.location == stock.locations[i].location) {
+            match out
+                .iter_mut()
+                .find(|a| a.location == stock.locations[i].location)
+            {
                 Some(a) => a.qty += need,
                 None => out.push(at(i, need)),
             }

@@ -61,15 +61,20 @@ impl World {
 
     fn place(&mut self, id: &str, qty: i64, quote: Option<Quote>) -> Result<(), CoreError> {
         let quote = quote.unwrap_or_else(|| {
-            Quote::at_list_prices(Currency::CNY, &[("kettle", qty, cny("129.00"))], cny("0.00")).unwrap()
+            Quote::at_list_prices(
+                Currency::CNY,
+                &[("kettle", qty, cny("129.00"))],
+                cny("0.00"),
+            )
+            .unwrap()
         });
-        self.run(Command::Place(PlaceOrder {
+        self.run(Command::Place(Box::new(PlaceOrder {
             id: id.into(),
             customer: Some("u1".into()),
             channel: "web".into(),
             quote,
             hold_reasons: vec![],
-        }))
+        })))
         .map(|_| ())
     }
 
@@ -85,7 +90,8 @@ impl World {
 
 /// A quote for 2 kettles with a coupon and 500 points (5.00) deducted.
 fn quote_with_coupon_and_points() -> Quote {
-    let mut q = Quote::at_list_prices(Currency::CNY, &[("kettle", 2, cny("129.00"))], cny("0.00")).unwrap();
+    let mut q =
+        Quote::at_list_prices(Currency::CNY, &[("kettle", 2, cny("129.00"))], cny("0.00")).unwrap();
     let l = &mut q.lines[0];
     l.adjustments.push(Adjustment {
         source: "SAVE10".into(),
@@ -126,12 +132,23 @@ fn place_pay_ship_deliver_auto_complete() {
     assert_eq!(w.status("o1"), OrderStatus::PendingPayment);
     assert_eq!(w.level(), (8, 2, 6));
     assert!(matches!(
-        w.run(Command::Pay { order: "o1".into(), amount: cny("250.00") }),
+        w.run(Command::Pay {
+            order: "o1".into(),
+            amount: cny("250.00")
+        }),
         Err(CoreError::PaymentMismatch { .. })
     ));
-    w.run(Command::Pay { order: "o1".into(), amount: cny("258.00") }).unwrap();
+    w.run(Command::Pay {
+        order: "o1".into(),
+        amount: cny("258.00"),
+    })
+    .unwrap();
     assert_eq!(w.level(), (6, 0, 6), "payment commits the reservation");
-    w.run(Command::Ship { order: "o1".into(), lines: None }).unwrap();
+    w.run(Command::Ship {
+        order: "o1".into(),
+        lines: None,
+    })
+    .unwrap();
     assert_eq!(w.status("o1"), OrderStatus::Shipped);
     w.run(Command::Deliver { order: "o1".into() }).unwrap();
     w.now += Duration::days(7) - Duration::seconds(1);
@@ -146,12 +163,16 @@ fn place_pay_ship_deliver_auto_complete() {
 fn unpaid_order_closes_and_gives_back_stock_coupon_and_points() {
     let mut w = World::new(ShopConfig::default());
     issue_coupon(&mut w);
-    w.place("o1", 2, Some(quote_with_coupon_and_points())).unwrap();
+    w.place("o1", 2, Some(quote_with_coupon_and_points()))
+        .unwrap();
     assert_eq!(w.shop.points().balance("u1"), 500);
     let c = w.shop.coupons().get("SAVE10").unwrap();
     assert_eq!(c.status(Some("u1"), w.now), CouponStatus::Locked);
     // The same coupon cannot be locked by a second order meanwhile.
-    assert!(w.place("o2", 2, Some(quote_with_coupon_and_points())).is_err());
+    assert!(
+        w.place("o2", 2, Some(quote_with_coupon_and_points()))
+            .is_err()
+    );
     assert_eq!(w.level(), (8, 2, 6));
     w.now += Duration::minutes(29);
     w.run(Command::Tick).unwrap();
@@ -163,15 +184,27 @@ fn unpaid_order_closes_and_gives_back_stock_coupon_and_points() {
     assert_eq!(w.shop.points().balance("u1"), 1000);
     let c = w.shop.coupons().get("SAVE10").unwrap();
     assert_eq!(c.status(Some("u1"), w.now), CouponStatus::Available);
-    assert!(w.run(Command::Pay { order: "o1".into(), amount: cny("243.00") }).is_err(), "late payment is refused");
+    assert!(
+        w.run(Command::Pay {
+            order: "o1".into(),
+            amount: cny("243.00")
+        })
+        .is_err(),
+        "late payment is refused"
+    );
 }
 
 #[test]
 fn cancelling_a_paid_order_refunds_and_restocks() {
     let mut w = World::new(ShopConfig::default());
     issue_coupon(&mut w);
-    w.place("o1", 2, Some(quote_with_coupon_and_points())).unwrap();
-    w.run(Command::Pay { order: "o1".into(), amount: cny("243.00") }).unwrap();
+    w.place("o1", 2, Some(quote_with_coupon_and_points()))
+        .unwrap();
+    w.run(Command::Pay {
+        order: "o1".into(),
+        amount: cny("243.00"),
+    })
+    .unwrap();
     assert_eq!(w.level(), (6, 0, 6));
     let ev = w.run(Command::Cancel { order: "o1".into() }).unwrap();
     assert!(ev.iter().any(|e| matches!(e,
@@ -179,7 +212,11 @@ fn cancelling_a_paid_order_refunds_and_restocks() {
     assert_eq!(w.level(), (8, 0, 8));
     assert_eq!(w.shop.points().balance("u1"), 1000);
     assert_eq!(
-        w.shop.coupons().get("SAVE10").unwrap().status(Some("u1"), w.now),
+        w.shop
+            .coupons()
+            .get("SAVE10")
+            .unwrap()
+            .status(Some("u1"), w.now),
         CouponStatus::Available
     );
     assert!(w.run(Command::Cancel { order: "o1".into() }).is_err());
@@ -192,18 +229,49 @@ fn partial_shipment_commits_per_unit_when_stock_commits_on_shipment() {
         ..ShopConfig::default()
     });
     w.place("o1", 3, None).unwrap();
-    w.run(Command::Pay { order: "o1".into(), amount: cny("387.00") }).unwrap();
+    w.run(Command::Pay {
+        order: "o1".into(),
+        amount: cny("387.00"),
+    })
+    .unwrap();
     assert_eq!(w.level(), (8, 3, 5), "nothing committed on payment");
     w.now += Duration::hours(2);
     w.run(Command::Tick).unwrap();
-    assert_eq!(w.level(), (8, 3, 5), "a paid order's reservation does not expire");
-    w.run(Command::Ship { order: "o1".into(), lines: Some(vec![LineQty { line: 0, qty: 1 }]) }).unwrap();
+    assert_eq!(
+        w.level(),
+        (8, 3, 5),
+        "a paid order's reservation does not expire"
+    );
+    w.run(Command::Ship {
+        order: "o1".into(),
+        lines: Some(vec![LineQty { line: 0, qty: 1 }]),
+    })
+    .unwrap();
     assert_eq!(w.status("o1"), OrderStatus::PartiallyShipped);
     assert_eq!(w.level(), (7, 2, 5));
-    assert!(w.run(Command::Cancel { order: "o1".into() }).is_err(), "no cancel after shipment");
-    assert!(w.run(Command::Ship { order: "o1".into(), lines: Some(vec![LineQty { line: 0, qty: 3 }]) }).is_err());
-    assert!(w.run(Command::Ship { order: "o1".into(), lines: Some(vec![LineQty { line: 1, qty: 1 }]) }).is_err());
-    w.run(Command::Ship { order: "o1".into(), lines: None }).unwrap();
+    assert!(
+        w.run(Command::Cancel { order: "o1".into() }).is_err(),
+        "no cancel after shipment"
+    );
+    assert!(
+        w.run(Command::Ship {
+            order: "o1".into(),
+            lines: Some(vec![LineQty { line: 0, qty: 3 }])
+        })
+        .is_err()
+    );
+    assert!(
+        w.run(Command::Ship {
+            order: "o1".into(),
+            lines: Some(vec![LineQty { line: 1, qty: 1 }])
+        })
+        .is_err()
+    );
+    w.run(Command::Ship {
+        order: "o1".into(),
+        lines: None,
+    })
+    .unwrap();
     assert_eq!(w.status("o1"), OrderStatus::Shipped);
     assert_eq!(w.level(), (5, 0, 5));
 }
@@ -214,18 +282,29 @@ fn returns_refund_unit_nets_first_first_and_return_points() {
     issue_coupon(&mut w);
     // 2 kettles net 243.00 after a 5.00 points deduction (500 points):
     // unit nets 121.50 / 121.50, unit points 2.50 / 2.50.
-    w.place("o1", 2, Some(quote_with_coupon_and_points())).unwrap();
-    w.run(Command::Pay { order: "o1".into(), amount: cny("243.00") }).unwrap();
-    assert!(w
-        .run(Command::Return {
+    w.place("o1", 2, Some(quote_with_coupon_and_points()))
+        .unwrap();
+    w.run(Command::Pay {
+        order: "o1".into(),
+        amount: cny("243.00"),
+    })
+    .unwrap();
+    assert!(
+        w.run(Command::Return {
             order: "o1".into(),
             return_id: "r0".into(),
             lines: vec![LineQty { line: 0, qty: 1 }],
             restock: true,
             owed_back: cny("0.00"),
         })
-        .is_err(), "no return before delivery");
-    w.run(Command::Ship { order: "o1".into(), lines: None }).unwrap();
+        .is_err(),
+        "no return before delivery"
+    );
+    w.run(Command::Ship {
+        order: "o1".into(),
+        lines: None,
+    })
+    .unwrap();
     w.run(Command::Deliver { order: "o1".into() }).unwrap();
     let zero = cny("0.00");
     w.run(Command::Return {
@@ -250,27 +329,40 @@ fn returns_refund_unit_nets_first_first_and_return_points() {
     })
     .unwrap();
     let o = w.shop.order("o1").unwrap();
-    assert_eq!(o.refunded, cny("243.00"), "every unit back refunds exactly what was paid");
+    assert_eq!(
+        o.refunded,
+        cny("243.00"),
+        "every unit back refunds exactly what was paid"
+    );
     assert_eq!(o.points_returned, 500);
     assert_eq!(o.status, OrderStatus::Returned);
     assert_eq!(w.shop.points().balance("u1"), 1000);
-    assert!(w
-        .run(Command::Return {
+    assert!(
+        w.run(Command::Return {
             order: "o1".into(),
             return_id: "r3".into(),
             lines: vec![LineQty { line: 0, qty: 1 }],
             restock: false,
             owed_back: zero,
         })
-        .is_err());
+        .is_err()
+    );
 }
 
 #[test]
 fn reprice_holds_back_then_gives_back_on_the_last_return() {
     let mut w = World::new(ShopConfig::default());
     w.place("o1", 3, None).unwrap();
-    w.run(Command::Pay { order: "o1".into(), amount: cny("387.00") }).unwrap();
-    w.run(Command::Ship { order: "o1".into(), lines: None }).unwrap();
+    w.run(Command::Pay {
+        order: "o1".into(),
+        amount: cny("387.00"),
+    })
+    .unwrap();
+    w.run(Command::Ship {
+        order: "o1".into(),
+        lines: None,
+    })
+    .unwrap();
     w.run(Command::Deliver { order: "o1".into() }).unwrap();
     let ret = |id: &str, owed: &str| Command::Return {
         order: "o1".into(),
@@ -296,26 +388,45 @@ fn reprice_holds_back_then_gives_back_on_the_last_return() {
 #[test]
 fn hold_release_and_reject() {
     let mut w = World::new(ShopConfig::default());
-    let q = Quote::at_list_prices(Currency::CNY, &[("kettle", 1, cny("129.00"))], cny("0.00")).unwrap();
-    w.run(Command::Place(PlaceOrder {
+    let q =
+        Quote::at_list_prices(Currency::CNY, &[("kettle", 1, cny("129.00"))], cny("0.00")).unwrap();
+    w.run(Command::Place(Box::new(PlaceOrder {
         id: "o1".into(),
         customer: Some("u1".into()),
         channel: "app".into(),
         quote: q.clone(),
         hold_reasons: vec!["max_qty".into()],
-    }))
+    })))
     .unwrap();
     assert_eq!(w.status("o1"), OrderStatus::OnHold);
-    assert!(w.run(Command::Pay { order: "o1".into(), amount: cny("129.00") }).is_err());
+    assert!(
+        w.run(Command::Pay {
+            order: "o1".into(),
+            amount: cny("129.00")
+        })
+        .is_err()
+    );
     w.now += Duration::hours(5);
     w.run(Command::Tick).unwrap();
-    assert_eq!(w.status("o1"), OrderStatus::OnHold, "a held order keeps its reservation");
+    assert_eq!(
+        w.status("o1"),
+        OrderStatus::OnHold,
+        "a held order keeps its reservation"
+    );
     assert_eq!(w.level(), (8, 1, 7));
     w.run(Command::Release { order: "o1".into() }).unwrap();
     assert_eq!(w.status("o1"), OrderStatus::PendingPayment);
     let dl = w.shop.order("o1").unwrap().deadline.unwrap();
-    assert_eq!(dl, w.now + Duration::minutes(30), "deadline counts from the release");
-    w.run(Command::Hold { order: "o1".into(), reasons: vec!["manual".into()] }).unwrap();
+    assert_eq!(
+        dl,
+        w.now + Duration::minutes(30),
+        "deadline counts from the release"
+    );
+    w.run(Command::Hold {
+        order: "o1".into(),
+        reasons: vec!["manual".into()],
+    })
+    .unwrap();
     w.run(Command::Reject { order: "o1".into() }).unwrap();
     assert_eq!(w.status("o1"), OrderStatus::Cancelled);
     assert_eq!(w.level(), (8, 0, 8));
@@ -324,7 +435,8 @@ fn hold_release_and_reject() {
 #[test]
 fn zero_payable_is_paid_on_placement() {
     let mut w = World::new(ShopConfig::default());
-    let mut q = Quote::at_list_prices(Currency::CNY, &[("kettle", 1, cny("129.00"))], cny("0.00")).unwrap();
+    let mut q =
+        Quote::at_list_prices(Currency::CNY, &[("kettle", 1, cny("129.00"))], cny("0.00")).unwrap();
     q.lines[0].adjustments.push(Adjustment {
         source: "free".into(),
         stage: Stage::Order,
@@ -343,27 +455,67 @@ fn zero_payable_is_paid_on_placement() {
 fn refused_commands_change_nothing() {
     let mut w = World::new(ShopConfig::default());
     let before = w.shop.clone();
-    assert!(matches!(w.place("o1", 9, None), Err(CoreError::InsufficientStock { wanted: 9, available: 8, .. })));
-    assert!(matches!(w.run(Command::Pay { order: "nope".into(), amount: cny("1.00") }), Err(CoreError::UnknownOrder(_))));
-    let bad = Quote::at_list_prices(Currency::CNY, &[("kettle", 1, cny("129.00"))], cny("0.00")).unwrap();
+    assert!(matches!(
+        w.place("o1", 9, None),
+        Err(CoreError::InsufficientStock {
+            wanted: 9,
+            available: 8,
+            ..
+        })
+    ));
+    assert!(matches!(
+        w.run(Command::Pay {
+            order: "nope".into(),
+            amount: cny("1.00")
+        }),
+        Err(CoreError::UnknownOrder(_))
+    ));
+    let bad =
+        Quote::at_list_prices(Currency::CNY, &[("kettle", 1, cny("129.00"))], cny("0.00")).unwrap();
     let mut bad2 = bad.clone();
     bad2.totals.payable = cny("1.00");
     assert!(matches!(
-        w.run(Command::Place(PlaceOrder { id: "o1".into(), customer: None, channel: "web".into(), quote: bad2, hold_reasons: vec![] })),
+        w.run(Command::Place(Box::new(PlaceOrder {
+            id: "o1".into(),
+            customer: None,
+            channel: "web".into(),
+            quote: bad2,
+            hold_reasons: vec![]
+        }))),
         Err(CoreError::InconsistentPricing(_))
     ));
     assert!(matches!(
-        w.run(Command::Place(PlaceOrder { id: "o1".into(), customer: Some("ghost".into()), channel: "web".into(), quote: bad.clone(), hold_reasons: vec![] })),
+        w.run(Command::Place(Box::new(PlaceOrder {
+            id: "o1".into(),
+            customer: Some("ghost".into()),
+            channel: "web".into(),
+            quote: bad.clone(),
+            hold_reasons: vec![]
+        }))),
         Err(CoreError::UnknownCustomer(_))
     ));
-    let unstocked = Quote::at_list_prices(Currency::CNY, &[("kettle", 1, cny("129.00")), ("nothing", 1, cny("1.00"))], cny("0.00")).unwrap();
+    let unstocked = Quote::at_list_prices(
+        Currency::CNY,
+        &[("kettle", 1, cny("129.00")), ("nothing", 1, cny("1.00"))],
+        cny("0.00"),
+    )
+    .unwrap();
     assert!(matches!(
-        w.run(Command::Place(PlaceOrder { id: "o1".into(), customer: None, channel: "web".into(), quote: unstocked, hold_reasons: vec![] })),
+        w.run(Command::Place(Box::new(PlaceOrder {
+            id: "o1".into(),
+            customer: None,
+            channel: "web".into(),
+            quote: unstocked,
+            hold_reasons: vec![]
+        }))),
         Err(CoreError::InsufficientStock { .. })
     ));
     assert_eq!(before, w.shop);
     w.place("o1", 1, None).unwrap();
-    assert!(matches!(w.place("o1", 1, None), Err(CoreError::DuplicateOrder(_))));
+    assert!(matches!(
+        w.place("o1", 1, None),
+        Err(CoreError::DuplicateOrder(_))
+    ));
 }
 
 /// Drives an order into each status and checks every command the table
@@ -377,7 +529,10 @@ fn every_refused_transition_is_a_typed_error() {
         (OrderStatus::Paid, vec!["pay"]),
         (OrderStatus::Shipped, vec!["pay", "ship"]),
         (OrderStatus::Delivered, vec!["pay", "ship", "deliver"]),
-        (OrderStatus::Completed, vec!["pay", "ship", "deliver", "complete"]),
+        (
+            OrderStatus::Completed,
+            vec!["pay", "ship", "deliver", "complete"],
+        ),
         (OrderStatus::Cancelled, vec!["cancel"]),
         (OrderStatus::Closed, vec!["close"]),
     ];
@@ -390,9 +545,18 @@ fn every_refused_transition_is_a_typed_error() {
             w.place("o1", 2, None).unwrap();
             for s in &steps {
                 let cmd = match *s {
-                    "hold" => Command::Hold { order: "o1".into(), reasons: vec!["x".into()] },
-                    "pay" => Command::Pay { order: "o1".into(), amount: cny("258.00") },
-                    "ship" => Command::Ship { order: "o1".into(), lines: None },
+                    "hold" => Command::Hold {
+                        order: "o1".into(),
+                        reasons: vec!["x".into()],
+                    },
+                    "pay" => Command::Pay {
+                        order: "o1".into(),
+                        amount: cny("258.00"),
+                    },
+                    "ship" => Command::Ship {
+                        order: "o1".into(),
+                        lines: None,
+                    },
                     "deliver" => Command::Deliver { order: "o1".into() },
                     "complete" => Command::Complete { order: "o1".into() },
                     "cancel" => Command::Cancel { order: "o1".into() },
@@ -405,12 +569,21 @@ fn every_refused_transition_is_a_typed_error() {
             }
             assert_eq!(w.status("o1"), status);
             let cmd = match action {
-                A::Pay => Command::Pay { order: "o1".into(), amount: cny("258.00") },
-                A::Hold => Command::Hold { order: "o1".into(), reasons: vec![] },
+                A::Pay => Command::Pay {
+                    order: "o1".into(),
+                    amount: cny("258.00"),
+                },
+                A::Hold => Command::Hold {
+                    order: "o1".into(),
+                    reasons: vec![],
+                },
                 A::Release => Command::Release { order: "o1".into() },
                 A::Reject => Command::Reject { order: "o1".into() },
                 A::Cancel => Command::Cancel { order: "o1".into() },
-                A::Ship => Command::Ship { order: "o1".into(), lines: None },
+                A::Ship => Command::Ship {
+                    order: "o1".into(),
+                    lines: None,
+                },
                 A::Deliver => Command::Deliver { order: "o1".into() },
                 A::Complete => Command::Complete { order: "o1".into() },
                 A::Return => Command::Return {
