@@ -1,0 +1,73 @@
+//! The error type of `mercato-rules`: a rule, catalog item, setting or cart
+//! that cannot be priced ends up as a [`RulesError`] variant.
+
+use mercato_core::CoreError;
+
+/// Everything the pricing pipeline can refuse.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RulesError {
+    /// A promotion or coupon whose definition is invalid (contract code
+    /// `invalid_rule`).
+    #[error("invalid rule `{rule}`: {field} {problem}")]
+    InvalidRule {
+        /// The promotion id or coupon code.
+        rule: String,
+        /// The offending field (`"tiers"`, `"percent"`, ...).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A catalog entry that cannot be used (contract code `invalid_input`).
+    #[error("invalid catalog item `{sku}`: {problem}")]
+    InvalidCatalogItem {
+        /// The SKU.
+        sku: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// Pricing settings that cannot be used (contract code `invalid_input`).
+    #[error("invalid setting {field}: {problem}")]
+    InvalidSettings {
+        /// The offending setting.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// A cart line names a SKU the catalog does not have.
+    #[error("unknown SKU `{0}`")]
+    UnknownSku(String),
+    /// A cart line quantity that is zero, negative or above [`crate::MAX_QTY`].
+    #[error("invalid quantity {qty} for `{sku}`")]
+    InvalidQuantity {
+        /// The SKU of the line.
+        sku: String,
+        /// The quantity asked for.
+        qty: i64,
+    },
+    /// A negative number of points was requested.
+    #[error("invalid number of points {0}")]
+    InvalidPoints(i64),
+    /// A cart without lines.
+    #[error("the cart has no lines")]
+    EmptyCart,
+    /// The cart names a customer the shop does not know.
+    #[error("unknown customer `{0}`")]
+    UnknownCustomer(String),
+    /// Numbers too large for exact arithmetic.
+    #[error("arithmetic overflow in {0}")]
+    Overflow(&'static str),
+    /// An error from the money core.
+    #[error(transparent)]
+    Core(#[from] CoreError),
+}
+
+impl RulesError {
+    pub(crate) fn rule(rule: &str, field: &'static str, problem: impl Into<String>) -> RulesError {
+        RulesError::InvalidRule {
+            rule: rule.to_string(),
+            field,
+            problem: problem.into(),
+        }
+    }
+}

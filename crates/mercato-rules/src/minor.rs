@@ -1,0 +1,206 @@
+//! Exact integer arithmetic on minor units (`i128`), used inside the
+//! pipeline; amounts become [`Money`] only when the quote is assembled.
+//!
+//! Rule and catalog amounts are bounded by [`MAX_AMOUNT_MINOR`] and line
+//! quantities by [`MAX_QTY`], so sums stay far inside `i128`; products that
+//! could still grow large (percent × amount × units) use checked
+//! multiplication and fail with [`RulesError::Overflow`], never a panic.
+
+use mercato_core::money::{Currency, Money, Rounding};
+use rust_decimal::Decimal;
+
+use crate::error::RulesError;
+
+/// The largest amount (in minor units) a price or rule amount may hold:
+/// 10^15 minor units (10 trillion CNY).
+pub const MAX_AMOUNT_MINOR: i128 = 1_000_000_000_000_000;
+
+/// The largest quantity a cart line, tier or limit may hold.
+pub const MAX_QTY: i64 = 1_000_000_000;
+
+/// Percent values are held as integers in units of 1/10 000 percent.
+pub(crate) const PCT_SCALE: i128 = 10_000;
+
+/// 100 % in [`PCT_SCALE`] units times 100 (the divisor of a percentage).
+const PCT_DIVISOR: i128 = 100 * PCT_SCALE;
+
+/// Checks a rule or catalog amount: not negative, no more decimals than the
+/// currency, at most [`MAX_AMOUNT_MINOR`]. The error text says what is wrong.
+pub(crate) fn check_amount(d: Decimal, currency: Currency) -> Result<(), String> {
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(format!("{d} is negative"));
+    }
+    let units = currency.minor_units();
+    if d.normalize().scale() > units {
+        return Err(format!(
+            "{d} has more decimals than {currency} allows ({units})"
+        ));
+    }
+    let max = Decimal::try_from_i128_with_scale(MAX_AMOUNT_MINOR, units).unwrap_or(Decimal::MAX);
+    if d > max {
+        return Err(format!("{d} is larger than {max}"));
+    }
+    Ok(())
+}
+
+/// Checks a percent: 0 to 100 with at most 4 decimals.
+pub(crate) fn check_percent(d: Decimal) -> Result<(), String> {
+    if d.is_sign_negative() && !d.is_zero() || d > Decimal::ONE_HUNDRED {
+        return Err(format!("{d} is outside 0-100"));
+    }
+    if d.normalize().scale() > 4 {
+        return Err(format!("{d} has more than 4 decimals"));
+    }
+    Ok(())
+}
+
+/// A checked amount in minor units (`19.90` CNY → 1990).
+pub(crate) fn to_minor(d: Decimal, currency: Currency) -> i128 {
+    let mut x = d.normalize();
+    x.rescale(currency.minor_units());
+    x.mantissa()
+}
+
+/// A checked percent in 1/10 000 percent units (`"12.5"` → 125 000).
+pub(crate) fn pct_units(d: Decimal) -> i128 {
+    let mut x = d.normalize();
+    x.rescale(4);
+    x.mantissa()
+}
+
+/// Minor units back to [`Money`].
+pub(crate) fn money(v: i128, currency: Currency) -> Result<Money, RulesError> {
+    Ok(Money::from_minor_i128(v, currency)?)
+}
+
+/// A decimal weight for apportionment.
+pub(crate) fn weight(v: i128) -> Result<Decimal, RulesError> {
+    Decimal::try_from_i128_with_scale(v, 0).map_err(|_| RulesError::Overflow("weight"))
+}
+
+/// `num / den` rounded to a whole number with `rounding`, for `num ≥ 0`,
+/// `den > 0`.
+pub(crate) fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
+    if den <= 0 {
+        return 0;
+    }
+    let q = num / den;
+    let r = num % den;
+    let twice = r.saturating_mul(2);
+    let up = match rounding {
+        Rounding::Down => false,
+        Rounding::HalfUp => twice >= den,
+        Rounding::HalfEven => twice > den || (twice == den && q % 2 == 1),
+    };
+    if up { q + 1 } else { q }
+}
+
+/// `a × b / den`, rounded with `rounding`.
+pub(crate) fn mul_div(a: i128, b: i128, den: i128, rounding: Rounding) -> Result<i128, RulesError> {
+    let p = a.checked_mul(b).ok_or(RulesError::Overflow("mul_div"))?;
+    Ok(div_round(p, den, rounding))
+}
+
+/// `pct` (in [`PCT_SCALE`] units) percent of `amount` minor units, rounded.
+pub(crate) fn percent_of(amount: i128, pct: i128, rounding: Rounding) -> Result<i128, RulesError> {
+    mul_div(amount, pct, PCT_DIVISOR, rounding)
+}
+
+/// `pct` percent of `amount × units / qty` (a share of a line), rounded
+/// once.
+pub(crate) fn percent_of_units(
+    amount: i128,
+    units: i128,
+    qty: i128,
+    pct: i128,
+    rounding: Rounding,
+) -> Result<i128, RulesError> {
+    let p = amount
+        .checked_mul(units)
+        .and_then(|x| x.checked_mul(pct))
+        .ok_or(RulesError::Overflow("percent_of_units"))?;
+    let den = qty
+        .checked_mul(PCT_DIVISOR)
+        .ok_or(RulesError::Overflow("percent_of_units"))?;
+    Ok(div_round(p, den, rounding))
+}
+
+/// Splits `total` minor units over `weights` by largest remainder (the
+/// contract's apportionment, through [`mercato_core::apportion`]).
+pub(crate) fn apportion(
+    total: i128,
+    weights: &[Decimal],
+    currency: Currency,
+) -> Result<Vec<i128>, RulesError> {
+    if total == 0 {
+        return Ok(vec![0; weights.len()]);
+    }
+    let shares = mercato_core::apportion(money(total, currency)?, weights)?;
+    shares
+        .iter()
+        .map(|m| m.to_minor().map_err(RulesError::from))
+        .collect()
+}
+
+/// [`apportion`] with integer weights.
+pub(crate) fn apportion_int(
+    total: i128,
+    weights: &[i128],
+    currency: Currency,
+) -> Result<Vec<i128>, RulesError> {
+    let w = weights
+        .iter()
+        .map(|v| weight(*v))
+        .collect::<Result<Vec<_>, _>>()?;
+    apportion(total, &w, currency)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rounding_modes_on_halves() {
+        assert_eq!(div_round(5, 10, Rounding::HalfUp), 1);
+        assert_eq!(div_round(5, 10, Rounding::HalfEven), 0);
+        assert_eq!(div_round(15, 10, Rounding::HalfEven), 2);
+        assert_eq!(div_round(19, 10, Rounding::Down), 1);
+        assert_eq!(div_round(14, 10, Rounding::HalfUp), 1);
+        assert_eq!(div_round(16, 10, Rounding::HalfEven), 2);
+    }
+
+    #[test]
+    fn percent_in_minor_units() {
+        // 15 % of 36.00 = 5.40; 12.5 % of 0.01 rounds to 0.00 either way.
+        assert_eq!(
+            percent_of(3600, pct_units(Decimal::from(15)), Rounding::HalfUp).unwrap(),
+            540
+        );
+        assert_eq!(
+            percent_of(1, pct_units("12.5".parse().unwrap()), Rounding::HalfUp).unwrap(),
+            0
+        );
+        // 50 % of 0.01 = 0.005: half up 0.01, half even 0.00.
+        assert_eq!(
+            percent_of(1, pct_units(Decimal::from(50)), Rounding::HalfUp).unwrap(),
+            1
+        );
+        assert_eq!(
+            percent_of(1, pct_units(Decimal::from(50)), Rounding::HalfEven).unwrap(),
+            0
+        );
+    }
+
+    #[test]
+    fn amount_checks() {
+        assert!(check_amount("1.234".parse().unwrap(), Currency::CNY).is_err());
+        assert!(check_amount("-1".parse().unwrap(), Currency::CNY).is_err());
+        assert!(check_amount("1.5".parse().unwrap(), Currency::JPY).is_err());
+        assert!(check_amount("1.50".parse().unwrap(), Currency::CNY).is_ok());
+        assert!(check_amount(Decimal::MAX, Currency::CNY).is_err());
+        assert_eq!(to_minor("19.9".parse().unwrap(), Currency::CNY), 1990);
+        assert!(check_percent("100.0001".parse().unwrap()).is_err());
+        assert!(check_percent("12.12345".parse().unwrap()).is_err());
+        assert!(check_percent("12.1234".parse().unwrap()).is_ok());
+    }
+}

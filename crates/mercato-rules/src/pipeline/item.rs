@@ -1,0 +1,284 @@
+//! Stage 2 kinds: `percent_off` (item stage, per line, `max_off` capping
+//! the promotion as a whole), `amount_off` per unit or per line,
+//! `buy_x_get_y` and `bundle`. Each sees the line amounts left by the
+//! promotions before it.
+
+use std::cmp::Ordering;
+
+use mercato_core::quote::RejectReason;
+use rust_decimal::Decimal;
+
+use crate::error::RulesError;
+use crate::minor;
+use crate::pipeline::stage::Eval;
+use crate::pipeline::work::{Line, Rejection, Work};
+use crate::promotion::{AmountPer, BundleItem, Promotion, PromotionRule};
+
+/// The item-stage discount of `p` on the amounts `left`.
+pub(crate) fn eval<'a>(
+    work: &Work<'a>,
+    p: &'a Promotion,
+    left: &[i128],
+) -> Result<Eval<'a>, RulesError> {
+    let env = work.env;
+    let lines = &work.lines;
+    match &p.rule {
+        PromotionRule::PercentOff { percent, max_off } => {
+            let pct = minor::pct_units(*percent);
+            let mut shares = vec![0; left.len()];
+            for ((s, l), line) in shares.iter_mut().zip(left).zip(lines) {
+                if line.in_scope(&p.scope) {
+                    *s = minor::percent_of(*l, pct, env.rounding)?.min(*l);
+                }
+            }
+            let total: i128 = shares.iter().sum();
+            if let Some(cap) = max_off.map(|m| env.minor(m)) {
+                if total > cap {
+                    let weights: Vec<i128> = lines
+                        .iter()
+                        .zip(left)
+                        .map(|(line, l)| if line.in_scope(&p.scope) { *l } else { 0 })
+                        .collect();
+                    shares = minor::apportion_int(cap, &weights, env.currency)?;
+                }
+            }
+            Ok(Eval::from_shares(shares))
+        }
+        PromotionRule::AmountOff { amount, per } => {
+            let a = env.minor(*amount);
+            let shares = lines
+                .iter()
+                .zip(left)
+                .map(|(line, l)| {
+                    if !line.in_scope(&p.scope) {
+                        return 0;
+                    }
+                    let off = match per {
+                        AmountPer::Unit => a.saturating_mul(line.qty),
+                        AmountPer::Line | AmountPer::Order => a,
+                    };
+                    off.min(*l)
+                })
+                .collect();
+            Ok(Eval::from_shares(shares))
+        }
+        PromotionRule::BuyXGetY { buy, get, repeat } => {
+            let Some((buy_scope, get_scope)) = p.buy_get_scopes() else {
+                return Ok(Eval::fail(RejectReason::NoDiscount));
+            };
+            let in_buy: Vec<bool> = lines.iter().map(|l| l.in_scope(buy_scope)).collect();
+            let in_get: Vec<bool> = lines.iter().map(|l| l.in_scope(get_scope)).collect();
+            let deal = Deal {
+                lines,
+                left,
+                in_buy: &in_buy,
+                in_get: &in_get,
+                buy_qty: i128::from(buy.qty),
+                get_qty: i128::from(get.qty),
+                repeat: *repeat,
+            };
+            let taken = match deal.get_units() {
+                Ok(t) => t,
+                Err(r) => return Ok(Eval::Failed(r)),
+            };
+            let pct = minor::pct_units(get.percent);
+            let mut shares = vec![0; left.len()];
+            for (i, s) in shares.iter_mut().enumerate() {
+                let (Some(t), Some(l), Some(line)) = (taken.get(i), left.get(i), lines.get(i))
+                else {
+                    continue;
+                };
+                if *t > 0 {
+                    *s = minor::percent_of_units(*l, *t, line.qty, pct, env.rounding)?.min(*l);
+                }
+            }
+            Ok(Eval::from_shares(shares))
+        }
+        PromotionRule::Bundle { items, price } => bundle(work, items, env.minor(*price), left),
+        _ => Ok(Eval::fail(RejectReason::NoDiscount)),
+    }
+}
+
+/// A `buy_x_get_y` on concrete lines.
+struct Deal<'l, 'a> {
+    lines: &'l [Line<'a>],
+    left: &'l [i128],
+    in_buy: &'l [bool],
+    in_get: &'l [bool],
+    buy_qty: i128,
+    get_qty: i128,
+    repeat: bool,
+}
+
+impl Deal<'_, '_> {
+    fn qty_where(&self, f: impl Fn(usize) -> bool) -> i128 {
+        self.lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| f(*i))
+            .map(|(_, l)| l.qty)
+            .sum()
+    }
+
+    fn flag(v: &[bool], i: usize) -> bool {
+        v.get(i).copied().unwrap_or(false)
+    }
+
+    /// Units of each line taken as get units: the most sets the cart
+    /// allows, the cheapest get-scope units (equal value: earlier line
+    /// first) discounted, the remaining buy-scope units enough to pay for
+    /// them. Works on line counts, never on single units.
+    fn get_units(&self) -> Result<Vec<i128>, Rejection> {
+        let b = self.qty_where(|i| Self::flag(self.in_buy, i));
+        let g = self.qty_where(|i| Self::flag(self.in_get, i));
+        let u = self.qty_where(|i| Self::flag(self.in_buy, i) || Self::flag(self.in_get, i));
+        // Get-scope lines, cheapest unit value first (left ÷ qty compared exactly).
+        let mut order: Vec<usize> = (0..self.lines.len())
+            .filter(|i| Self::flag(self.in_get, *i))
+            .collect();
+        order.sort_by(|x, y| self.unit_value_cmp(*x, *y).then(x.cmp(y)));
+        let mut k_max = g / self.get_qty.max(1);
+        if !self.repeat {
+            k_max = k_max.min(1);
+        }
+        let (mut lo, mut hi) = (0_i128, k_max);
+        while lo < hi {
+            let mid = lo + (hi - lo + 1) / 2;
+            if self.feasible(mid, &order) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        if lo == 0 {
+            let need = (self.buy_qty + self.get_qty - u)
+                .max(self.get_qty - g)
+                .max(self.buy_qty - b);
+            return Err(Rejection::missing_qty(need));
+        }
+        Ok(self.take_cheapest(lo * self.get_qty, &order))
+    }
+
+    fn unit_value_cmp(&self, x: usize, y: usize) -> Ordering {
+        let v = |i: usize| {
+            (
+                self.left.get(i).copied().unwrap_or(0),
+                self.lines.get(i).map_or(1, |l| l.qty),
+            )
+        };
+        let ((lx, qx), (ly, qy)) = (v(x), v(y));
+        (lx.saturating_mul(qy)).cmp(&ly.saturating_mul(qx))
+    }
+
+    fn take_cheapest(&self, mut units: i128, order: &[usize]) -> Vec<i128> {
+        let mut taken = vec![0; self.lines.len()];
+        for &i in order {
+            if units <= 0 {
+                break;
+            }
+            let (Some(t), Some(line)) = (taken.get_mut(i), self.lines.get(i)) else {
+                continue;
+            };
+            *t = line.qty.min(units);
+            units -= *t;
+        }
+        taken
+    }
+
+    /// `k` sets fit: after taking the cheapest `k × get` units, enough
+    /// buy-scope units remain.
+    fn feasible(&self, k: i128, order: &[usize]) -> bool {
+        let taken = self.take_cheapest(k * self.get_qty, order);
+        if taken.iter().sum::<i128>() < k * self.get_qty {
+            return false;
+        }
+        let buy_left: i128 = self
+            .lines
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| Self::flag(self.in_buy, *i))
+            .map(|(i, l)| l.qty - taken.get(i).copied().unwrap_or(0))
+            .sum();
+        buy_left >= k * self.buy_qty
+    }
+}
+
+/// Complete sets sold at `price`; units taken from lines in line order;
+/// the saving spread over the giving lines by largest remainder in
+/// proportion to the amounts of the units they gave.
+fn bundle<'a>(
+    work: &Work<'a>,
+    items: &[BundleItem],
+    price: i128,
+    left: &[i128],
+) -> Result<Eval<'a>, RulesError> {
+    let env = work.env;
+    let lines = &work.lines;
+    let have = |sku: &str| -> i128 {
+        lines
+            .iter()
+            .filter(|l| !l.gift && l.sku == sku)
+            .map(|l| l.qty)
+            .sum()
+    };
+    let sets = items
+        .iter()
+        .map(|it| have(&it.sku) / i128::from(it.qty).max(1))
+        .min()
+        .unwrap_or(0);
+    if sets == 0 {
+        let short: i128 = items
+            .iter()
+            .map(|it| (i128::from(it.qty) - have(&it.sku)).max(0))
+            .sum();
+        return Ok(Eval::Failed(Rejection::missing_qty(short)));
+    }
+    let mut weights = vec![Decimal::ZERO; lines.len()];
+    let mut value = Decimal::ZERO;
+    for it in items {
+        let mut need = sets * i128::from(it.qty);
+        for (i, line) in lines.iter().enumerate() {
+            if need <= 0 {
+                break;
+            }
+            if line.gift || line.sku != it.sku {
+                continue;
+            }
+            let given = line.qty.min(need);
+            need -= given;
+            let l = left.get(i).copied().unwrap_or(0);
+            let w = minor::weight(l)?
+                .checked_mul(minor::weight(given)?)
+                .and_then(|x| x.checked_div(minor::weight(line.qty).ok()?))
+                .ok_or(RulesError::Overflow("bundle"))?;
+            if let Some(slot) = weights.get_mut(i) {
+                *slot = w;
+            }
+            value = value.checked_add(w).ok_or(RulesError::Overflow("bundle"))?;
+        }
+    }
+    let price_total = minor::weight(price.saturating_mul(sets))?;
+    let raw = value
+        .checked_sub(price_total)
+        .ok_or(RulesError::Overflow("bundle"))?;
+    let saving = raw.round_dp_with_strategy(0, strategy(env.rounding));
+    let saving = i128::try_from(saving).unwrap_or(0);
+    if saving <= 0 {
+        return Ok(Eval::fail(RejectReason::NoDiscount));
+    }
+    let mut shares = minor::apportion(saving, &weights, env.currency)?;
+    for (s, l) in shares.iter_mut().zip(left) {
+        *s = (*s).min(*l);
+    }
+    Ok(Eval::from_shares(shares))
+}
+
+fn strategy(r: mercato_core::money::Rounding) -> rust_decimal::RoundingStrategy {
+    use mercato_core::money::Rounding;
+    use rust_decimal::RoundingStrategy;
+    match r {
+        Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
+        Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
+        Rounding::Down => RoundingStrategy::ToZero,
+    }
+}

@@ -1,0 +1,286 @@
+//! The pipeline's working state: the priced lines in minor units, what is
+//! left of each line after the stages so far, the adjustments, and the
+//! explanations gathered on the way.
+
+use chrono::{DateTime, Utc};
+use mercato_core::money::{Currency, Rounding};
+use mercato_core::quote::{RejectReason, Stage};
+
+use crate::cart::Cart;
+use crate::catalog::CatalogItem;
+use crate::context::{CustomerView, PricingContext, ShopView};
+use crate::error::RulesError;
+use crate::minor::{self, MAX_QTY};
+use crate::promotion::{Budget, Promotion};
+use crate::ruleset::RuleSet;
+use crate::scope::{Scope, in_window};
+
+/// What every stage reads.
+#[derive(Clone, Copy)]
+pub(crate) struct Env<'a> {
+    pub rules: &'a RuleSet,
+    pub shop: &'a dyn ShopView,
+    pub now: DateTime<Utc>,
+    pub currency: Currency,
+    pub rounding: Rounding,
+    pub customer: Option<CustomerView<'a>>,
+}
+
+impl<'a> Env<'a> {
+    /// Resolves the cart's customer.
+    pub fn new(ctx: &PricingContext<'a>, cart: &Cart) -> Result<Env<'a>, RulesError> {
+        let customer = match &cart.customer {
+            None => None,
+            Some(id) => Some(
+                ctx.shop
+                    .customer(id)
+                    .ok_or_else(|| RulesError::UnknownCustomer(id.clone()))?,
+            ),
+        };
+        Ok(Env {
+            rules: ctx.rules,
+            shop: ctx.shop,
+            now: ctx.now,
+            currency: ctx.rules.currency(),
+            rounding: ctx.rules.settings().rounding,
+            customer,
+        })
+    }
+
+    pub fn customer_id(&self) -> Option<&'a str> {
+        self.customer.map(|c| c.id)
+    }
+
+    /// Amount in minor units of a validated rule amount.
+    pub fn minor(&self, d: rust_decimal::Decimal) -> i128 {
+        minor::to_minor(d, self.currency)
+    }
+
+    /// The checks every promotion kind shares, in the contract's order:
+    /// outside the window, then (a budget with nothing left). Returns the
+    /// budget amount left (`None`: no amount cap).
+    pub fn precheck(&self, p: &Promotion) -> Result<Option<i128>, Rejection> {
+        if !in_window(p.window.as_ref(), self.now) {
+            return Err(Rejection::new(RejectReason::OutsideWindow));
+        }
+        self.budget_left(p)
+    }
+
+    /// The budget amount left, or `budget_exhausted`.
+    pub fn budget_left(&self, p: &Promotion) -> Result<Option<i128>, Rejection> {
+        match p.budget {
+            None => Ok(None),
+            Some(Budget::Uses(uses)) => {
+                if self.shop.budget_spent(&p.id).orders >= uses {
+                    Err(Rejection::new(RejectReason::BudgetExhausted))
+                } else {
+                    Ok(None)
+                }
+            }
+            Some(Budget::Amount(total)) => {
+                let spent = self.shop.budget_spent(&p.id).amount;
+                let left = total.checked_sub(spent).unwrap_or_default();
+                // Spent amounts come from quotes, so they are whole minor units;
+                // anything finer is rounded down (never gives more than the budget).
+                let left = mercato_core::money::Money::round(left, self.currency, Rounding::Down);
+                let left = left.to_minor().unwrap_or(0);
+                if left <= 0 {
+                    Err(Rejection::new(RejectReason::BudgetExhausted))
+                } else {
+                    Ok(Some(left))
+                }
+            }
+        }
+    }
+}
+
+/// One priced line, in minor units.
+#[derive(Clone)]
+pub(crate) struct Line<'a> {
+    pub sku: &'a str,
+    pub item: &'a CatalogItem,
+    pub qty: i128,
+    /// List unit price.
+    pub unit: i128,
+    /// `unit × qty`.
+    pub amount: i128,
+    pub gift: bool,
+}
+
+impl Line<'_> {
+    /// In scope: a cart line (never a gift line) that the scope names.
+    pub fn in_scope(&self, scope: &Scope) -> bool {
+        !self.gift && scope.contains(self.item)
+    }
+}
+
+/// Why a promotion or coupon gave nothing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Rejection {
+    pub reason: RejectReason,
+    pub missing: Option<i128>,
+    pub missing_qty: Option<i128>,
+}
+
+impl Rejection {
+    pub fn new(reason: RejectReason) -> Rejection {
+        Rejection {
+            reason,
+            missing: None,
+            missing_qty: None,
+        }
+    }
+
+    pub fn missing(amount: i128) -> Rejection {
+        Rejection {
+            reason: RejectReason::ThresholdNotMet,
+            missing: Some(amount.max(0)),
+            missing_qty: None,
+        }
+    }
+
+    pub fn missing_qty(qty: i128) -> Rejection {
+        Rejection {
+            reason: RejectReason::ThresholdNotMet,
+            missing: None,
+            missing_qty: Some(qty.max(1)),
+        }
+    }
+
+    /// Position in the contract's "first of" list (lower wins).
+    pub fn rank(&self) -> u8 {
+        match self.reason {
+            RejectReason::OutsideWindow => 0,
+            RejectReason::NotEligible => 1,
+            RejectReason::BudgetExhausted => 2,
+            RejectReason::LimitReached => 3,
+            RejectReason::ThresholdNotMet => 4,
+            RejectReason::OutOfStock => 5,
+            RejectReason::NoDiscount => 6,
+            RejectReason::ExclusiveLost => 7,
+            _ => 8,
+        }
+    }
+}
+
+/// One discount on one line.
+#[derive(Clone)]
+pub(crate) struct Adj<'a> {
+    pub source: &'a str,
+    pub stage: Stage,
+    pub amount: i128,
+}
+
+/// What became of a promotion.
+#[derive(Clone)]
+pub(crate) enum Status {
+    /// No verdict (not evaluated: e.g. a stage that never ran).
+    Pending,
+    Applied,
+    Rejected(Rejection),
+}
+
+/// The whole working state.
+#[derive(Clone)]
+pub(crate) struct Work<'a> {
+    pub env: Env<'a>,
+    pub lines: Vec<Line<'a>>,
+    /// Amount left of each line after the stages so far.
+    pub left: Vec<i128>,
+    pub adjustments: Vec<Vec<Adj<'a>>>,
+    /// Units priced by limited promotions, per line.
+    pub uses: Vec<Vec<(&'a str, i128)>>,
+    /// Promotions and coupons that gave something, in pipeline order.
+    pub applied: Vec<(&'a str, i128)>,
+    /// Per promotion (index into the rule set's promotions).
+    pub status: Vec<Status>,
+    /// Per promotion: some cart line is in its scope.
+    pub touches: Vec<bool>,
+    /// Requested coupons that did not apply, in request order.
+    pub coupon_rejections: Vec<(&'a str, Rejection)>,
+    /// Coupons that applied, in application order.
+    pub coupons: Vec<&'a str>,
+    pub points_used: i64,
+    pub shipping: i128,
+}
+
+impl<'a> Work<'a> {
+    /// Checks the cart and lays out its lines at list prices.
+    pub fn new(env: Env<'a>, cart: &'a Cart) -> Result<Work<'a>, RulesError> {
+        if cart.lines.is_empty() {
+            return Err(RulesError::EmptyCart);
+        }
+        if cart.points < 0 {
+            return Err(RulesError::InvalidPoints(cart.points));
+        }
+        let mut lines = Vec::with_capacity(cart.lines.len() + 1);
+        for l in &cart.lines {
+            let item = env
+                .rules
+                .item(&l.sku)
+                .ok_or_else(|| RulesError::UnknownSku(l.sku.clone()))?;
+            if !(1..=MAX_QTY).contains(&l.qty) {
+                return Err(RulesError::InvalidQuantity {
+                    sku: l.sku.clone(),
+                    qty: l.qty,
+                });
+            }
+            let unit = env.minor(item.price);
+            let qty = i128::from(l.qty);
+            lines.push(Line {
+                sku: &l.sku,
+                item,
+                qty,
+                unit,
+                amount: unit * qty,
+                gift: false,
+            });
+        }
+        let n = lines.len();
+        let promotions = env.rules.promotions();
+        let touches = promotions
+            .iter()
+            .map(|p| crate::pipeline::touches::touches(p, &lines))
+            .collect();
+        Ok(Work {
+            env,
+            left: lines.iter().map(|l| l.amount).collect(),
+            adjustments: vec![Vec::new(); n],
+            uses: vec![Vec::new(); n],
+            lines,
+            applied: Vec::new(),
+            status: vec![Status::Pending; promotions.len()],
+            touches,
+            coupon_rejections: Vec::new(),
+            coupons: Vec::new(),
+            points_used: 0,
+            shipping: 0,
+        })
+    }
+
+    /// Takes `shares` off the lines as adjustments from `source`.
+    pub fn take(&mut self, source: &'a str, stage: Stage, shares: &[i128]) {
+        for (i, s) in shares.iter().enumerate() {
+            self.take_line(i, source, stage, *s);
+        }
+    }
+
+    /// Takes `amount` off line `i` as an adjustment from `source`.
+    pub fn take_line(&mut self, i: usize, source: &'a str, stage: Stage, amount: i128) {
+        if amount > 0 {
+            if let (Some(left), Some(adj)) = (self.left.get_mut(i), self.adjustments.get_mut(i)) {
+                *left -= amount;
+                adj.push(Adj {
+                    source,
+                    stage,
+                    amount,
+                });
+            }
+        }
+    }
+
+    /// Σ left over all lines.
+    pub fn goods(&self) -> i128 {
+        self.left.iter().sum()
+    }
+}

@@ -1,0 +1,217 @@
+//! [`RuleSet`]: the validated catalog, promotions, coupons and pricing
+//! settings of one shop in one currency, with the indexes and stage orders
+//! the pipeline needs precomputed, so pricing a cart does no setup work.
+
+use std::collections::HashMap;
+
+use mercato_core::money::Currency;
+
+use crate::catalog::CatalogItem;
+use crate::coupon::Coupon;
+use crate::error::RulesError;
+use crate::promotion::{Promotion, PromotionRule, PromotionStage};
+use crate::settings::PricingSettings;
+
+/// Everything the pipeline prices with, validated.
+///
+/// ```
+/// use mercato_core::money::Currency;
+/// use mercato_rules::{PricingSettings, RuleSet};
+/// let catalog = serde_json::from_str(r#"[{"sku": "tea", "price": "12.00"}]"#).unwrap();
+/// let promotions = serde_json::from_str(r#"[{"id": "p", "kind": "percent_off", "percent": "10"}]"#).unwrap();
+/// let rules = RuleSet::new(Currency::CNY, PricingSettings::default(), catalog, promotions, vec![]).unwrap();
+/// assert_eq!(rules.promotions().len(), 1);
+/// assert!(rules.item("tea").is_some());
+/// ```
+#[derive(Debug, Clone)]
+pub struct RuleSet {
+    currency: Currency,
+    settings: PricingSettings,
+    catalog: Vec<CatalogItem>,
+    catalog_index: HashMap<String, usize>,
+    promotions: Vec<Promotion>,
+    coupons: Vec<Coupon>,
+    coupon_index: HashMap<String, usize>,
+    plan: StagePlan,
+}
+
+/// Promotion indexes per stage, in the order the stage runs them.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct StagePlan {
+    /// `price` and `ladder`: higher priority first, then appearance.
+    pub unit: Vec<usize>,
+    /// Item stage, same order.
+    pub item: Vec<usize>,
+    /// Order stage, same order.
+    pub order: Vec<usize>,
+    /// `free_shipping`, same order.
+    pub shipping: Vec<usize>,
+}
+
+impl RuleSet {
+    /// Validates everything and builds the indexes.
+    ///
+    /// # Errors
+    /// [`RulesError::InvalidSettings`], [`RulesError::InvalidCatalogItem`]
+    /// (bad price, duplicate SKU) or [`RulesError::InvalidRule`] (bad
+    /// definition, duplicate id or code, gift SKU not in the catalog).
+    pub fn new(
+        currency: Currency,
+        settings: PricingSettings,
+        catalog: Vec<CatalogItem>,
+        promotions: Vec<Promotion>,
+        coupons: Vec<Coupon>,
+    ) -> Result<RuleSet, RulesError> {
+        settings.validate(currency)?;
+        let mut rules = RuleSet {
+            currency,
+            settings,
+            catalog: Vec::with_capacity(catalog.len()),
+            catalog_index: HashMap::with_capacity(catalog.len()),
+            promotions: Vec::with_capacity(promotions.len()),
+            coupons: Vec::with_capacity(coupons.len()),
+            coupon_index: HashMap::with_capacity(coupons.len()),
+            plan: StagePlan::default(),
+        };
+        for item in catalog {
+            rules.add_item(item)?;
+        }
+        for p in promotions {
+            rules.check_promotion(&p)?;
+            rules.promotions.push(p);
+        }
+        rules.rebuild_plan();
+        for c in coupons {
+            rules.add_coupon(c)?;
+        }
+        Ok(rules)
+    }
+
+    /// Adds a catalog item.
+    ///
+    /// # Errors
+    /// An invalid price or a SKU already in the catalog.
+    pub fn add_item(&mut self, item: CatalogItem) -> Result<(), RulesError> {
+        item.validate(self.currency)?;
+        if self.catalog_index.contains_key(&item.sku) {
+            return Err(RulesError::InvalidCatalogItem {
+                sku: item.sku,
+                problem: "appears twice".into(),
+            });
+        }
+        self.catalog_index
+            .insert(item.sku.clone(), self.catalog.len());
+        self.catalog.push(item);
+        Ok(())
+    }
+
+    /// Adds a promotion (it runs from now on, after the existing ones of
+    /// equal priority).
+    ///
+    /// # Errors
+    /// [`RulesError::InvalidRule`].
+    pub fn add_promotion(&mut self, promotion: Promotion) -> Result<(), RulesError> {
+        self.check_promotion(&promotion)?;
+        self.promotions.push(promotion);
+        self.rebuild_plan();
+        Ok(())
+    }
+
+    /// Adds a coupon.
+    ///
+    /// # Errors
+    /// [`RulesError::InvalidRule`] (bad definition or a code already used).
+    pub fn add_coupon(&mut self, coupon: Coupon) -> Result<(), RulesError> {
+        coupon.validate(self.currency)?;
+        if self.coupon_index.contains_key(&coupon.code) {
+            return Err(RulesError::rule(&coupon.code, "code", "appears twice"));
+        }
+        self.coupon_index
+            .insert(coupon.code.clone(), self.coupons.len());
+        self.coupons.push(coupon);
+        Ok(())
+    }
+
+    fn check_promotion(&self, p: &Promotion) -> Result<(), RulesError> {
+        p.validate(self.currency)?;
+        if self.promotions.iter().any(|o| o.id == p.id) {
+            return Err(RulesError::rule(&p.id, "id", "appears twice"));
+        }
+        if let PromotionRule::Gift { gift, .. } = &p.rule {
+            if self.item(&gift.sku).is_none() {
+                return Err(RulesError::rule(
+                    &p.id,
+                    "gift",
+                    format!("SKU `{}` is not in the catalog", gift.sku),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    fn rebuild_plan(&mut self) {
+        let mut plan = StagePlan::default();
+        for (i, p) in self.promotions.iter().enumerate() {
+            match p.stage() {
+                PromotionStage::Unit => plan.unit.push(i),
+                PromotionStage::Item => plan.item.push(i),
+                PromotionStage::Order => plan.order.push(i),
+                PromotionStage::Shipping => plan.shipping.push(i),
+            }
+        }
+        let promotions = &self.promotions;
+        for list in [
+            &mut plan.unit,
+            &mut plan.item,
+            &mut plan.order,
+            &mut plan.shipping,
+        ] {
+            // Stable: equal priorities keep their order of appearance.
+            list.sort_by_key(|i| std::cmp::Reverse(promotions.get(*i).map_or(0, |p| p.priority)));
+        }
+        self.plan = plan;
+    }
+
+    /// The currency of every amount.
+    pub fn currency(&self) -> Currency {
+        self.currency
+    }
+
+    /// The pricing settings.
+    pub fn settings(&self) -> &PricingSettings {
+        &self.settings
+    }
+
+    /// The catalog item of a SKU.
+    pub fn item(&self, sku: &str) -> Option<&CatalogItem> {
+        self.catalog_index
+            .get(sku)
+            .and_then(|i| self.catalog.get(*i))
+    }
+
+    /// The catalog, in the order given.
+    pub fn catalog(&self) -> &[CatalogItem] {
+        &self.catalog
+    }
+
+    /// The promotions, in the order given.
+    pub fn promotions(&self) -> &[Promotion] {
+        &self.promotions
+    }
+
+    /// The coupons, in the order given.
+    pub fn coupons(&self) -> &[Coupon] {
+        &self.coupons
+    }
+
+    /// The coupon with this code.
+    pub fn coupon(&self, code: &str) -> Option<&Coupon> {
+        self.coupon_index
+            .get(code)
+            .and_then(|i| self.coupons.get(*i))
+    }
+
+    pub(crate) fn plan(&self) -> &StagePlan {
+        &self.plan
+    }
+}

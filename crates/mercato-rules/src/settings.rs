@@ -1,0 +1,133 @@
+//! The pricing parts of a scenario's `settings`: rounding, exclusive
+//! selection, coupons per group, points and shipping. Other settings keys
+//! (order lifecycle, stock) are ignored when deserializing, so the whole
+//! `settings` object can be read into [`PricingSettings`].
+
+use mercato_core::money::{Currency, Rounding, amount_str};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::error::RulesError;
+use crate::minor;
+
+/// How exclusive promotions are chosen within a stage.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Selection {
+    /// The exclusive or the stack that saves the customer more.
+    #[default]
+    BestForCustomer,
+    /// The highest-priority eligible exclusive promotion, alone.
+    Priority,
+}
+
+/// Points conversion.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PointsSettings {
+    /// Points worth one currency unit (default 100).
+    #[serde(default = "default_per_unit")]
+    pub per_unit: i64,
+    /// At most this percent of the goods payable after coupons (default 50).
+    #[serde(default = "default_max_percent", with = "amount_str")]
+    pub max_percent: Decimal,
+}
+
+fn default_per_unit() -> i64 {
+    100
+}
+
+fn default_max_percent() -> Decimal {
+    Decimal::from(50)
+}
+
+impl Default for PointsSettings {
+    fn default() -> Self {
+        PointsSettings {
+            per_unit: default_per_unit(),
+            max_percent: default_max_percent(),
+        }
+    }
+}
+
+/// Shipping fee.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ShippingSettings {
+    /// The fee (default 0.00).
+    #[serde(default, with = "amount_str")]
+    pub fee: Decimal,
+    /// Goods payable from which shipping is free (default none).
+    #[serde(default, with = "amount_str::option")]
+    pub free_threshold: Option<Decimal>,
+}
+
+/// The pricing settings of a shop.
+///
+/// ```
+/// use mercato_rules::{PricingSettings, Selection};
+/// let s: PricingSettings = serde_json::from_str(
+///     r#"{"selection": "priority", "shipping": {"fee": "6.00"}, "stock_commit": "payment"}"#).unwrap();
+/// assert_eq!(s.selection, Selection::Priority);
+/// assert_eq!(s.max_coupons_per_group, 1);
+/// assert_eq!(s.points.per_unit, 100);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricingSettings {
+    /// How computed amounts are rounded to minor units (default half up).
+    #[serde(default)]
+    pub rounding: Rounding,
+    /// How exclusive promotions are chosen (default best for customer).
+    #[serde(default)]
+    pub selection: Selection,
+    /// Coupons of one group per order (default 1).
+    #[serde(default = "default_per_group")]
+    pub max_coupons_per_group: i64,
+    /// Points conversion.
+    #[serde(default)]
+    pub points: PointsSettings,
+    /// Shipping fee.
+    #[serde(default)]
+    pub shipping: ShippingSettings,
+}
+
+fn default_per_group() -> i64 {
+    1
+}
+
+impl Default for PricingSettings {
+    fn default() -> Self {
+        PricingSettings {
+            rounding: Rounding::default(),
+            selection: Selection::default(),
+            max_coupons_per_group: default_per_group(),
+            points: PointsSettings::default(),
+            shipping: ShippingSettings::default(),
+        }
+    }
+}
+
+impl PricingSettings {
+    /// Checks the settings: `per_unit` ≥ 1, `max_percent` within 0-100,
+    /// amounts valid in `currency`, `max_coupons_per_group` ≥ 0.
+    ///
+    /// # Errors
+    /// [`RulesError::InvalidSettings`] naming the setting.
+    pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
+        let err =
+            |field: &'static str, problem: String| RulesError::InvalidSettings { field, problem };
+        if self.points.per_unit < 1 {
+            return Err(err(
+                "points.per_unit",
+                format!("{} must be at least 1", self.points.per_unit),
+            ));
+        }
+        minor::check_percent(self.points.max_percent).map_err(|p| err("points.max_percent", p))?;
+        minor::check_amount(self.shipping.fee, currency).map_err(|p| err("shipping.fee", p))?;
+        if let Some(t) = self.shipping.free_threshold {
+            minor::check_amount(t, currency).map_err(|p| err("shipping.free_threshold", p))?;
+        }
+        if self.max_coupons_per_group < 0 {
+            return Err(err("max_coupons_per_group", "is negative".into()));
+        }
+        Ok(())
+    }
+}

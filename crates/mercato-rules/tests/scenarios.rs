@@ -1,0 +1,118 @@
+//! Runs every public scenario's `price` and `best_coupons` steps (with
+//! `tick` moving the clock) and matches each `expect` block as the contract
+//! says. Other step kinds belong to the engine and are skipped here. A
+//! missing scenarios directory is a failure, not a skip.
+
+mod common;
+
+use mercato_rules::{
+    Cart, PricingContext, best_coupons, best_coupons_to_contract_json, price,
+    quote_to_contract_json, usable_coupons,
+};
+use serde_json::Value;
+
+#[test]
+fn public_scenarios_price_and_best_coupons_steps() {
+    let dir = common::scenarios_dir();
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("scenarios directory {} is missing: {e}", dir.display()))
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "no scenarios in {}", dir.display());
+    let mut failures = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let name = file
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or("?")
+            .to_string();
+        let text = std::fs::read_to_string(file).expect("readable scenario");
+        let v: Value = serde_json::from_str(&text).expect("valid JSON");
+        let mut setup = common::setup(&v);
+        for (i, step) in v["steps"].as_array().expect("steps").iter().enumerate() {
+            if let Some(t) = step.get("tick") {
+                setup.now = t["now"]
+                    .as_str()
+                    .expect("tick now")
+                    .parse()
+                    .expect("RFC 3339");
+                continue;
+            }
+            let ctx = PricingContext::new(&setup.rules, setup.now, &setup.shop);
+            let actual = if let Some(body) = step.get("price") {
+                let cart: Cart = serde_json::from_value(body.clone()).expect("cart");
+                price(&cart, &ctx).map(|q| {
+                    q.check().expect("quote adds up");
+                    quote_to_contract_json(&q)
+                })
+            } else if let Some(body) = step.get("best_coupons") {
+                let cart: Cart = serde_json::from_value(body.clone()).expect("cart");
+                usable_coupons(&cart, &ctx)
+                    .and_then(|wallet| best_coupons(&cart, &wallet, &ctx))
+                    .map(|b| {
+                        b.quote.check().expect("quote adds up");
+                        best_coupons_to_contract_json(&b)
+                    })
+            } else {
+                continue;
+            };
+            checked += 1;
+            let Some(expect) = step.get("expect") else {
+                continue;
+            };
+            let mut out = Vec::new();
+            match (&actual, expect.get("error")) {
+                (Err(_), Some(_)) => {}
+                (Err(e), None) => out.push(format!("failed: {e}")),
+                (Ok(a), Some(_)) => out.push(format!("expected an error, got {a}")),
+                (Ok(a), None) => common::subset(expect, a, "$", &mut out),
+            }
+            for o in out {
+                failures.push(format!("{name} step {i}: {o}"));
+            }
+        }
+    }
+    assert!(checked >= 20, "only {checked} pricing steps found");
+    assert!(
+        failures.is_empty(),
+        "{} mismatches:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn the_matcher_is_not_vacuous() {
+    let mut out = Vec::new();
+    let expected = serde_json::json!({"a": "10", "b": [{"c": 1}]});
+    common::subset(
+        &expected,
+        &serde_json::json!({"a": "10.00", "b": [{"c": 1, "d": 2}], "e": 0}),
+        "$",
+        &mut out,
+    );
+    assert!(out.is_empty(), "{out:?}");
+    common::subset(
+        &expected,
+        &serde_json::json!({"a": "10.01", "b": [{"c": 1}]}),
+        "$",
+        &mut out,
+    );
+    common::subset(
+        &expected,
+        &serde_json::json!({"a": "10", "b": []}),
+        "$",
+        &mut out,
+    );
+    common::subset(
+        &expected,
+        &serde_json::json!({"b": [{"c": 2}]}),
+        "$",
+        &mut out,
+    );
+    assert_eq!(out.len(), 4, "{out:?}");
+}
