@@ -1,0 +1,124 @@
+//! The shared conformance suite on SQLite, plus what only a file can show:
+//! reopening, tampering through SQL, deletion, newer schemas, backups.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use mercato_sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use mercato_store::{Commit, NewEvent, Store, StoreError, conformance};
+
+static N: AtomicUsize = AtomicUsize::new(0);
+
+fn fresh_in(dir: &std::path::Path) -> SqliteStore {
+    let n = N.fetch_add(1, Ordering::SeqCst);
+    SqliteStore::open(
+        dir.join(format!("t{n}.db")),
+        SqliteOptions {
+            synchronous: Synchronous::Normal,
+        },
+    )
+    .unwrap()
+}
+
+fn three_events(s: &SqliteStore) {
+    let events = (1..=3)
+        .map(|i| NewEvent {
+            stream: "a".into(),
+            kind: "k".into(),
+            payload: format!("{{\"i\":{i}}}"),
+        })
+        .collect();
+    s.commit_batch(&[Commit {
+        events,
+        ..Commit::default()
+    }])
+    .unwrap();
+}
+
+#[test]
+fn sqlite_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::run_all(|| fresh_in(dir.path()));
+}
+
+#[test]
+fn sqlite_reopen_keeps_everything() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("reopen.db");
+    conformance::reopen_keeps_everything(|| {
+        SqliteStore::open(&path, SqliteOptions::default()).unwrap()
+    });
+}
+
+#[test]
+fn tampering_through_sql_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::tamper_is_detected(&fresh_in(dir.path()), |s, seq| {
+        s.execute_raw(&format!(
+            "UPDATE events SET payload = '{{\"i\":99}}' WHERE seq = {seq}"
+        ))
+        .unwrap();
+    });
+    // One changed byte of a hash is detected too.
+    let s = fresh_in(dir.path());
+    three_events(&s);
+    s.execute_raw("UPDATE events SET kind = 'x' WHERE seq = 3")
+        .unwrap();
+    assert_eq!(s.verify().unwrap().first_break.map(|b| b.0), Some(3));
+}
+
+#[test]
+fn deleting_an_event_is_detected() {
+    let dir = tempfile::tempdir().unwrap();
+    for victim in [1, 2, 3] {
+        let s = fresh_in(dir.path());
+        three_events(&s);
+        s.execute_raw(&format!("DELETE FROM events WHERE seq = {victim}"))
+            .unwrap();
+        let r = s.verify().unwrap();
+        assert!(!r.ok(), "deleting event {victim} must be detected");
+    }
+}
+
+#[test]
+fn newer_schema_is_refused_not_corrupted() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    {
+        let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        three_events(&s);
+        s.execute_raw("INSERT INTO schema_version (version) VALUES (99)")
+            .unwrap();
+    }
+    assert!(matches!(
+        SqliteStore::open(&path, SqliteOptions::default()),
+        Err(StoreError::SchemaTooNew {
+            found: 99,
+            supported: 1
+        })
+    ));
+}
+
+#[test]
+fn online_backup_verifies_and_reopens() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = fresh_in(dir.path());
+    three_events(&s);
+    let copy = dir.path().join("backup.db");
+    s.backup_to(&copy).unwrap();
+    three_events(&s);
+    let b = SqliteStore::open(&copy, SqliteOptions::default()).unwrap();
+    assert_eq!(
+        b.head().unwrap(),
+        3,
+        "the backup is the state at backup time"
+    );
+    assert!(b.verify().unwrap().ok());
+}
+
+#[test]
+fn unopenable_path_is_an_error() {
+    assert!(matches!(
+        SqliteStore::open("/nonexistent-dir/x/y.db", SqliteOptions::default()),
+        Err(StoreError::Open(_))
+    ));
+}

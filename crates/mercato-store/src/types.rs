@@ -1,0 +1,145 @@
+//! The plain data a [`crate::Store`] stores: events going in and coming out,
+//! commits, idempotency records, read-model rows and verification reports.
+
+use serde::{Deserialize, Serialize};
+
+/// An event to append: opaque JSON payload on a named stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewEvent {
+    /// Stream id (`order/o1`, `sku/tea`...).
+    pub stream: String,
+    /// Event type tag, for indexing and humans.
+    pub kind: String,
+    /// The serialized event.
+    pub payload: String,
+}
+
+/// An event as stored.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    /// Position in the log, from 1, without gaps.
+    pub seq: u64,
+    /// Stream id.
+    pub stream: String,
+    /// Position in its stream, from 1.
+    pub stream_version: u64,
+    /// Event type tag.
+    pub kind: String,
+    /// The serialized event.
+    pub payload: String,
+    /// Hash of the previous event of the log ([`crate::GENESIS`] for the first).
+    pub prev_hash: String,
+    /// Hash of this event (see [`crate::event_hash`]).
+    pub hash: String,
+}
+
+/// An idempotency record: the request's fingerprint and the first response.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdempotencyRecord {
+    /// The key the caller sent.
+    pub key: String,
+    /// Fingerprint of the request.
+    pub request_hash: String,
+    /// The serialized first response.
+    pub response: String,
+}
+
+/// The read models the engine keeps queryable in the store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum ReadModel {
+    /// Per-SKU stock levels.
+    Stock,
+    /// Per-coupon usage.
+    Coupon,
+    /// Per-customer points balance.
+    Balance,
+    /// Per-order status and money.
+    Order,
+}
+
+impl ReadModel {
+    /// Every read model.
+    pub const ALL: [ReadModel; 4] = [
+        ReadModel::Stock,
+        ReadModel::Coupon,
+        ReadModel::Balance,
+        ReadModel::Order,
+    ];
+
+    /// A stable name (table name or key prefix).
+    pub fn name(self) -> &'static str {
+        match self {
+            ReadModel::Stock => "stock",
+            ReadModel::Coupon => "coupon",
+            ReadModel::Balance => "balance",
+            ReadModel::Order => "order",
+        }
+    }
+}
+
+/// One read-model row to upsert.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadModelRow {
+    /// Which model.
+    pub model: ReadModel,
+    /// Row key.
+    pub key: String,
+    /// Row value (JSON).
+    pub value: String,
+}
+
+/// One command's writes: its events, the stream versions it was decided on,
+/// its idempotency record and the read-model rows it changes.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Commit {
+    /// Streams and the version each must still have (optimistic concurrency).
+    pub expected: Vec<(String, u64)>,
+    /// Events to append, in order.
+    pub events: Vec<NewEvent>,
+    /// Idempotency record to store with the events.
+    pub idempotency: Option<IdempotencyRecord>,
+    /// Read-model rows to upsert.
+    pub read_models: Vec<ReadModelRow>,
+}
+
+/// What happened to one commit of a batch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum CommitOutcome {
+    /// Stored; the events got `first..=last` (empty commit: `first > last`).
+    Committed {
+        /// Seq of the first event.
+        first: u64,
+        /// Seq of the last event.
+        last: u64,
+    },
+    /// A stream moved on since the decision: nothing of this commit stored.
+    Conflict {
+        /// The stream.
+        stream: String,
+        /// Version the commit expected.
+        expected: u64,
+        /// Version found.
+        actual: u64,
+    },
+    /// The idempotency key is already stored: nothing of this commit stored.
+    DuplicateKey {
+        /// The record already there.
+        existing: IdempotencyRecord,
+    },
+}
+
+/// The result of walking the hash chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerifyReport {
+    /// Events checked.
+    pub events: u64,
+    /// The first broken link, if any: the seq and what is wrong.
+    pub first_break: Option<(u64, String)>,
+}
+
+impl VerifyReport {
+    /// True when the whole chain holds.
+    pub fn ok(&self) -> bool {
+        self.first_break.is_none()
+    }
+}
