@@ -82,3 +82,6 @@ pub(crate) fn finish<'a>(
     finish::shipping(&mut work, goods)?;
     assemble::quote(&work)
 }
+
+#[cfg(test)]
+mod tests;
