@@ -4,7 +4,7 @@
 //! determinism, coupons never raising the payable, exact thresholds, and
 //! `best_coupons` never worse than any subset (brute force).
 //!
-//! Cases per property: env `MERCATO_PROPTEST_CASES`, default 128 — the
+//! Cases per property: env `MERCATO_PROPTEST_CASES`, default 512 — the
 //! whole rules test run stays well under 60 s in debug on 2 cores.
 
 mod common;
@@ -26,7 +26,7 @@ fn cases() -> u32 {
     std::env::var("MERCATO_PROPTEST_CASES")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(128)
+        .unwrap_or(512)
 }
 
 const SKUS: [&str; 5] = ["a", "b", "c", "d", "g"];
