@@ -1,0 +1,512 @@
+//! From a [`Request`] to logged events: validate, price with the rules
+//! crate, run review, and ask the core [`Shop`] to decide; then, after the
+//! events are applied, build the [`Response`]. Pure functions of the state
+//! and `now`: the engine wraps them with locking, storage and retries.
+
+use chrono::{DateTime, Utc};
+use mercato_core::order::{OrderEvent, OrderStatus};
+use mercato_core::shop::PlaceOrder;
+use mercato_core::stock::{StockCommand, StockEvent};
+use mercato_core::{Command, Context, CoreError, Event, Money, Quote};
+use mercato_rules::{Cart, CartLine, PricingContext, RuleSet, ShopView, price, reprice_clawback};
+
+use crate::error::EngineError;
+use crate::log::{ConfigEvent, LogEvent};
+use crate::request::{PlacedOrder, Request, ReservationView, Response, TickReport};
+use crate::review::{ReviewInput, ReviewRule, SettingsReview};
+use crate::settings::RefundPolicy;
+use crate::state::{EngineState, rules_of};
+
+fn core(events: Vec<Event>) -> Vec<LogEvent> {
+    events.into_iter().map(LogEvent::Core).collect()
+}
+
+fn shop_decide(
+    st: &EngineState,
+    cmd: &Command,
+    now: DateTime<Utc>,
+) -> Result<Vec<LogEvent>, EngineError> {
+    let config = st.settings.shop_config();
+    let ctx = Context {
+        now,
+        config: &config,
+    };
+    Ok(core(st.shop().decide(cmd, &ctx)?))
+}
+
+fn money(st: &EngineState, amount: rust_decimal::Decimal) -> Result<Money, EngineError> {
+    let c = st.currency.ok_or(EngineError::NotConfigured)?;
+    Ok(Money::new(amount, c)?)
+}
+
+/// Prices a cart against the current state.
+pub(crate) fn quote(
+    st: &EngineState,
+    cart: &Cart,
+    now: DateTime<Utc>,
+) -> Result<Quote, EngineError> {
+    let rules = st.rules()?;
+    let ctx = PricingContext::new(rules, now, st);
+    Ok(price(cart, &ctx)?)
+}
+
+/// Decides a request: the events to log, or why it is refused.
+pub(crate) fn decide(
+    st: &EngineState,
+    req: &Request,
+    now: DateTime<Utc>,
+    extra_review: &[std::sync::Arc<dyn ReviewRule>],
+) -> Result<Vec<LogEvent>, EngineError> {
+    match req {
+        Request::Configure { currency, settings } => {
+            if st.currency.is_some() {
+                return Err(EngineError::AlreadyConfigured);
+            }
+            settings.pricing.validate(*currency)?;
+            Ok(vec![LogEvent::Config(ConfigEvent::Configured {
+                currency: *currency,
+                settings: settings.clone(),
+            })])
+        }
+        Request::UpdateSettings { settings } => {
+            let c = st.currency.ok_or(EngineError::NotConfigured)?;
+            settings.pricing.validate(c)?;
+            Ok(vec![LogEvent::Config(ConfigEvent::SettingsChanged {
+                settings: settings.clone(),
+            })])
+        }
+        Request::AddCatalogItem { item } => {
+            let rules = st.rules()?;
+            item.validate(rules.currency())?;
+            if rules.item(&item.sku).is_some() {
+                return Err(EngineError::InvalidInput(format!(
+                    "SKU `{}` is already in the catalog",
+                    item.sku
+                )));
+            }
+            Ok(vec![LogEvent::Config(ConfigEvent::CatalogItemAdded {
+                item: item.clone(),
+            })])
+        }
+        Request::AddPromotion { promotion } => {
+            let mut trial: RuleSet = st.rules()?.clone();
+            trial.add_promotion(promotion.clone())?;
+            Ok(vec![LogEvent::Config(ConfigEvent::PromotionAdded {
+                promotion: promotion.clone(),
+            })])
+        }
+        Request::AddCoupon { coupon } => {
+            let mut trial: RuleSet = st.rules()?.clone();
+            trial.add_coupon(coupon.clone())?;
+            let mut ev = vec![LogEvent::Config(ConfigEvent::CouponAdded {
+                coupon: coupon.clone(),
+            })];
+            ev.extend(shop_decide(
+                st,
+                &Command::IssueCoupon {
+                    code: coupon.code.clone(),
+                    owner: coupon.owner.clone(),
+                    usage_limit: coupon.usage_limit,
+                    per_customer_limit: coupon.per_customer_limit.unwrap_or(i64::MAX),
+                    valid_until: coupon.window.as_ref().and_then(|w| w.to),
+                },
+                now,
+            )?);
+            Ok(ev)
+        }
+        Request::RegisterCustomer { id, tier, points } => shop_decide(
+            st,
+            &Command::RegisterCustomer {
+                id: id.clone(),
+                tier: tier.clone(),
+                points: *points,
+            },
+            now,
+        ),
+        Request::EarnPoints {
+            customer,
+            points,
+            reason,
+        } => shop_decide(
+            st,
+            &Command::EarnPoints {
+                customer: customer.clone(),
+                points: *points,
+                reason: reason.clone(),
+            },
+            now,
+        ),
+        Request::ConfigureLocation {
+            sku,
+            location,
+            safety,
+            backorder,
+            priority,
+        } => shop_decide(
+            st,
+            &Command::Stock(StockCommand::Configure {
+                sku: sku.clone(),
+                location: location.clone(),
+                safety: *safety,
+                backorder: *backorder,
+                priority: *priority,
+            }),
+            now,
+        ),
+        Request::AdjustStock {
+            sku,
+            location,
+            delta,
+            reason,
+        } => {
+            if let Some(rules) = &st.rules {
+                if rules.item(sku).is_none() {
+                    return Err(CoreError::UnknownSku(sku.clone()).into());
+                }
+            }
+            shop_decide(
+                st,
+                &Command::Stock(StockCommand::Adjust {
+                    sku: sku.clone(),
+                    location: location.clone(),
+                    delta: *delta,
+                    reason: reason.clone(),
+                }),
+                now,
+            )
+        }
+        Request::OpenQuota { sku, channel, qty } => shop_decide(
+            st,
+            &Command::Stock(StockCommand::OpenQuota {
+                sku: sku.clone(),
+                channel: channel.clone(),
+                qty: *qty,
+            }),
+            now,
+        ),
+        Request::CloseQuota { sku, channel } => shop_decide(
+            st,
+            &Command::Stock(StockCommand::CloseQuota {
+                sku: sku.clone(),
+                channel: channel.clone(),
+            }),
+            now,
+        ),
+        Request::SetLowStockThreshold { sku, threshold } => shop_decide(
+            st,
+            &Command::Stock(StockCommand::SetLowStockThreshold {
+                sku: sku.clone(),
+                threshold: *threshold,
+            }),
+            now,
+        ),
+        Request::PlaceOrder(p) => {
+            if st.shop().order(&p.id).is_some() {
+                return Err(CoreError::DuplicateOrder(p.id.clone()).into());
+            }
+            let cart = Cart {
+                customer: p.customer.clone(),
+                lines: p.lines.clone(),
+                coupons: p.coupons.clone(),
+                points: p.points,
+            };
+            let q = quote(st, &cart, now)?;
+            if let Some(r) = q.rejected.iter().find(|r| p.coupons.contains(&r.source)) {
+                return Err(EngineError::CouponRejected {
+                    code: r.source.clone(),
+                    reason: r.reason,
+                });
+            }
+            let channel = p.channel.clone().unwrap_or_else(|| "web".to_string());
+            let input = ReviewInput {
+                quote: &q,
+                customer: p.customer.as_deref(),
+                channel: &channel,
+                now,
+                shop: st.shop(),
+            };
+            let mut hold_reasons = match &st.settings.review {
+                Some(r) => SettingsReview(r).review(&input),
+                None => Vec::new(),
+            };
+            for rule in extra_review {
+                for reason in rule.review(&input) {
+                    if !hold_reasons.contains(&reason) {
+                        hold_reasons.push(reason);
+                    }
+                }
+            }
+            shop_decide(
+                st,
+                &Command::Place(Box::new(PlaceOrder {
+                    id: p.id.clone(),
+                    customer: p.customer.clone(),
+                    channel,
+                    quote: q,
+                    hold_reasons,
+                })),
+                now,
+            )
+        }
+        Request::Pay { order, amount } => {
+            let amount = money(st, *amount)?;
+            shop_decide(
+                st,
+                &Command::Pay {
+                    order: order.clone(),
+                    amount,
+                },
+                now,
+            )
+        }
+        Request::Hold { order, reasons } => shop_decide(
+            st,
+            &Command::Hold {
+                order: order.clone(),
+                reasons: reasons.clone(),
+            },
+            now,
+        ),
+        Request::Release { order } => shop_decide(
+            st,
+            &Command::Release {
+                order: order.clone(),
+            },
+            now,
+        ),
+        Request::Reject { order } => shop_decide(
+            st,
+            &Command::Reject {
+                order: order.clone(),
+            },
+            now,
+        ),
+        Request::Cancel { order } => shop_decide(
+            st,
+            &Command::Cancel {
+                order: order.clone(),
+            },
+            now,
+        ),
+        Request::Ship { order, lines } => shop_decide(
+            st,
+            &Command::Ship {
+                order: order.clone(),
+                lines: lines.clone(),
+            },
+            now,
+        ),
+        Request::Deliver { order } => shop_decide(
+            st,
+            &Command::Deliver {
+                order: order.clone(),
+            },
+            now,
+        ),
+        Request::Complete { order } => shop_decide(
+            st,
+            &Command::Complete {
+                order: order.clone(),
+            },
+            now,
+        ),
+        Request::Return {
+            order,
+            lines,
+            restock,
+        } => {
+            let o = st
+                .shop()
+                .order(order)
+                .ok_or_else(|| CoreError::UnknownOrder(order.clone()))?;
+            o.check_return(lines)?;
+            let owed_back = match st.settings.refund_policy {
+                RefundPolicy::ProRata => Money::zero(o.quote.currency),
+                RefundPolicy::Reprice => clawback(st, order, &o.kept_after(lines))?,
+            };
+            shop_decide(
+                st,
+                &Command::Return {
+                    order: order.clone(),
+                    return_id: format!("{order}-r{}", o.returns.len() + 1),
+                    lines: lines.clone(),
+                    restock: *restock,
+                    owed_back,
+                },
+                now,
+            )
+        }
+        Request::Tick => shop_decide(st, &Command::Tick, now),
+    }
+}
+
+/// Pricing facts for re-pricing a kept part of an order: the customer as
+/// now, limits that do not bind (the order already holds its uses), and
+/// gifts always in stock.
+struct RepriceView<'a> {
+    st: &'a EngineState,
+}
+
+impl ShopView for RepriceView<'_> {
+    fn customer(&self, id: &str) -> Option<mercato_rules::CustomerView<'_>> {
+        self.st.customer(id)
+    }
+    fn available(&self, _sku: &str) -> i64 {
+        i64::MAX / 4
+    }
+}
+
+/// `C` of the contract's reprice rule for keeping `kept` units per line.
+fn clawback(st: &EngineState, order: &str, kept: &[i64]) -> Result<Money, EngineError> {
+    let o = st
+        .shop()
+        .order(order)
+        .ok_or_else(|| CoreError::UnknownOrder(order.to_string()))?;
+    let n = st.durable.order_rules.get(order).copied().unwrap_or(0);
+    let log = st
+        .durable
+        .config_log
+        .get(..n)
+        .unwrap_or(&st.durable.config_log);
+    let (_, _, rules) = rules_of(log);
+    let rules = rules.ok_or(EngineError::NotConfigured)?;
+    let cart_lines: Vec<&mercato_core::QuoteLine> =
+        o.quote.lines.iter().filter(|l| !l.gift).collect();
+    let cart = Cart {
+        customer: o.customer.clone(),
+        lines: cart_lines
+            .iter()
+            .map(|l| CartLine {
+                sku: l.sku.clone(),
+                qty: l.qty,
+            })
+            .collect(),
+        coupons: o.quote.coupons.clone(),
+        points: 0,
+    };
+    let kept: Vec<i64> = o
+        .quote
+        .lines
+        .iter()
+        .zip(kept)
+        .filter(|(l, _)| !l.gift)
+        .map(|(_, k)| *k)
+        .collect();
+    let view = RepriceView { st };
+    let ctx = PricingContext::new(&rules, o.placed_at, &view);
+    Ok(reprice_clawback(&cart, &kept, &o.quote, &ctx)?)
+}
+
+/// The answer to `req`, read from the state after its `events`.
+pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> Response {
+    let status = |id: &str| {
+        st.shop()
+            .order(id)
+            .map_or("unknown", |o| o.status.as_str())
+            .to_string()
+    };
+    match req {
+        Request::PlaceOrder(p) => {
+            let o = st.shop().order(&p.id);
+            let reservations = events
+                .iter()
+                .find_map(|e| match e {
+                    LogEvent::Core(Event::Stock(StockEvent::Reserved { allocations, .. })) => Some(
+                        allocations
+                            .iter()
+                            .map(|a| ReservationView {
+                                sku: a.sku.clone(),
+                                location: a.location.clone(),
+                                qty: a.qty,
+                            })
+                            .collect(),
+                    ),
+                    _ => None,
+                })
+                .unwrap_or_default();
+            match o {
+                Some(o) => Response::Placed(PlacedOrder {
+                    order: p.id.clone(),
+                    status: o.status.as_str().to_string(),
+                    quote: o.quote.clone(),
+                    reservations,
+                    hold_reasons: if o.status == OrderStatus::OnHold {
+                        o.hold_reasons.clone()
+                    } else {
+                        Vec::new()
+                    },
+                }),
+                None => Response::Done,
+            }
+        }
+        Request::Cancel { order } | Request::Reject { order } => {
+            let refund = events.iter().find_map(|e| match e {
+                LogEvent::Core(Event::Order(OrderEvent::Cancelled { refund, .. })) => Some(*refund),
+                _ => None,
+            });
+            match refund {
+                Some(refund) => Response::Cancelled {
+                    order: order.clone(),
+                    refund,
+                },
+                None => Response::Status {
+                    order: order.clone(),
+                    status: status(order),
+                },
+            }
+        }
+        Request::Return { order, .. } => events
+            .iter()
+            .find_map(|e| match e {
+                LogEvent::Core(Event::Order(OrderEvent::Refunded {
+                    return_id,
+                    amount,
+                    points_returned,
+                    ..
+                })) => Some(Response::Returned {
+                    order: order.clone(),
+                    return_id: return_id.clone(),
+                    refund: *amount,
+                    points_returned: *points_returned,
+                    status: status(order),
+                }),
+                _ => None,
+            })
+            .unwrap_or(Response::Done),
+        Request::Pay { order, .. }
+        | Request::Hold { order, .. }
+        | Request::Release { order }
+        | Request::Ship { order, .. }
+        | Request::Deliver { order }
+        | Request::Complete { order } => Response::Status {
+            order: order.clone(),
+            status: status(order),
+        },
+        Request::AdjustStock { sku, location, .. } => Response::Stock {
+            sku: sku.clone(),
+            location: location.clone(),
+            on_hand: st
+                .shop()
+                .stock()
+                .sku(sku)
+                .and_then(|s| s.locations.iter().find(|l| &l.location == location))
+                .map_or(0, |l| l.on_hand),
+        },
+        Request::Tick => {
+            let mut r = TickReport::default();
+            for e in events {
+                match e {
+                    LogEvent::Core(Event::Order(OrderEvent::Closed { id, .. })) => {
+                        r.closed.push(id.clone())
+                    }
+                    LogEvent::Core(Event::Order(OrderEvent::Completed { id })) => {
+                        r.completed.push(id.clone())
+                    }
+                    _ => {}
+                }
+            }
+            Response::Tick(r)
+        }
+        _ => Response::Done,
+    }
+}

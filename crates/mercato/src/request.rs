@@ -1,0 +1,329 @@
+//! The engine's operations as plain data: every mutating call is a
+//! [`Request`] (hashed for idempotency, logged in traces) and answers a
+//! [`Response`] (stored with its idempotency key, so a retried call gets the
+//! first answer byte for byte).
+
+use mercato_core::money::{Money, amount_str};
+use mercato_core::order::LineQty;
+use mercato_core::{Currency, Quote};
+use mercato_rules::{CartLine, CatalogItem, Coupon, Promotion};
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::settings::Settings;
+
+/// Placing an order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlaceOrderRequest {
+    /// The order id (the caller's name for it).
+    pub id: String,
+    /// The customer; `None`: anonymous.
+    #[serde(default)]
+    pub customer: Option<String>,
+    /// Lines.
+    pub lines: Vec<CartLine>,
+    /// Coupon codes, in request order.
+    #[serde(default)]
+    pub coupons: Vec<String>,
+    /// Points to spend.
+    #[serde(default)]
+    pub points: i64,
+    /// Sales channel (default `"web"`).
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// Every mutating operation of the engine.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Request {
+    /// Sets the shop's currency and settings (once).
+    Configure {
+        /// Currency.
+        currency: Currency,
+        /// Settings.
+        settings: Settings,
+    },
+    /// Replaces the settings.
+    UpdateSettings {
+        /// Settings.
+        settings: Settings,
+    },
+    /// Adds a catalog item.
+    AddCatalogItem {
+        /// The item.
+        item: CatalogItem,
+    },
+    /// Adds a promotion.
+    AddPromotion {
+        /// The promotion.
+        promotion: Promotion,
+    },
+    /// Defines and issues a coupon.
+    AddCoupon {
+        /// The coupon.
+        coupon: Coupon,
+    },
+    /// Registers a customer with opening points.
+    RegisterCustomer {
+        /// Id.
+        id: String,
+        /// Tier.
+        #[serde(default)]
+        tier: Option<String>,
+        /// Opening points.
+        #[serde(default)]
+        points: i64,
+    },
+    /// Credits points.
+    EarnPoints {
+        /// Customer.
+        customer: String,
+        /// Points.
+        points: i64,
+        /// Why.
+        reason: String,
+    },
+    /// Creates or reconfigures a stock location of a SKU.
+    ConfigureLocation {
+        /// SKU.
+        sku: String,
+        /// Location.
+        location: String,
+        /// Safety stock.
+        safety: i64,
+        /// Backorder permission.
+        backorder: bool,
+        /// Priority (higher first).
+        priority: i64,
+    },
+    /// Adds (or removes) units at a location.
+    AdjustStock {
+        /// SKU.
+        sku: String,
+        /// Location.
+        location: String,
+        /// Units added; negative removes.
+        delta: i64,
+        /// Why.
+        reason: String,
+    },
+    /// Sets units of a SKU aside for a channel.
+    OpenQuota {
+        /// SKU.
+        sku: String,
+        /// Channel.
+        channel: String,
+        /// Units.
+        qty: i64,
+    },
+    /// Returns a channel quota's remainder to the general pool.
+    CloseQuota {
+        /// SKU.
+        sku: String,
+        /// Channel.
+        channel: String,
+    },
+    /// Sets the low-stock threshold of a SKU.
+    SetLowStockThreshold {
+        /// SKU.
+        sku: String,
+        /// Threshold.
+        threshold: Option<i64>,
+    },
+    /// Prices the cart and places the order.
+    PlaceOrder(PlaceOrderRequest),
+    /// Pays an order.
+    Pay {
+        /// Order.
+        order: String,
+        /// Amount (must equal the payable).
+        #[serde(with = "amount_str")]
+        amount: Decimal,
+    },
+    /// Holds an order for review.
+    Hold {
+        /// Order.
+        order: String,
+        /// Why.
+        reasons: Vec<String>,
+    },
+    /// Releases a held order.
+    Release {
+        /// Order.
+        order: String,
+    },
+    /// Rejects a held order.
+    Reject {
+        /// Order.
+        order: String,
+    },
+    /// Cancels an order before shipment.
+    Cancel {
+        /// Order.
+        order: String,
+    },
+    /// Ships units (`None`: everything left).
+    Ship {
+        /// Order.
+        order: String,
+        /// Units per line.
+        #[serde(default)]
+        lines: Option<Vec<LineQty>>,
+    },
+    /// Marks delivered.
+    Deliver {
+        /// Order.
+        order: String,
+    },
+    /// Confirms receipt.
+    Complete {
+        /// Order.
+        order: String,
+    },
+    /// Returns units (request, approval, receipt and refund in one step).
+    Return {
+        /// Order.
+        order: String,
+        /// Units per line.
+        lines: Vec<LineQty>,
+        /// Put the units back into stock.
+        #[serde(default)]
+        restock: bool,
+    },
+    /// Runs the timers at the clock's time.
+    Tick,
+}
+
+impl Request {
+    /// The operation's name, for traces.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Request::Configure { .. } => "configure",
+            Request::UpdateSettings { .. } => "update_settings",
+            Request::AddCatalogItem { .. } => "add_catalog_item",
+            Request::AddPromotion { .. } => "add_promotion",
+            Request::AddCoupon { .. } => "add_coupon",
+            Request::RegisterCustomer { .. } => "register_customer",
+            Request::EarnPoints { .. } => "earn_points",
+            Request::ConfigureLocation { .. } => "configure_location",
+            Request::AdjustStock { .. } => "adjust_stock",
+            Request::OpenQuota { .. } => "open_quota",
+            Request::CloseQuota { .. } => "close_quota",
+            Request::SetLowStockThreshold { .. } => "set_low_stock_threshold",
+            Request::PlaceOrder(_) => "place_order",
+            Request::Pay { .. } => "pay",
+            Request::Hold { .. } => "hold",
+            Request::Release { .. } => "release",
+            Request::Reject { .. } => "reject",
+            Request::Cancel { .. } => "cancel",
+            Request::Ship { .. } => "ship",
+            Request::Deliver { .. } => "deliver",
+            Request::Complete { .. } => "complete",
+            Request::Return { .. } => "return",
+            Request::Tick => "tick",
+        }
+    }
+
+    /// The order the request is about, if any (for traces).
+    pub fn order_id(&self) -> Option<&str> {
+        match self {
+            Request::PlaceOrder(p) => Some(&p.id),
+            Request::Pay { order, .. }
+            | Request::Hold { order, .. }
+            | Request::Release { order }
+            | Request::Reject { order }
+            | Request::Cancel { order }
+            | Request::Ship { order, .. }
+            | Request::Deliver { order }
+            | Request::Complete { order }
+            | Request::Return { order, .. } => Some(order),
+            _ => None,
+        }
+    }
+}
+
+/// A stock reservation of a placed order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReservationView {
+    /// SKU.
+    pub sku: String,
+    /// Location.
+    pub location: String,
+    /// Units.
+    pub qty: i64,
+}
+
+/// The answer to [`Request::PlaceOrder`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlacedOrder {
+    /// Order id.
+    pub order: String,
+    /// Status after placement (`pending_payment`, `paid` or `on_hold`).
+    pub status: String,
+    /// The quote it was placed with.
+    pub quote: Quote,
+    /// Where the stock is held.
+    pub reservations: Vec<ReservationView>,
+    /// Why it is held, if it is.
+    pub hold_reasons: Vec<String>,
+}
+
+/// What timers did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TickReport {
+    /// Orders closed unpaid, in placement order.
+    pub closed: Vec<String>,
+    /// Orders completed automatically, in placement order.
+    pub completed: Vec<String>,
+}
+
+/// The answer of a mutating call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Response {
+    /// Done; nothing to report.
+    Done,
+    /// An order was placed.
+    Placed(PlacedOrder),
+    /// An order's new status.
+    Status {
+        /// Order.
+        order: String,
+        /// Status.
+        status: String,
+    },
+    /// An order was cancelled.
+    Cancelled {
+        /// Order.
+        order: String,
+        /// Money going back.
+        refund: Money,
+    },
+    /// A return was refunded.
+    Returned {
+        /// Order.
+        order: String,
+        /// Return id.
+        return_id: String,
+        /// Money refunded.
+        refund: Money,
+        /// Points given back.
+        points_returned: i64,
+        /// Order status after the return.
+        status: String,
+    },
+    /// Stock at a location after an adjustment.
+    Stock {
+        /// SKU.
+        sku: String,
+        /// Location.
+        location: String,
+        /// on_hand there.
+        on_hand: i64,
+    },
+    /// What the timers did.
+    Tick(TickReport),
+}

@@ -1,0 +1,309 @@
+//! [`EngineState`]: everything the engine holds in memory — the core
+//! [`Shop`], the configuration log and the [`RuleSet`] built from it, the
+//! stream versions for optimistic concurrency and the idempotency records —
+//! and how a [`LogEvent`] moves it. Rebuilding it from the log (or a
+//! snapshot plus the log after it) gives the identical state.
+
+use std::collections::HashMap;
+
+use mercato_core::coupon::CouponStatus;
+use mercato_core::{Currency, Shop};
+use mercato_rules::{BudgetSpent, CustomerView, RuleSet, ShopView};
+use mercato_store::{ReadModel, ReadModelRow};
+use serde::{Deserialize, Serialize};
+
+use crate::error::EngineError;
+use crate::log::{ConfigEvent, LogEvent};
+use crate::settings::Settings;
+
+/// The persistent part of the state (what a snapshot holds).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Durable {
+    /// The core state machine.
+    pub shop: Shop,
+    /// Every configuration change, in order.
+    pub config_log: Vec<ConfigEvent>,
+    /// Per order: how many configuration changes had happened when it was
+    /// placed (the rules it was priced with are `config_log[..n]`).
+    pub order_rules: HashMap<String, usize>,
+    /// Current version of every stream.
+    pub streams: HashMap<String, u64>,
+    /// Seq of the last event applied.
+    pub position: u64,
+}
+
+/// The engine's in-memory state.
+#[derive(Debug, Clone, Default)]
+pub struct EngineState {
+    /// Persistent part.
+    pub durable: Durable,
+    /// Currency, once configured.
+    pub currency: Option<Currency>,
+    /// Current settings.
+    pub settings: Settings,
+    /// Current rules, once configured.
+    pub rules: Option<RuleSet>,
+    /// Idempotency records this engine knows: key → (request hash, response).
+    pub idempotency: HashMap<String, (String, String)>,
+}
+
+/// Rebuilds the rules of a configuration log prefix.
+pub(crate) fn rules_of(log: &[ConfigEvent]) -> (Option<Currency>, Settings, Option<RuleSet>) {
+    let mut st = EngineState::default();
+    for e in log {
+        st.apply_config(e);
+    }
+    (st.currency, st.settings, st.rules)
+}
+
+impl EngineState {
+    /// A state restored from a snapshot's durable part.
+    pub fn from_durable(durable: Durable) -> Self {
+        let (currency, settings, rules) = rules_of(&durable.config_log);
+        EngineState {
+            durable,
+            currency,
+            settings,
+            rules,
+            idempotency: HashMap::new(),
+        }
+    }
+
+    /// The shop.
+    pub fn shop(&self) -> &Shop {
+        &self.durable.shop
+    }
+
+    /// The rules, or `NotConfigured`.
+    pub fn rules(&self) -> Result<&RuleSet, EngineError> {
+        self.rules.as_ref().ok_or(EngineError::NotConfigured)
+    }
+
+    /// Folds one logged event in (total: a config event that no longer
+    /// validates is kept in the log but changes nothing).
+    pub fn apply(&mut self, e: &LogEvent) {
+        match e {
+            LogEvent::Core(ev) => {
+                if let mercato_core::Event::Order(mercato_core::order::OrderEvent::Placed {
+                    id,
+                    ..
+                }) = ev
+                {
+                    self.durable
+                        .order_rules
+                        .insert(id.clone(), self.durable.config_log.len());
+                }
+                self.durable.shop.apply(ev);
+            }
+            LogEvent::Config(c) => {
+                self.apply_config(c);
+                self.durable.config_log.push(c.clone());
+            }
+        }
+        *self.durable.streams.entry(e.stream()).or_insert(0) += 1;
+        self.durable.position += 1;
+    }
+
+    fn apply_config(&mut self, c: &ConfigEvent) {
+        match c {
+            ConfigEvent::Configured { currency, settings } => {
+                self.currency = Some(*currency);
+                self.settings = settings.clone();
+                self.rules =
+                    RuleSet::new(*currency, settings.pricing.clone(), vec![], vec![], vec![]).ok();
+            }
+            ConfigEvent::SettingsChanged { settings } => {
+                self.settings = settings.clone();
+                if let Some(r) = &self.rules {
+                    if let Ok(n) = RuleSet::new(
+                        r.currency(),
+                        settings.pricing.clone(),
+                        r.catalog().to_vec(),
+                        r.promotions().to_vec(),
+                        r.coupons().to_vec(),
+                    ) {
+                        self.rules = Some(n);
+                    }
+                }
+            }
+            ConfigEvent::CatalogItemAdded { item } => {
+                if let Some(r) = &mut self.rules {
+                    let _ = r.add_item(item.clone());
+                }
+            }
+            ConfigEvent::PromotionAdded { promotion } => {
+                if let Some(r) = &mut self.rules {
+                    let _ = r.add_promotion(promotion.clone());
+                }
+            }
+            ConfigEvent::CouponAdded { coupon } => {
+                if let Some(r) = &mut self.rules {
+                    let _ = r.add_coupon(coupon.clone());
+                }
+            }
+        }
+    }
+
+    /// The read-model rows that `events` touched, from the state after them.
+    pub fn read_model_rows(&self, events: &[LogEvent]) -> Vec<ReadModelRow> {
+        use mercato_core::Event;
+        let mut rows: Vec<ReadModelRow> = Vec::new();
+        let mut push = |model: ReadModel, key: &str, value: serde_json::Value| {
+            if let Some(r) = rows.iter_mut().find(|r| r.model == model && r.key == key) {
+                r.value = value.to_string();
+            } else {
+                rows.push(ReadModelRow {
+                    model,
+                    key: key.to_string(),
+                    value: value.to_string(),
+                });
+            }
+        };
+        let shop = self.shop();
+        for e in events {
+            let LogEvent::Core(e) = e else { continue };
+            match e {
+                Event::Stock(s) => {
+                    for sku in s.skus() {
+                        let l = shop.stock().level(sku);
+                        push(
+                            ReadModel::Stock,
+                            sku,
+                            serde_json::json!({"on_hand": l.on_hand, "reserved": l.reserved, "available": l.available}),
+                        );
+                    }
+                }
+                Event::Coupon(c) => {
+                    if let Some(c) = shop.coupons().get(c.code()) {
+                        push(
+                            ReadModel::Coupon,
+                            &c.code,
+                            serde_json::json!({"live_uses": c.live_uses()}),
+                        );
+                    }
+                }
+                Event::Points(p) => {
+                    let a = shop.points().account(p.customer());
+                    push(
+                        ReadModel::Balance,
+                        p.customer(),
+                        serde_json::json!({"points": a.balance(), "earned": a.earned, "spent": a.spent, "returned": a.returned}),
+                    );
+                }
+                Event::Order(o) => {
+                    if let Some(o) = shop.order(o.order_id()) {
+                        push(ReadModel::Order, &o.id, order_row(o));
+                    }
+                }
+                _ => {}
+            }
+        }
+        rows
+    }
+
+    /// Every read-model row as the state says it should be (for audits).
+    pub fn all_read_model_rows(&self) -> Vec<ReadModelRow> {
+        let shop = self.shop();
+        let mut rows = Vec::new();
+        for (sku, _) in shop.stock().skus() {
+            let l = shop.stock().level(sku);
+            rows.push(ReadModelRow {
+                model: ReadModel::Stock,
+                key: sku.clone(),
+                value: serde_json::json!({"on_hand": l.on_hand, "reserved": l.reserved, "available": l.available})
+                    .to_string(),
+            });
+        }
+        for c in shop.coupons().iter() {
+            if !c.uses.is_empty() {
+                rows.push(ReadModelRow {
+                    model: ReadModel::Coupon,
+                    key: c.code.clone(),
+                    value: serde_json::json!({"live_uses": c.live_uses()}).to_string(),
+                });
+            }
+        }
+        for (id, a) in shop.points().iter() {
+            rows.push(ReadModelRow {
+                model: ReadModel::Balance,
+                key: id.clone(),
+                value: serde_json::json!({"points": a.balance(), "earned": a.earned, "spent": a.spent, "returned": a.returned})
+                    .to_string(),
+            });
+        }
+        for o in shop.orders() {
+            rows.push(ReadModelRow {
+                model: ReadModel::Order,
+                key: o.id.clone(),
+                value: order_row(o).to_string(),
+            });
+        }
+        rows
+    }
+
+    /// Status of each coupon owned by `customer`, in definition order.
+    pub fn customer_coupons(
+        &self,
+        customer: &str,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Vec<(String, CouponStatus)> {
+        let Some(rules) = &self.rules else {
+            return Vec::new();
+        };
+        rules
+            .coupons()
+            .iter()
+            .filter(|c| c.owner.as_deref() == Some(customer))
+            .filter_map(|c| {
+                self.shop()
+                    .coupons()
+                    .get(&c.code)
+                    .map(|ic| (c.code.clone(), ic.status(Some(customer), now)))
+            })
+            .collect()
+    }
+}
+
+fn order_row(o: &mercato_core::order::Order) -> serde_json::Value {
+    serde_json::json!({
+        "status": o.status.as_str(),
+        "payable": o.payable().amount().to_string(),
+        "paid": o.paid.amount().to_string(),
+        "refunded": o.refunded.amount().to_string(),
+    })
+}
+
+impl ShopView for EngineState {
+    fn customer(&self, id: &str) -> Option<CustomerView<'_>> {
+        self.shop().customer(id).map(|c| CustomerView {
+            id: &c.id,
+            tier: c.tier.as_deref(),
+            points: self.shop().points().balance(id),
+        })
+    }
+    fn units_bought(&self, promotion: &str, customer: &str) -> i64 {
+        self.shop().promotion_units(promotion, customer)
+    }
+    fn units_sold(&self, promotion: &str) -> i64 {
+        self.shop().promotion_units_total(promotion)
+    }
+    fn coupon_uses(&self, code: &str) -> i64 {
+        self.shop().coupons().get(code).map_or(0, |c| c.live_uses())
+    }
+    fn coupon_uses_by(&self, code: &str, customer: &str) -> i64 {
+        self.shop()
+            .coupons()
+            .get(code)
+            .map_or(0, |c| c.live_uses_by(Some(customer)))
+    }
+    fn budget_spent(&self, promotion: &str) -> BudgetSpent {
+        let b = self.shop().budget_used(promotion);
+        BudgetSpent {
+            amount: b.amount,
+            orders: b.uses,
+        }
+    }
+    fn available(&self, sku: &str) -> i64 {
+        self.shop().stock().level(sku).available
+    }
+}
