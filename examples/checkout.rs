@@ -1,1 +1,230 @@
-fn main() {}
+//! `checkout`: the README's main command. A small demo shop on the embedded
+//! SQLite store: a 满减 promotion, a coupon, points and free shipping above a
+//! threshold. It places, pays, ships and delivers an order, takes back part
+//! of it, and prints a receipt per step and the final stock.
+//!
+//! ```text
+//! cargo run --release --example checkout [-- --db PATH]
+//! ```
+//! The database (default `mercato-checkout.db` in the current directory) is
+//! created fresh on every run: an existing file at that path is replaced.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use mercato::core::order::LineQty;
+use mercato::core::{Currency, Quote};
+use mercato::rules::CartLine;
+use mercato::sqlite::{SqliteOptions, SqliteStore};
+use mercato::store::Store;
+use mercato::{Engine, EngineError, PlaceOrderRequest, Response, Settings, SystemClock};
+
+const SHOP: &str = r#"{
+  "settings": {
+    "points": {"per_unit": 100, "max_percent": "50"},
+    "shipping": {"fee": "8.00", "free_threshold": "99.00"}
+  },
+  "catalog": [
+    {"sku": "longjing-250g", "product": "longjing", "category": "tea", "price": "45.00"},
+    {"sku": "mooncake-box", "category": "snacks", "price": "25.00"},
+    {"sku": "celadon-mug", "category": "ware", "price": "39.00"}
+  ],
+  "promotions": [
+    {"id": "spend200-save30", "kind": "full_reduction",
+     "tiers": [{"threshold": "200.00", "off": "30.00"}]}
+  ],
+  "coupons": [
+    {"code": "WELCOME10", "kind": "amount_off", "amount": "10.00", "threshold": "99.00", "owner": "alice"}
+  ]
+}"#;
+
+fn print_quote(title: &str, q: &Quote) {
+    println!("\n== {title}");
+    println!(
+        "  {:<16} {:>3} {:>9} {:>9}   adjustments",
+        "sku", "qty", "amount", "net"
+    );
+    for l in &q.lines {
+        let adj: Vec<String> = l
+            .adjustments
+            .iter()
+            .map(|a| match a.stage.as_str() {
+                s if s == a.source => format!("{s} -{}", a.amount.amount()),
+                s => format!("{s} {} -{}", a.source, a.amount.amount()),
+            })
+            .collect();
+        println!(
+            "  {:<16} {:>3} {:>9} {:>9}   {}",
+            l.sku,
+            l.qty,
+            l.amount.amount(),
+            l.net.amount(),
+            adj.join(", ")
+        );
+    }
+    let t = &q.totals;
+    println!(
+        "  list {}  promotions -{}  coupons -{}  points -{} ({} pts)  goods {}  shipping {}  PAYABLE {} {}",
+        t.list.amount(),
+        t.unit_discount.amount() + t.item_discount.amount() + t.order_discount.amount(),
+        t.coupon_discount.amount(),
+        t.points_deduction.amount(),
+        q.points_used,
+        t.goods.amount(),
+        t.shipping.amount(),
+        t.payable.amount(),
+        q.currency
+    );
+    for r in &q.rejected {
+        let hint = r
+            .missing
+            .map(|m| format!(" (add {} more)", m.amount()))
+            .unwrap_or_default();
+        println!("  not applied: {} — {}{hint}", r.source, r.reason.as_str());
+    }
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, EngineError> {
+    serde_json::from_value(v.clone()).map_err(|e| EngineError::InvalidInput(e.to_string()))
+}
+
+fn run(db: PathBuf) -> Result<(), EngineError> {
+    for suffix in ["", "-wal", "-shm"] {
+        let p = PathBuf::from(format!("{}{suffix}", db.display()));
+        if p.exists() {
+            std::fs::remove_file(&p).map_err(|e| {
+                EngineError::InvalidInput(format!("cannot replace {}: {e}", p.display()))
+            })?;
+        }
+    }
+    let store = SqliteStore::open(&db, SqliteOptions::default())?;
+    println!(
+        "mercato checkout demo — database: {} (created fresh)",
+        db.display()
+    );
+    let engine = Engine::open(store, SystemClock)?;
+
+    let shop: serde_json::Value =
+        serde_json::from_str(SHOP).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+    let settings: Settings = parse(&shop["settings"])?;
+    engine.configure(Currency::CNY, settings)?;
+    for item in shop["catalog"].as_array().into_iter().flatten() {
+        engine.add_catalog_item(parse(item)?)?;
+    }
+    for p in shop["promotions"].as_array().into_iter().flatten() {
+        engine.add_promotion(parse(p)?)?;
+    }
+    engine.register_customer("alice", Some("gold"), 2_000)?;
+    for c in shop["coupons"].as_array().into_iter().flatten() {
+        engine.add_coupon(parse(c)?)?;
+    }
+    engine.configure_location("longjing-250g", "hangzhou", 0, false, 1)?;
+    engine.adjust_stock("longjing-250g", "hangzhou", 20, "received")?;
+    engine.adjust_stock("longjing-250g", "shanghai", 50, "received")?;
+    engine.adjust_stock("mooncake-box", "shanghai", 40, "received")?;
+    engine.adjust_stock("celadon-mug", "shanghai", 12, "received")?;
+
+    let lines = vec![
+        CartLine {
+            sku: "longjing-250g".into(),
+            qty: 3,
+        },
+        CartLine {
+            sku: "mooncake-box".into(),
+            qty: 2,
+        },
+        CartLine {
+            sku: "celadon-mug".into(),
+            qty: 1,
+        },
+    ];
+    let best = engine.best_coupons(Some("alice"), &lines, 0)?;
+    println!("\nbest coupons for alice's cart: {:?}", best.coupons);
+
+    let placed = engine.place_order(
+        PlaceOrderRequest {
+            id: "order-1001".into(),
+            customer: Some("alice".into()),
+            lines,
+            coupons: best.coupons.clone(),
+            points: 500,
+            channel: Some("app".into()),
+        },
+        Some("alice-checkout-1"),
+    )?;
+    print_quote(
+        &format!("placed {} — {}", placed.order, placed.status),
+        &placed.quote,
+    );
+    for r in &placed.reservations {
+        println!("  reserved {} × {} at {}", r.qty, r.sku, r.location);
+    }
+    let payable = placed.quote.totals.payable.amount();
+    println!(
+        "\n== pay {payable}: {}",
+        engine.pay("order-1001", payable, Some("alice-pay-1"))?
+    );
+    println!(
+        "== pay again with the same key (a client retry): {}",
+        engine.pay("order-1001", payable, Some("alice-pay-1"))?
+    );
+    println!("== ship: {}", engine.ship("order-1001", None, None)?);
+    println!("== deliver: {}", engine.deliver("order-1001", None)?);
+
+    if let Response::Returned {
+        refund,
+        points_returned,
+        status,
+        ..
+    } = engine.return_items("order-1001", vec![LineQty { line: 0, qty: 1 }], true, None)?
+    {
+        println!(
+            "\n== return 1 × longjing-250g: refund {} CNY, {} points back, order {}",
+            refund.amount(),
+            points_returned,
+            status
+        );
+    }
+    let alice = engine.customer("alice")?;
+    println!(
+        "   alice now has {} points; coupons {:?}",
+        alice.points, alice.coupons
+    );
+
+    println!("\n== final stock");
+    for sku in ["longjing-250g", "mooncake-box", "celadon-mug"] {
+        let l = engine.stock(sku)?;
+        println!(
+            "  {sku:<16} on_hand {:>3}  reserved {:>3}  available {:>3}",
+            l.on_hand, l.reserved, l.available
+        );
+    }
+    let report = engine.store().verify()?;
+    println!(
+        "\naudit: {} events, hash chain {}",
+        report.events,
+        if report.ok() { "OK" } else { "BROKEN" }
+    );
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let mut db = PathBuf::from("mercato-checkout.db");
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match (a.as_str(), args.next()) {
+            ("--db", Some(p)) => db = PathBuf::from(p),
+            _ => {
+                eprintln!("usage: checkout [--db PATH]");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    match run(db) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error [{}]: {e}", e.code());
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,1 +1,264 @@
-fn main() {}
+//! `flash_sale`: N buyers on T threads race for K units of one SKU sold at a
+//! flash price with a per-customer limit of L units, each buyer placing and
+//! paying single-unit orders until they hold L units or stock runs out.
+//! Prints sold, rejected, orders/s and latency percentiles, then verifies:
+//! sold == min(K, N × L), no customer above L flash-priced units, on_hand
+//! consistent, nothing oversold, and (on SQLite) the hash chain.
+//!
+//! ```text
+//! cargo run --release --example flash_sale -- --units 100000 --buyers 20000 --threads 8 --limit 5 --store sqlite:flash.db [--json]
+//! ```
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use indicatif::{ProgressBar, ProgressStyle};
+use mercato::core::Currency;
+use mercato::rules::CartLine;
+use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use mercato::store::{MemoryStore, Store};
+use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
+
+#[derive(Parser, Clone)]
+#[command(about = "Flash-sale race on one SKU")]
+struct Args {
+    /// Units for sale.
+    #[arg(long, default_value_t = 10_000)]
+    units: i64,
+    /// Buyers.
+    #[arg(long, default_value_t = 4_000)]
+    buyers: usize,
+    /// Threads.
+    #[arg(long, default_value_t = 8)]
+    threads: usize,
+    /// Flash-priced units per buyer.
+    #[arg(long, default_value_t = 3)]
+    limit: i64,
+    /// `memory` or `sqlite:PATH` (replaced if it exists).
+    #[arg(long, default_value = "sqlite:flash-sale.db")]
+    store: String,
+    /// SQLite synchronous mode: full or normal.
+    #[arg(long, default_value = "full")]
+    sync: String,
+    /// Print one JSON object as the last line.
+    #[arg(long)]
+    json: bool,
+}
+
+struct Outcome {
+    sold: i64,
+    rejected: u64,
+    latencies_us: Vec<u64>,
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, EngineError> {
+    serde_json::from_str(s).map_err(|e| EngineError::InvalidInput(e.to_string()))
+}
+
+fn setup<S: Store + 'static>(engine: &Engine<S, SystemClock>, a: &Args) -> Result<(), EngineError> {
+    engine.configure(Currency::CNY, Settings::default())?;
+    engine.add_catalog_item(json(r#"{"sku": "phone", "price": "1999.00"}"#)?)?;
+    engine.add_promotion(json(&format!(
+        r#"{{"id": "flash", "kind": "price", "price": "999.00", "per_customer_limit": {}, "scope": {{"skus": ["phone"]}}}}"#,
+        a.limit
+    ))?)?;
+    engine.adjust_stock("phone", "main", a.units, "flash sale stock")?;
+    for b in 0..a.buyers {
+        engine.register_customer(&format!("buyer{b}"), None, 0)?;
+    }
+    Ok(())
+}
+
+fn race<S: Store + 'static>(
+    engine: Arc<Engine<S, SystemClock>>,
+    a: &Args,
+    bar: &ProgressBar,
+) -> Outcome {
+    let mut handles = Vec::new();
+    for t in 0..a.threads.max(1) {
+        let engine = Arc::clone(&engine);
+        let a = a.clone();
+        let bar = bar.clone();
+        handles.push(std::thread::spawn(move || {
+            let mut out = Outcome {
+                sold: 0,
+                rejected: 0,
+                latencies_us: Vec::new(),
+            };
+            let mut buyer = t;
+            while buyer < a.buyers {
+                for n in 0..a.limit {
+                    let start = Instant::now();
+                    let id = format!("b{buyer}-{n}");
+                    let placed = engine.place_order(
+                        PlaceOrderRequest {
+                            id: id.clone(),
+                            customer: Some(format!("buyer{buyer}")),
+                            lines: vec![CartLine {
+                                sku: "phone".into(),
+                                qty: 1,
+                            }],
+                            coupons: vec![],
+                            points: 0,
+                            channel: Some("flash".into()),
+                        },
+                        None,
+                    );
+                    let ok = match placed {
+                        Ok(p) => engine
+                            .pay(&id, p.quote.totals.payable.amount(), None)
+                            .is_ok(),
+                        Err(_) => false,
+                    };
+                    out.latencies_us.push(start.elapsed().as_micros() as u64);
+                    if ok {
+                        out.sold += 1;
+                    } else {
+                        out.rejected += 1;
+                    }
+                    bar.inc(1);
+                }
+                buyer += a.threads.max(1);
+            }
+            out
+        }));
+    }
+    let mut total = Outcome {
+        sold: 0,
+        rejected: 0,
+        latencies_us: Vec::new(),
+    };
+    for h in handles {
+        if let Ok(o) = h.join() {
+            total.sold += o.sold;
+            total.rejected += o.rejected;
+            total.latencies_us.extend(o.latencies_us);
+        }
+    }
+    total
+}
+
+fn verify<S: Store + 'static>(
+    engine: &Engine<S, SystemClock>,
+    a: &Args,
+    sold: i64,
+) -> Result<Vec<String>, EngineError> {
+    let mut problems = Vec::new();
+    let expected = a.units.min(a.buyers as i64 * a.limit);
+    if sold != expected {
+        problems.push(format!("sold {sold}, expected {expected}"));
+    }
+    let level = engine.stock("phone")?;
+    if level.on_hand != a.units - sold || level.reserved != 0 || level.on_hand < 0 {
+        problems.push(format!(
+            "stock inconsistent: {level:?} after selling {sold} of {}",
+            a.units
+        ));
+    }
+    let over = engine.read(|st| {
+        (0..a.buyers)
+            .filter(|b| st.shop().promotion_units("flash", &format!("buyer{b}")) > a.limit)
+            .count()
+    })?;
+    if over > 0 {
+        problems.push(format!("{over} buyers above their limit"));
+    }
+    let report = engine.store().verify()?;
+    if !report.ok() {
+        problems.push(format!("hash chain broken: {:?}", report.first_break));
+    }
+    Ok(problems)
+}
+
+fn percentile(sorted: &[u64], p: usize) -> u64 {
+    if sorted.is_empty() {
+        return 0;
+    }
+    sorted[(sorted.len() - 1) * p / 100]
+}
+
+fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, EngineError> {
+    let engine = Arc::new(Engine::open(store, SystemClock)?);
+    setup(&engine, a)?;
+    let attempts = a.buyers as u64 * a.limit.max(0) as u64;
+    let bar = if a.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new(attempts)
+    };
+    bar.set_style(
+        ProgressStyle::with_template("{bar:40} {pos}/{len} orders {per_sec} {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.enable_steady_tick(Duration::from_millis(200));
+    let start = Instant::now();
+    let mut out = race(Arc::clone(&engine), a, &bar);
+    let seconds = start.elapsed().as_secs_f64(); // float-ok: elapsed time, not money
+    bar.finish_and_clear();
+    out.latencies_us.sort_unstable();
+    let (p50, p99) = (
+        percentile(&out.latencies_us, 50),
+        percentile(&out.latencies_us, 99),
+    );
+    let problems = verify(&engine, a, out.sold)?;
+    let rate = out.sold as f64 / seconds.max(1e-9); // float-ok: throughput figure
+    println!(
+        "store {label}: sold {} of {} units, rejected {}, {:.2} s, {:.0} orders/s (place+pay), p50 {} µs, p99 {} µs",
+        out.sold, a.units, out.rejected, seconds, rate, p50, p99
+    );
+    for p in &problems {
+        println!("PROBLEM: {p}");
+    }
+    if problems.is_empty() {
+        println!(
+            "verified: sold == min(units, buyers × limit), nobody above the limit, stock consistent, hash chain OK"
+        );
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "units": a.units, "buyers": a.buyers, "threads": a.threads, "limit": a.limit,
+                "sold": out.sold, "rejected": out.rejected, "seconds": seconds,
+                "orders_per_s": rate, "p50_us": p50, "p99_us": p99,
+                "oversold": out.sold > a.units, "store": label, "ok": problems.is_empty(),
+            })
+        );
+    }
+    Ok(problems.is_empty())
+}
+
+fn main() -> ExitCode {
+    let a = Args::parse();
+    let result = if a.store == "memory" {
+        go(MemoryStore::new(), &a, "memory")
+    } else if let Some(p) = a.store.strip_prefix("sqlite:") {
+        let path = PathBuf::from(p);
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let sync = if a.sync == "normal" {
+            Synchronous::Normal
+        } else {
+            Synchronous::Full
+        };
+        match SqliteStore::open(&path, SqliteOptions { synchronous: sync }) {
+            Ok(s) => go(s, &a, &format!("sqlite:{} ({})", path.display(), a.sync)),
+            Err(e) => Err(e.into()),
+        }
+    } else {
+        eprintln!("unknown store `{}` (memory or sqlite:PATH)", a.store);
+        return ExitCode::from(2);
+    };
+    match result {
+        Ok(true) => ExitCode::SUCCESS,
+        Ok(false) => ExitCode::FAILURE,
+        Err(e) => {
+            eprintln!("error [{}]: {e}", e.code());
+            ExitCode::from(2)
+        }
+    }
+}

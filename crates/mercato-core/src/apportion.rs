@@ -109,6 +109,97 @@ pub fn apportion(total: Money, weights: &[Decimal]) -> Result<Vec<Money>, CoreEr
         .collect()
 }
 
+/// [`apportion`] in integer minor units: splits `total` minor units over
+/// integer `weights` by exactly the same rule (largest remainder; ties:
+/// larger weight, then the earlier line; all weights zero: an even split,
+/// earlier lines first), without `Decimal` and without a full sort.
+///
+/// For any currency, `apportion_minor(t, w)` equals the minor units of
+/// `apportion(Money::from_minor(t, c), w as Decimal)`, errors included
+/// (a property test checks it).
+///
+/// ```
+/// use mercato_core::apportion::apportion_minor;
+/// assert_eq!(apportion_minor(1000, &[10, 10, 10]).unwrap(), [334, 333, 333]);
+/// assert_eq!(apportion_minor(1500, &[11800, 8900]).unwrap(), [855, 645]);
+/// ```
+///
+/// # Errors
+/// A negative total or weight, or no weights with a non-zero total.
+pub fn apportion_minor(total: i64, weights: &[i64]) -> Result<Vec<i64>, CoreError> {
+    if total < 0 {
+        return Err(CoreError::Negative {
+            what: "apportioned total",
+            value: Decimal::from(total),
+        });
+    }
+    if let Some(w) = weights.iter().find(|w| **w < 0) {
+        return Err(CoreError::Negative {
+            what: "apportionment weight",
+            value: Decimal::from(*w),
+        });
+    }
+    let n = weights.len();
+    if n == 0 {
+        return if total == 0 {
+            Ok(Vec::new())
+        } else {
+            Err(CoreError::NothingToApportion(Decimal::from(total)))
+        };
+    }
+    // n weights below 2^63 each: the sum fits in i128 (and in u128).
+    let sum: i128 = weights.iter().map(|w| i128::from(*w)).sum();
+    let t = i128::from(total);
+    let mut shares = vec![0_i64; n];
+    if sum == 0 {
+        // All weights zero: split evenly, earlier lines first.
+        let n_i = n as i128;
+        let base = t / n_i;
+        let extra = (t % n_i) as usize;
+        for (i, s) in shares.iter_mut().enumerate() {
+            // base ≤ total, so it fits in i64.
+            *s = i64::try_from(base).unwrap_or(i64::MAX) + i64::from(i < extra);
+        }
+        return Ok(shares);
+    }
+    // Each product fits in i128 (both factors are below 2^63); when the
+    // product and the sum both fit in u64, divide in 64 bits.
+    let small_sum = u64::try_from(sum).ok();
+    let mut rems: Vec<(i128, i64, usize)> = Vec::with_capacity(n);
+    let mut given = 0_i128;
+    for (i, (s, w)) in shares.iter_mut().zip(weights).enumerate() {
+        let prod = t * i128::from(*w);
+        let (q, r) = match (small_sum, u64::try_from(prod)) {
+            (Some(den), Ok(p)) => (i128::from(p / den), i128::from(p % den)),
+            _ => (prod / sum, prod % sum),
+        };
+        // q ≤ total.
+        *s = i64::try_from(q).unwrap_or(i64::MAX);
+        given += q;
+        if r > 0 {
+            rems.push((r, *w, i));
+        }
+    }
+    let left = usize::try_from(t - given).unwrap_or(0);
+    if left > 0 {
+        // Largest remainder first; ties: larger weight, then earlier line.
+        // The order is total, so the `left` first are the same set a full
+        // sort would give; each of them gets one unit, in any order.
+        let cmp = |a: &(i128, i64, usize), b: &(i128, i64, usize)| {
+            b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.cmp(&b.2))
+        };
+        if left < rems.len() {
+            rems.select_nth_unstable_by(left - 1, cmp);
+        }
+        for r in rems.iter().take(left) {
+            if let Some(s) = shares.get_mut(r.2) {
+                *s += 1;
+            }
+        }
+    }
+    Ok(shares)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

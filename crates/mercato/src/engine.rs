@@ -7,10 +7,13 @@
 //! versions, idempotency record, read-model rows) to the committer; release
 //! the lock; wait until the committer says the commit is durable; answer.
 //!
-//! Group commit: the committer thread takes every commit queued while the
-//! previous transaction was being written (up to `max_batch`) and stores
-//! them in one transaction, so many callers share one fsync. Commits are
-//! queued in decision order, so the log order is the decision order.
+//! Group commit (leader/follower): commits are queued in decision order.
+//! The caller that finds no write in progress becomes the leader: it takes
+//! every queued commit (up to `max_batch`) and stores them in one
+//! transaction, so many callers share one fsync, while the others wait for
+//! their ticket. A leader writes at most `leader_rounds` batches, then hands
+//! the lead to the oldest waiting caller, so no call waits on others'
+//! traffic for long. A lone caller commits on its own thread: no handoff.
 //!
 //! When a commit does not land (a stream moved on in another process, the
 //! key was taken, or storage failed), the in-memory state is ahead of the
@@ -21,7 +24,6 @@
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock};
-use std::thread::JoinHandle;
 
 use chrono::{DateTime, Utc};
 use mercato_core::order::{LineQty, Order};
@@ -48,6 +50,8 @@ pub struct EngineOptions {
     pub max_batch: usize,
     /// Optimistic-concurrency retries before giving up.
     pub max_retries: u32,
+    /// Batches a leader writes before handing the lead on.
+    pub leader_rounds: u32,
 }
 
 impl Default for EngineOptions {
@@ -55,6 +59,7 @@ impl Default for EngineOptions {
         EngineOptions {
             max_batch: 1024,
             max_retries: 8,
+            leader_rounds: 2,
         }
     }
 }
@@ -73,6 +78,8 @@ enum Outcome {
     Durable,
     Retry,
     Failed(String),
+    /// The caller takes over as group-commit leader.
+    Lead,
 }
 
 struct Ticket {
@@ -114,15 +121,14 @@ impl Ticket {
 #[derive(Default)]
 struct Queue {
     items: VecDeque<(Commit, Arc<Ticket>)>,
-    in_flight: bool,
-    shutdown: bool,
+    /// A caller is writing batches.
+    leader: bool,
 }
 
 struct Shared<S> {
     store: S,
     state: Mutex<EngineState>,
     queue: Mutex<Queue>,
-    queue_cv: Condvar,
     idle_cv: Condvar,
     stale: AtomicBool,
     review: RwLock<Vec<Arc<dyn ReviewRule>>>,
@@ -153,7 +159,6 @@ struct Shared<S> {
 pub struct Engine<S: Store + 'static, C: Clock> {
     shared: Arc<Shared<S>>,
     clock: C,
-    committer: Option<JoinHandle<()>>,
 }
 
 fn request_hash(req: &Request) -> String {
@@ -162,8 +167,9 @@ fn request_hash(req: &Request) -> String {
     digest.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Loads the durable state: the latest snapshot, then every event after it.
-fn load<S: Store>(store: &S) -> Result<EngineState, EngineError> {
+/// Rebuilds the engine state from a store: the latest snapshot, then every
+/// event after it (what opening an engine does; audits use it on its own).
+pub fn rebuild<S: Store + ?Sized>(store: &S) -> Result<EngineState, EngineError> {
     let mut st = match store.load_snapshot()? {
         Some((seq, json)) => {
             let durable: Durable = serde_json::from_str(&json)
@@ -202,29 +208,17 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
 
     /// [`Engine::open`] with tuning options.
     pub fn with_options(store: S, clock: C, options: EngineOptions) -> Result<Self, EngineError> {
-        let state = load(&store)?;
+        let state = rebuild(&store)?;
         let shared = Arc::new(Shared {
             store,
             state: Mutex::new(state),
             queue: Mutex::new(Queue::default()),
-            queue_cv: Condvar::new(),
             idle_cv: Condvar::new(),
             stale: AtomicBool::new(false),
             review: RwLock::new(Vec::new()),
             options,
         });
-        let worker = Arc::clone(&shared);
-        let committer = std::thread::Builder::new()
-            .name("mercato-committer".into())
-            .spawn(move || commit_loop(&worker))
-            .map_err(|e| {
-                EngineError::Store(StoreError::Backend(format!("cannot start committer: {e}")))
-            })?;
-        Ok(Engine {
-            shared,
-            clock,
-            committer: Some(committer),
-        })
+        Ok(Engine { shared, clock })
     }
 
     /// The store.
@@ -279,11 +273,11 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         let hash = key.map(|_| request_hash(req));
         for _ in 0..=self.shared.options.max_retries {
             let now = self.clock.now();
-            let (response, ticket) = {
+            let (response, ticket, leader) = {
                 let mut st = self.state()?;
                 if self.shared.stale.swap(false, Ordering::SeqCst) {
                     self.wait_idle()?;
-                    *st = load(&self.shared.store)?;
+                    *st = rebuild(&self.shared.store)?;
                 }
                 if let (Some(k), Some(h)) = (key, &hash) {
                     let known = match st.idempotency.get(k) {
@@ -356,13 +350,19 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                     idempotency,
                 };
                 let ticket = Ticket::new();
-                self.enqueue(commit, Arc::clone(&ticket))?;
-                (response, ticket)
+                let leader = self.enqueue(commit, Arc::clone(&ticket))?;
+                (response, ticket, leader)
             };
-            match ticket.wait() {
-                Outcome::Durable => return Ok(response),
-                Outcome::Retry => continue,
-                Outcome::Failed(e) => return Err(EngineError::Store(StoreError::Backend(e))),
+            if leader {
+                self.lead();
+            }
+            loop {
+                match ticket.wait() {
+                    Outcome::Durable => return Ok(response),
+                    Outcome::Retry => break,
+                    Outcome::Failed(e) => return Err(EngineError::Store(StoreError::Backend(e))),
+                    Outcome::Lead => self.lead(),
+                }
             }
         }
         Err(EngineError::TooManyConflicts(
@@ -370,18 +370,47 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         ))
     }
 
-    fn enqueue(&self, commit: Commit, ticket: Arc<Ticket>) -> Result<(), EngineError> {
+    /// Queues a commit; true when the caller must lead (no write in progress).
+    fn enqueue(&self, commit: Commit, ticket: Arc<Ticket>) -> Result<bool, EngineError> {
         let mut q = self
             .shared
             .queue
             .lock()
             .map_err(|_| EngineError::ShutDown)?;
-        if q.shutdown {
-            return Err(EngineError::ShutDown);
-        }
         q.items.push_back((commit, ticket));
-        self.shared.queue_cv.notify_one();
-        Ok(())
+        let lead = !q.leader;
+        q.leader = true;
+        Ok(lead)
+    }
+
+    /// Writes queued batches as the group-commit leader, then steps down or
+    /// hands the lead to the oldest waiting caller.
+    fn lead(&self) {
+        let shared = &self.shared;
+        let mut rounds = 0;
+        loop {
+            let batch: Vec<(Commit, Arc<Ticket>)> = {
+                let Ok(mut q) = shared.queue.lock() else {
+                    return;
+                };
+                if q.items.is_empty() {
+                    q.leader = false;
+                    shared.idle_cv.notify_all();
+                    return;
+                }
+                if rounds >= shared.options.leader_rounds.max(1) {
+                    if let Some((_, next)) = q.items.front() {
+                        next.finish(Outcome::Lead);
+                    }
+                    return;
+                }
+                let n = q.items.len().min(shared.options.max_batch.max(1));
+                q.items.drain(..n).collect()
+            };
+            rounds += 1;
+            let (commits, tickets): (Vec<Commit>, Vec<Arc<Ticket>>) = batch.into_iter().unzip();
+            write_batch(shared, &commits, &tickets);
+        }
     }
 
     /// Waits until every queued commit is stored.
@@ -391,7 +420,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             .queue
             .lock()
             .map_err(|_| EngineError::ShutDown)?;
-        while !q.items.is_empty() || q.in_flight {
+        while !q.items.is_empty() || q.leader {
             q = self
                 .shared
                 .idle_cv
@@ -727,61 +756,24 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     }
 }
 
-impl<S: Store + 'static, C: Clock> Drop for Engine<S, C> {
-    fn drop(&mut self) {
-        if let Ok(mut q) = self.shared.queue.lock() {
-            q.shutdown = true;
-            self.shared.queue_cv.notify_all();
-        }
-        if let Some(h) = self.committer.take() {
-            let _ = h.join();
-        }
-    }
-}
-
-fn commit_loop<S: Store>(shared: &Shared<S>) {
-    loop {
-        let batch: Vec<(Commit, Arc<Ticket>)> = {
-            let Ok(mut q) = shared.queue.lock() else {
-                return;
-            };
-            while q.items.is_empty() && !q.shutdown {
-                q = match shared.queue_cv.wait(q) {
-                    Ok(q) => q,
-                    Err(_) => return,
-                };
-            }
-            if q.items.is_empty() && q.shutdown {
-                return;
-            }
-            let n = q.items.len().min(shared.options.max_batch.max(1));
-            q.in_flight = true;
-            q.items.drain(..n).collect()
-        };
-        let commits: Vec<Commit> = batch.iter().map(|(c, _)| c.clone()).collect();
-        match shared.store.commit_batch(&commits) {
-            Ok(outcomes) => {
-                for ((_, ticket), outcome) in batch.iter().zip(outcomes) {
-                    match outcome {
-                        CommitOutcome::Committed { .. } => ticket.finish(Outcome::Durable),
-                        CommitOutcome::Conflict { .. } | CommitOutcome::DuplicateKey { .. } => {
-                            shared.stale.store(true, Ordering::SeqCst);
-                            ticket.finish(Outcome::Retry);
-                        }
+/// Stores one batch in one transaction and answers its callers.
+fn write_batch<S: Store>(shared: &Shared<S>, commits: &[Commit], tickets: &[Arc<Ticket>]) {
+    match shared.store.commit_batch(commits) {
+        Ok(outcomes) => {
+            for (ticket, outcome) in tickets.iter().zip(outcomes) {
+                match outcome {
+                    CommitOutcome::Committed { .. } => ticket.finish(Outcome::Durable),
+                    CommitOutcome::Conflict { .. } | CommitOutcome::DuplicateKey { .. } => {
+                        shared.stale.store(true, Ordering::SeqCst);
+                        ticket.finish(Outcome::Retry);
                     }
                 }
             }
-            Err(e) => {
-                shared.stale.store(true, Ordering::SeqCst);
-                for (_, ticket) in &batch {
-                    ticket.finish(Outcome::Failed(e.to_string()));
-                }
-            }
         }
-        if let Ok(mut q) = shared.queue.lock() {
-            q.in_flight = false;
-            if q.items.is_empty() {
-                shared.idle_cv.notify_all();
+        Err(e) => {
+            shared.stale.store(true, Ordering::SeqCst);
+            for ticket in tickets {
+                ticket.finish(Outcome::Failed(e.to_string()));
             }
         }
     }

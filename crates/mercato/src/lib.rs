@@ -25,7 +25,7 @@ pub use mercato_sqlite as sqlite;
 pub use mercato_store as store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{CustomerReport, Engine, EngineOptions};
+pub use engine::{CustomerReport, Engine, EngineOptions, rebuild};
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};
 pub use mercato_core::{Currency, Money, Rounding, apportion};
