@@ -115,8 +115,8 @@ pub fn apportion(total: Money, weights: &[Decimal]) -> Result<Vec<Money>, CoreEr
 /// earlier lines first), without `Decimal` and without a full sort.
 ///
 /// For any currency, `apportion_minor(t, w)` equals the minor units of
-/// `apportion(Money::from_minor(t, c), w as Decimal)`, errors included
-/// (a property test checks it).
+/// `apportion(Money::from_minor(t, c), w as Decimal)`, and it fails exactly
+/// when `apportion` fails (a property test checks both).
 ///
 /// ```
 /// use mercato_core::apportion::apportion_minor;
