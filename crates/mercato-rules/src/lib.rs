@@ -29,6 +29,7 @@ mod promotion;
 mod refund;
 mod ruleset;
 mod scope;
+mod scope_index;
 mod settings;
 
 pub use best::{BestCoupons, best_coupons, usable_coupons};

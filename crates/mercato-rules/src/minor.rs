@@ -142,17 +142,62 @@ pub(crate) fn apportion(
         .collect()
 }
 
-/// [`apportion`] with integer weights.
+/// [`apportion`] with integer weights. When the total and every weight fit
+/// in `i64` (always, within [`MAX_AMOUNT_MINOR`] × [`MAX_QTY`] per line,
+/// unless the amounts are extreme) this goes through
+/// [`mercato_core::apportion::apportion_minor`], which gives exactly what
+/// [`mercato_core::apportion`] gives without `Decimal`; otherwise through
+/// [`apportion`].
 pub(crate) fn apportion_int(
     total: i128,
     weights: &[i128],
     currency: Currency,
 ) -> Result<Vec<i128>, RulesError> {
+    if let Ok(t) = i64::try_from(total) {
+        let small: Option<Vec<i64>> = weights.iter().map(|w| i64::try_from(*w).ok()).collect();
+        if let Some(w) = small {
+            if total == 0 {
+                return Ok(vec![0; weights.len()]);
+            }
+            let shares = mercato_core::apportion::apportion_minor(t, &w)?;
+            return Ok(shares.into_iter().map(i128::from).collect());
+        }
+    }
     let w = weights
         .iter()
         .map(|v| weight(*v))
         .collect::<Result<Vec<_>, _>>()?;
     apportion(total, &w, currency)
+}
+
+/// [`apportion_int`] over the lines named in `weights` (line, weight;
+/// lines ascending) of `n` lines, the others weighing 0. The result names
+/// the same lines in the same order.
+pub(crate) fn apportion_sparse(
+    total: i128,
+    weights: &[(u32, i128)],
+    n: usize,
+    currency: Currency,
+) -> Result<Vec<(u32, i128)>, RulesError> {
+    let w: Vec<i128> = weights.iter().map(|(_, w)| *w).collect();
+    if total > 0 && w.iter().all(|w| *w == 0) {
+        // Every weight 0: the split goes over all n lines, so do it densely.
+        let mut dense = vec![0_i128; n];
+        for (i, x) in weights {
+            if let Some(slot) = dense.get_mut(*i as usize) {
+                *slot = *x;
+            }
+        }
+        let shares = apportion_int(total, &dense, currency)?;
+        return Ok(shares
+            .into_iter()
+            .enumerate()
+            .filter(|(_, s)| *s != 0)
+            .map(|(i, s)| (u32::try_from(i).unwrap_or(u32::MAX), s))
+            .collect());
+    }
+    let shares = apportion_int(total, &w, currency)?;
+    Ok(weights.iter().map(|(i, _)| *i).zip(shares).collect())
 }
 
 #[cfg(test)]

@@ -10,6 +10,7 @@ use crate::catalog::CatalogItem;
 use crate::coupon::Coupon;
 use crate::error::RulesError;
 use crate::promotion::{Promotion, PromotionRule, PromotionStage};
+use crate::scope_index::{Compiled, ScopeIndex};
 use crate::settings::PricingSettings;
 
 /// Everything the pipeline prices with, validated.
@@ -33,6 +34,8 @@ pub struct RuleSet {
     coupons: Vec<Coupon>,
     coupon_index: HashMap<String, usize>,
     plan: StagePlan,
+    /// Compiled scopes (rebuilt on every change).
+    index: ScopeIndex,
 }
 
 /// Promotion indexes per stage, in the order the stage runs them.
@@ -72,9 +75,10 @@ impl RuleSet {
             coupons: Vec::with_capacity(coupons.len()),
             coupon_index: HashMap::with_capacity(coupons.len()),
             plan: StagePlan::default(),
+            index: ScopeIndex::default(),
         };
         for item in catalog {
-            rules.add_item(item)?;
+            rules.insert_item(item)?;
         }
         for p in promotions {
             rules.check_promotion(&p)?;
@@ -82,8 +86,9 @@ impl RuleSet {
         }
         rules.rebuild_plan();
         for c in coupons {
-            rules.add_coupon(c)?;
+            rules.insert_coupon(c)?;
         }
+        rules.rebuild_index();
         Ok(rules)
     }
 
@@ -92,6 +97,12 @@ impl RuleSet {
     /// # Errors
     /// An invalid price or a SKU already in the catalog.
     pub fn add_item(&mut self, item: CatalogItem) -> Result<(), RulesError> {
+        self.insert_item(item)?;
+        self.rebuild_index();
+        Ok(())
+    }
+
+    fn insert_item(&mut self, item: CatalogItem) -> Result<(), RulesError> {
         item.validate(self.currency)?;
         if self.catalog_index.contains_key(&item.sku) {
             return Err(RulesError::InvalidCatalogItem {
@@ -114,6 +125,7 @@ impl RuleSet {
         self.check_promotion(&promotion)?;
         self.promotions.push(promotion);
         self.rebuild_plan();
+        self.rebuild_index();
         Ok(())
     }
 
@@ -122,6 +134,12 @@ impl RuleSet {
     /// # Errors
     /// [`RulesError::InvalidRule`] (bad definition or a code already used).
     pub fn add_coupon(&mut self, coupon: Coupon) -> Result<(), RulesError> {
+        self.insert_coupon(coupon)?;
+        self.rebuild_index();
+        Ok(())
+    }
+
+    fn insert_coupon(&mut self, coupon: Coupon) -> Result<(), RulesError> {
         coupon.validate(self.currency)?;
         if self.coupon_index.contains_key(&coupon.code) {
             return Err(RulesError::rule(&coupon.code, "code", "appears twice"));
@@ -147,6 +165,10 @@ impl RuleSet {
             }
         }
         Ok(())
+    }
+
+    fn rebuild_index(&mut self) {
+        self.index = ScopeIndex::build(&self.catalog, &self.promotions, &self.coupons);
     }
 
     fn rebuild_plan(&mut self) {
@@ -213,5 +235,23 @@ impl RuleSet {
 
     pub(crate) fn plan(&self) -> &StagePlan {
         &self.plan
+    }
+
+    /// The compiled scopes.
+    pub(crate) fn index(&self) -> &ScopeIndex {
+        &self.index
+    }
+
+    /// The catalog item of a SKU and its position in the catalog.
+    pub(crate) fn item_at(&self, sku: &str) -> Option<(usize, &CatalogItem)> {
+        let i = *self.catalog_index.get(sku)?;
+        Some((i, self.catalog.get(i)?))
+    }
+
+    /// The compiled scope of the coupon with this code.
+    pub(crate) fn coupon_scope(&self, code: &str) -> Option<&Compiled> {
+        self.coupon_index
+            .get(code)
+            .and_then(|i| self.index.coupon(*i))
     }
 }

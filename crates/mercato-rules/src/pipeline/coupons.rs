@@ -51,12 +51,16 @@ pub(crate) fn eval(
 ) -> Result<Result<Shares, Rejection>, RulesError> {
     let env = work.env;
     let mut any = false;
+    let compiled = env.rules.coupon_scope(&c.code);
     let weights: Vec<i128> = work
         .lines
         .iter()
         .zip(left)
         .map(|(line, l)| {
-            let inside = line.in_scope(&c.scope);
+            let inside = match compiled {
+                Some(scope) => line.in_scope(scope),
+                None => !line.gift && c.scope.contains(line.item),
+            };
             any |= inside;
             if inside { *l } else { 0 }
         })

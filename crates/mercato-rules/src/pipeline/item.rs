@@ -11,63 +11,69 @@ use rust_decimal::Decimal;
 use crate::error::RulesError;
 use crate::minor;
 use crate::pipeline::stage::Eval;
-use crate::pipeline::work::{Line, Rejection, Work};
+use crate::pipeline::work::{Line, Rejection, Sparse, Work};
 use crate::promotion::{AmountPer, BundleItem, Promotion, PromotionRule};
 
-/// The item-stage discount of `p` on the amounts `left`.
+/// The item-stage discount of promotion `pi` (`p`) on the amounts `left`.
 pub(crate) fn eval<'a>(
     work: &Work<'a>,
+    pi: usize,
     p: &'a Promotion,
     left: &[i128],
 ) -> Result<Eval<'a>, RulesError> {
     let env = work.env;
     let lines = &work.lines;
+    let Some(scopes) = work.scopes_of(pi) else {
+        return Ok(Eval::fail(RejectReason::NoDiscount));
+    };
+    let members = work.lines_in(scopes.main);
+    let at = |i: u32| left.get(i as usize).copied().unwrap_or(0);
     match &p.rule {
         PromotionRule::PercentOff { percent, max_off } => {
             let pct = minor::pct_units(*percent);
-            let mut shares = vec![0; left.len()];
-            for ((s, l), line) in shares.iter_mut().zip(left).zip(lines) {
-                if line.in_scope(&p.scope) {
-                    *s = minor::percent_of(*l, pct, env.rounding)?.min(*l);
-                }
+            let mut shares: Sparse = Vec::with_capacity(members.len());
+            let mut total = 0_i128;
+            for &i in members {
+                let l = at(i);
+                let s = minor::percent_of(l, pct, env.rounding)?.min(l);
+                total += s;
+                shares.push((i, s));
             }
-            let total: i128 = shares.iter().sum();
             if let Some(cap) = max_off.map(|m| env.minor(m)) {
                 if total > cap {
-                    let weights: Vec<i128> = lines
-                        .iter()
-                        .zip(left)
-                        .map(|(line, l)| if line.in_scope(&p.scope) { *l } else { 0 })
-                        .collect();
-                    shares = minor::apportion_int(cap, &weights, env.currency)?;
+                    let weights: Sparse = members.iter().map(|&i| (i, at(i))).collect();
+                    shares = minor::apportion_sparse(cap, &weights, left.len(), env.currency)?;
                 }
             }
             Ok(Eval::from_shares(shares))
         }
         PromotionRule::AmountOff { amount, per } => {
             let a = env.minor(*amount);
-            let shares = lines
+            let shares = members
                 .iter()
-                .zip(left)
-                .map(|(line, l)| {
-                    if !line.in_scope(&p.scope) {
-                        return 0;
-                    }
+                .map(|&i| {
+                    let qty = lines.get(i as usize).map_or(0, |l| l.qty);
                     let off = match per {
-                        AmountPer::Unit => a.saturating_mul(line.qty),
+                        AmountPer::Unit => a.saturating_mul(qty),
                         AmountPer::Line | AmountPer::Order => a,
                     };
-                    off.min(*l)
+                    (i, off.min(at(i)))
                 })
                 .collect();
             Ok(Eval::from_shares(shares))
         }
         PromotionRule::BuyXGetY { buy, get, repeat } => {
-            let Some((buy_scope, get_scope)) = p.buy_get_scopes() else {
-                return Ok(Eval::fail(RejectReason::NoDiscount));
+            let mask = |s: usize| {
+                let mut v = vec![false; lines.len()];
+                for &i in work.lines_in(s) {
+                    if let Some(x) = v.get_mut(i as usize) {
+                        *x = true;
+                    }
+                }
+                v
             };
-            let in_buy: Vec<bool> = lines.iter().map(|l| l.in_scope(buy_scope)).collect();
-            let in_get: Vec<bool> = lines.iter().map(|l| l.in_scope(get_scope)).collect();
+            let in_buy = mask(scopes.buy);
+            let in_get = mask(scopes.get);
             let deal = Deal {
                 lines,
                 left,
@@ -82,19 +88,21 @@ pub(crate) fn eval<'a>(
                 Err(r) => return Ok(Eval::Failed(r)),
             };
             let pct = minor::pct_units(get.percent);
-            let mut shares = vec![0; left.len()];
-            for (i, s) in shares.iter_mut().enumerate() {
-                let (Some(t), Some(l), Some(line)) = (taken.get(i), left.get(i), lines.get(i))
-                else {
+            let mut shares: Sparse = Vec::new();
+            for (i, t) in taken.iter().enumerate() {
+                let (Some(l), Some(line)) = (left.get(i), lines.get(i)) else {
                     continue;
                 };
                 if *t > 0 {
-                    *s = minor::percent_of_units(*l, *t, line.qty, pct, env.rounding)?.min(*l);
+                    let s = minor::percent_of_units(*l, *t, line.qty, pct, env.rounding)?.min(*l);
+                    shares.push((u32::try_from(i).unwrap_or(u32::MAX), s));
                 }
             }
             Ok(Eval::from_shares(shares))
         }
-        PromotionRule::Bundle { items, price } => bundle(work, items, env.minor(*price), left),
+        PromotionRule::Bundle { items, price } => {
+            bundle(work, &scopes.bundle, items, env.minor(*price), left)
+        }
         _ => Ok(Eval::fail(RejectReason::NoDiscount)),
     }
 }
@@ -208,42 +216,48 @@ impl Deal<'_, '_> {
 /// proportion to the amounts of the units they gave.
 fn bundle<'a>(
     work: &Work<'a>,
+    scopes: &[usize],
     items: &[BundleItem],
     price: i128,
     left: &[i128],
 ) -> Result<Eval<'a>, RulesError> {
     let env = work.env;
     let lines = &work.lines;
-    let have = |sku: &str| -> i128 {
-        lines
+    // The cart lines of each bundle item's SKU, in line order.
+    let of = |k: usize| scopes.get(k).map_or(&[][..], |s| work.lines_in(*s));
+    let have = |k: usize| -> i128 {
+        of(k)
             .iter()
-            .filter(|l| !l.gift && l.sku == sku)
+            .filter_map(|i| lines.get(*i as usize))
             .map(|l| l.qty)
             .sum()
     };
     let sets = items
         .iter()
-        .map(|it| have(&it.sku) / i128::from(it.qty).max(1))
+        .enumerate()
+        .map(|(k, it)| have(k) / i128::from(it.qty).max(1))
         .min()
         .unwrap_or(0);
     if sets == 0 {
         let short: i128 = items
             .iter()
-            .map(|it| (i128::from(it.qty) - have(&it.sku)).max(0))
+            .enumerate()
+            .map(|(k, it)| (i128::from(it.qty) - have(k)).max(0))
             .sum();
         return Ok(Eval::Failed(Rejection::missing_qty(short)));
     }
     let mut weights = vec![Decimal::ZERO; lines.len()];
     let mut value = Decimal::ZERO;
-    for it in items {
+    for (k, it) in items.iter().enumerate() {
         let mut need = sets * i128::from(it.qty);
-        for (i, line) in lines.iter().enumerate() {
+        for &i in of(k) {
             if need <= 0 {
                 break;
             }
-            if line.gift || line.sku != it.sku {
+            let i = i as usize;
+            let Some(line) = lines.get(i) else {
                 continue;
-            }
+            };
             let given = line.qty.min(need);
             need -= given;
             let l = left.get(i).copied().unwrap_or(0);
@@ -266,10 +280,14 @@ fn bundle<'a>(
     if saving <= 0 {
         return Ok(Eval::fail(RejectReason::NoDiscount));
     }
-    let mut shares = minor::apportion(saving, &weights, env.currency)?;
-    for (s, l) in shares.iter_mut().zip(left) {
-        *s = (*s).min(*l);
-    }
+    let shares = minor::apportion(saving, &weights, env.currency)?;
+    let shares = shares
+        .into_iter()
+        .zip(left)
+        .enumerate()
+        .filter(|(_, (s, _))| *s != 0)
+        .map(|(i, (s, l))| (u32::try_from(i).unwrap_or(u32::MAX), s.min(*l)))
+        .collect();
     Ok(Eval::from_shares(shares))
 }
 

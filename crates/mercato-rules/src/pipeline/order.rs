@@ -9,33 +9,38 @@ use mercato_core::quote::RejectReason;
 use crate::error::RulesError;
 use crate::minor;
 use crate::pipeline::stage::{Eval, Gain, GiftGrant, GiftLedger};
-use crate::pipeline::work::{Rejection, Work};
+use crate::pipeline::work::{Rejection, Sparse, Work};
 use crate::promotion::{Promotion, PromotionRule, ReductionMode};
 
 /// The order-stage discount of `p` on the amounts `left`; `gifts` are the
 /// gift units already handed out earlier in this run.
 pub(crate) fn eval<'a>(
     work: &Work<'a>,
+    pi: usize,
     p: &'a Promotion,
     left: &[i128],
     gifts: &GiftLedger<'a>,
 ) -> Result<Eval<'a>, RulesError> {
     let env = work.env;
     let lines = &work.lines;
-    let weights: Vec<i128> = lines
+    let Some(scopes) = work.scopes_of(pi) else {
+        return Ok(Eval::fail(RejectReason::NoDiscount));
+    };
+    let members = work.lines_in(scopes.main);
+    let weights: Sparse = members
         .iter()
-        .zip(left)
-        .map(|(line, l)| if line.in_scope(&p.scope) { *l } else { 0 })
+        .map(|&i| (i, left.get(i as usize).copied().unwrap_or(0)))
         .collect();
-    let sub: i128 = weights.iter().sum();
+    let sub: i128 = weights.iter().map(|(_, w)| *w).sum();
     let spread = |d: i128| -> Result<Eval<'a>, RulesError> {
         let d = d.min(sub);
         if d <= 0 {
             return Ok(Eval::fail(RejectReason::NoDiscount));
         }
-        Ok(Eval::from_shares(minor::apportion_int(
+        Ok(Eval::from_shares(minor::apportion_sparse(
             d,
             &weights,
+            left.len(),
             env.currency,
         )?))
     };
@@ -82,9 +87,9 @@ pub(crate) fn eval<'a>(
             }
         }
         PromotionRule::QuantityDiscount { tiers } => {
-            let count: i128 = lines
+            let count: i128 = members
                 .iter()
-                .filter(|l| l.in_scope(&p.scope))
+                .filter_map(|i| lines.get(*i as usize))
                 .map(|l| l.qty)
                 .sum();
             match tiers.iter().rev().find(|t| i128::from(t.min_qty) <= count) {
@@ -104,12 +109,18 @@ pub(crate) fn eval<'a>(
             if sub < threshold {
                 return Ok(missing(Some(threshold), sub));
             }
-            let Some(item) = env.rules.item(&gift.sku) else {
+            let Some((pos, item)) = env.rules.item_at(&gift.sku) else {
                 return Ok(Eval::fail(RejectReason::OutOfStock));
             };
-            let in_cart: i128 = lines
+            let Some(keys) = env.rules.index().item(pos) else {
+                return Ok(Eval::fail(RejectReason::OutOfStock));
+            };
+            // Lines of the gift SKU (gift lines are only added after the stage).
+            let in_cart: i128 = scopes
+                .gift
+                .map_or(&[][..], |s| work.lines_in(s))
                 .iter()
-                .filter(|l| l.sku == gift.sku)
+                .filter_map(|i| lines.get(*i as usize))
                 .map(|l| l.qty)
                 .sum();
             let given: i128 = gifts
@@ -122,9 +133,9 @@ pub(crate) fn eval<'a>(
                 return Ok(Eval::fail(RejectReason::OutOfStock));
             }
             Ok(Eval::Gave(Gain {
-                shares: vec![0; left.len()],
+                shares: Vec::new(),
                 total: env.minor(item.price).saturating_mul(qty),
-                gift: Some(GiftGrant { item, qty }),
+                gift: Some(GiftGrant { item, keys, qty }),
             }))
         }
         _ => Ok(Eval::fail(RejectReason::NoDiscount)),

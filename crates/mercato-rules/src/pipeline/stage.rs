@@ -9,7 +9,7 @@ use mercato_core::quote::{RejectReason, Stage};
 use crate::catalog::CatalogItem;
 use crate::error::RulesError;
 use crate::minor;
-use crate::pipeline::work::{Adj, Line, Rejection, Status, Work};
+use crate::pipeline::work::{Adj, Line, Rejection, Sparse, Status, Work};
 use crate::pipeline::{item, order};
 use crate::promotion::{Promotion, PromotionStage};
 use crate::settings::Selection;
@@ -18,14 +18,15 @@ use crate::settings::Selection;
 #[derive(Clone)]
 pub(crate) struct GiftGrant<'a> {
     pub item: &'a CatalogItem,
+    pub keys: crate::scope_index::ItemKeys,
     pub qty: i128,
 }
 
 /// What a promotion gives when it applies.
 #[derive(Clone)]
 pub(crate) struct Gain<'a> {
-    /// Discount per line (same indexes as the work lines).
-    pub shares: Vec<i128>,
+    /// Discount per line (line index, amount; lines ascending).
+    pub shares: Sparse,
     /// Σ shares, or the gift's amount.
     pub total: i128,
     /// The gift line, for `gift`.
@@ -48,8 +49,8 @@ pub(crate) enum Eval<'a> {
 
 impl<'a> Eval<'a> {
     /// A gain from per-line shares; nothing at all is `no_discount`.
-    pub fn from_shares(shares: Vec<i128>) -> Eval<'a> {
-        let total = shares.iter().sum();
+    pub fn from_shares(shares: Sparse) -> Eval<'a> {
+        let total = shares.iter().map(|(_, s)| *s).sum();
         if total > 0 {
             Eval::Gave(Gain {
                 shares,
@@ -77,6 +78,7 @@ pub(crate) type GiftLedger<'a> = Vec<(&'a str, i128)>;
 /// computation, then the campaign budget cap.
 fn evaluate<'a>(
     work: &Work<'a>,
+    pi: usize,
     p: &'a Promotion,
     left: &[i128],
     gifts: &GiftLedger<'a>,
@@ -86,8 +88,8 @@ fn evaluate<'a>(
         Err(r) => return Ok(Eval::Failed(r)),
     };
     let e = match p.stage() {
-        PromotionStage::Item => item::eval(work, p, left)?,
-        PromotionStage::Order => order::eval(work, p, left, gifts)?,
+        PromotionStage::Item => item::eval(work, pi, p, left)?,
+        PromotionStage::Order => order::eval(work, pi, p, left, gifts)?,
         PromotionStage::Unit | PromotionStage::Shipping => Eval::fail(RejectReason::NoDiscount),
     };
     match (e, budget) {
@@ -96,7 +98,7 @@ fn evaluate<'a>(
                 return Ok(Eval::fail(RejectReason::BudgetExhausted));
             }
             // Capped at what remains, spread in proportion to the uncapped shares.
-            let shares = minor::apportion_int(b, &g.shares, work.env.currency)?;
+            let shares = minor::apportion_sparse(b, &g.shares, work.left.len(), work.env.currency)?;
             Ok(Eval::from_shares(shares))
         }
         (e, _) => Ok(e),
@@ -122,13 +124,15 @@ pub(crate) fn run<'a>(work: &mut Work<'a>, plan: &[usize], stage: Stage) -> Resu
             continue;
         };
         if p.exclusive {
-            exclusives.push((pi, evaluate(work, p, &base, &Vec::new())?));
+            exclusives.push((pi, evaluate(work, pi, p, &base, &Vec::new())?));
             continue;
         }
-        let e = evaluate(work, p, &left, &gifts)?;
+        let e = evaluate(work, pi, p, &left, &gifts)?;
         if let Eval::Gave(g) = &e {
-            for (l, s) in left.iter_mut().zip(&g.shares) {
-                *l -= *s;
+            for (i, s) in &g.shares {
+                if let Some(l) = left.get_mut(*i as usize) {
+                    *l -= *s;
+                }
             }
             if let Some(gift) = &g.gift {
                 gifts.push((gift.item.sku.as_str(), gift.qty));
@@ -212,7 +216,7 @@ pub(crate) fn run<'a>(work: &mut Work<'a>, plan: &[usize], stage: Stage) -> Resu
 /// Applies a gain: adjustments, the applied entry, and a gift line.
 fn commit<'a>(work: &mut Work<'a>, p: &'a Promotion, stage: Stage, g: Gain<'a>) {
     let source = p.id.as_str();
-    work.take(source, stage, &g.shares);
+    work.take_sparse(source, stage, &g.shares);
     work.applied.push((source, g.total));
     if let Some(gift) = g.gift {
         let unit = work.env.minor(gift.item.price);
@@ -224,6 +228,7 @@ fn commit<'a>(work: &mut Work<'a>, p: &'a Promotion, stage: Stage, g: Gain<'a>) 
             unit,
             amount,
             gift: true,
+            keys: gift.keys,
         });
         work.left.push(0);
         work.adjustments.push(if amount > 0 {

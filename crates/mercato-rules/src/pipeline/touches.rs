@@ -3,20 +3,17 @@
 //! buy or the get scope; for `bundle` some bundle SKU in the cart;
 //! `free_shipping` always.
 
-use crate::pipeline::work::Line;
 use crate::promotion::{Promotion, PromotionRule};
+use crate::scope_index::PromoScopes;
 
-/// True when the promotion touches these lines.
-pub(crate) fn touches(p: &Promotion, lines: &[Line<'_>]) -> bool {
+/// True when the promotion touches the cart, given the cart lines of each
+/// compiled scope (`members`).
+pub(crate) fn touches(p: &Promotion, scopes: &PromoScopes, members: &[Vec<u32>]) -> bool {
+    let any = |s: usize| members.get(s).is_some_and(|m| !m.is_empty());
     match &p.rule {
         PromotionRule::FreeShipping { .. } => true,
-        PromotionRule::Bundle { items, .. } => lines
-            .iter()
-            .any(|l| !l.gift && items.iter().any(|it| it.sku == l.sku)),
-        PromotionRule::BuyXGetY { .. } => match p.buy_get_scopes() {
-            Some((buy, get)) => lines.iter().any(|l| l.in_scope(buy) || l.in_scope(get)),
-            None => false,
-        },
-        _ => lines.iter().any(|l| l.in_scope(&p.scope)),
+        PromotionRule::Bundle { .. } => scopes.bundle.iter().any(|s| any(*s)),
+        PromotionRule::BuyXGetY { .. } => any(scopes.buy) || any(scopes.get),
+        _ => any(scopes.main),
     }
 }

@@ -16,9 +16,13 @@ use crate::pipeline::work::{Rejection, Status, Work};
 use crate::promotion::{Promotion, PromotionRule};
 
 /// Per-promotion state while lines are priced.
-struct UnitState<'a> {
+struct UnitState<'a, 'm> {
     index: usize,
     promotion: &'a Promotion,
+    /// The cart lines in its scope, ascending.
+    members: &'m [u32],
+    /// How many of `members` lie before the line being priced.
+    cursor: usize,
     /// A line-independent reason it cannot apply at all.
     blocked: Option<Rejection>,
     budget_left: Option<i128>,
@@ -32,7 +36,7 @@ struct UnitState<'a> {
     total: i128,
 }
 
-impl<'a> UnitState<'a> {
+impl UnitState<'_, '_> {
     fn note(&mut self, r: Rejection) {
         if self
             .line_reason
@@ -64,13 +68,28 @@ struct Candidate {
 pub(crate) fn run(work: &mut Work<'_>) -> Result<(), RulesError> {
     let env = work.env;
     let promotions = env.rules.promotions();
-    let mut states: Vec<UnitState<'_>> = Vec::with_capacity(env.rules.plan().unit.len());
+    let members = std::mem::take(&mut work.members);
+    let mut states: Vec<UnitState<'_, '_>> = Vec::with_capacity(env.rules.plan().unit.len());
     for &index in &env.rules.plan().unit {
         let Some(p) = promotions.get(index) else {
             continue;
         };
-        states.push(prepare(work, index, p));
+        let lines = work
+            .scopes_of(index)
+            .and_then(|s| members.get(s.main))
+            .map_or(&[][..], Vec::as_slice);
+        states.push(prepare(work, index, p, lines));
     }
+    let r = price_lines(work, states);
+    work.members = members;
+    r
+}
+
+/// Prices every line with the prepared states and records the verdicts.
+fn price_lines<'a>(
+    work: &mut Work<'a>,
+    mut states: Vec<UnitState<'a, '_>>,
+) -> Result<(), RulesError> {
     if states.is_empty() {
         return Ok(());
     }
@@ -81,8 +100,14 @@ pub(crate) fn run(work: &mut Work<'_>) -> Result<(), RulesError> {
         };
         let mut best: Option<(usize, Candidate)> = None;
         let mut contenders: Vec<usize> = Vec::new();
+        let li = u32::try_from(i).unwrap_or(u32::MAX);
         for (k, st) in states.iter_mut().enumerate() {
-            if st.blocked.is_some() || !line.in_scope(&st.promotion.scope) {
+            // Members ascend and lines are priced in order: advance the cursor.
+            while st.members.get(st.cursor).is_some_and(|m| *m < li) {
+                st.cursor += 1;
+            }
+            let in_scope = !line.gift && st.members.get(st.cursor) == Some(&li);
+            if st.blocked.is_some() || !in_scope {
                 continue;
             }
             match candidate(work, st, &line)? {
@@ -153,11 +178,18 @@ pub(crate) fn run(work: &mut Work<'_>) -> Result<(), RulesError> {
 }
 
 /// The line-independent checks and counters of one promotion.
-fn prepare<'a>(work: &Work<'a>, index: usize, p: &'a Promotion) -> UnitState<'a> {
+fn prepare<'a, 'm>(
+    work: &Work<'a>,
+    index: usize,
+    p: &'a Promotion,
+    members: &'m [u32],
+) -> UnitState<'a, 'm> {
     let env = work.env;
     let mut st = UnitState {
         index,
         promotion: p,
+        members,
+        cursor: 0,
         blocked: None,
         budget_left: None,
         customer_left: None,
@@ -197,7 +229,7 @@ fn prepare<'a>(work: &Work<'a>, index: usize, p: &'a Promotion) -> UnitState<'a>
             }
         }
         PromotionRule::Ladder { .. } => {
-            for l in work.lines.iter().filter(|l| l.in_scope(&p.scope)) {
+            for l in members.iter().filter_map(|i| work.lines.get(*i as usize)) {
                 *st.product_qty.entry(l.item.product.as_str()).or_insert(0) += l.qty;
             }
         }
@@ -231,7 +263,7 @@ fn eligibility(work: &Work<'_>, p: &Promotion) -> Result<(), Rejection> {
 /// The saving one promotion offers one line, or why it offers none.
 fn candidate(
     work: &Work<'_>,
-    st: &UnitState<'_>,
+    st: &UnitState<'_, '_>,
     line: &crate::pipeline::work::Line<'_>,
 ) -> Result<Result<Candidate, Rejection>, RulesError> {
     let env = work.env;

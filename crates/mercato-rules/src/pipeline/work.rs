@@ -13,7 +13,8 @@ use crate::error::RulesError;
 use crate::minor::{self, MAX_QTY};
 use crate::promotion::{Budget, Promotion};
 use crate::ruleset::RuleSet;
-use crate::scope::{Scope, in_window};
+use crate::scope::in_window;
+use crate::scope_index::{Compiled, ItemKeys, PromoScopes};
 
 /// What every stage reads.
 #[derive(Clone, Copy)]
@@ -105,14 +106,19 @@ pub(crate) struct Line<'a> {
     /// `unit × qty`.
     pub amount: i128,
     pub gift: bool,
+    /// The item's interned names.
+    pub keys: ItemKeys,
 }
 
 impl Line<'_> {
     /// In scope: a cart line (never a gift line) that the scope names.
-    pub fn in_scope(&self, scope: &Scope) -> bool {
-        !self.gift && scope.contains(self.item)
+    pub fn in_scope(&self, scope: &Compiled) -> bool {
+        !self.gift && scope.contains(self.keys)
     }
 }
+
+/// Discounts on some lines: (line index, amount), lines ascending.
+pub(crate) type Sparse = Vec<(u32, i128)>;
 
 /// Why a promotion or coupon gave nothing.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -196,6 +202,8 @@ pub(crate) struct Work<'a> {
     pub status: Vec<Status>,
     /// Per promotion: some cart line is in its scope.
     pub touches: Vec<bool>,
+    /// Per compiled promotion scope: the cart lines in it, ascending.
+    pub members: Vec<Vec<u32>>,
     /// Requested coupons that did not apply, in request order.
     pub coupon_rejections: Vec<(&'a str, Rejection)>,
     /// Coupons that applied, in application order.
@@ -215,9 +223,14 @@ impl<'a> Work<'a> {
         }
         let mut lines = Vec::with_capacity(cart.lines.len() + 1);
         for l in &cart.lines {
-            let item = env
+            let (pos, item) = env
                 .rules
-                .item(&l.sku)
+                .item_at(&l.sku)
+                .ok_or_else(|| RulesError::UnknownSku(l.sku.clone()))?;
+            let keys = env
+                .rules
+                .index()
+                .item(pos)
                 .ok_or_else(|| RulesError::UnknownSku(l.sku.clone()))?;
             if !(1..=MAX_QTY).contains(&l.qty) {
                 return Err(RulesError::InvalidQuantity {
@@ -234,13 +247,21 @@ impl<'a> Work<'a> {
                 unit,
                 amount: unit * qty,
                 gift: false,
+                keys,
             });
         }
         let n = lines.len();
         let promotions = env.rules.promotions();
+        let index = env.rules.index();
+        let members = index.members(lines.iter().map(|l| l.keys));
         let touches = promotions
             .iter()
-            .map(|p| crate::pipeline::touches::touches(p, &lines))
+            .enumerate()
+            .map(|(pi, p)| {
+                index
+                    .promotion(pi)
+                    .is_some_and(|ps| crate::pipeline::touches::touches(p, ps, &members))
+            })
             .collect();
         Ok(Work {
             env,
@@ -251,6 +272,7 @@ impl<'a> Work<'a> {
             applied: Vec::new(),
             status: vec![Status::Pending; promotions.len()],
             touches,
+            members,
             coupon_rejections: Vec::new(),
             coupons: Vec::new(),
             points_used: 0,
@@ -263,6 +285,23 @@ impl<'a> Work<'a> {
         for (i, s) in shares.iter().enumerate() {
             self.take_line(i, source, stage, *s);
         }
+    }
+
+    /// Takes sparse `shares` off the lines as adjustments from `source`.
+    pub fn take_sparse(&mut self, source: &'a str, stage: Stage, shares: &[(u32, i128)]) {
+        for (i, s) in shares {
+            self.take_line(*i as usize, source, stage, *s);
+        }
+    }
+
+    /// The cart lines in compiled promotion scope `s`, ascending.
+    pub fn lines_in(&self, s: usize) -> &[u32] {
+        self.members.get(s).map_or(&[], Vec::as_slice)
+    }
+
+    /// The compiled scopes of promotion `pi`.
+    pub fn scopes_of(&self, pi: usize) -> Option<&'a PromoScopes> {
+        self.env.rules.index().promotion(pi)
     }
 
     /// Takes `amount` off line `i` as an adjustment from `source`.
