@@ -63,17 +63,19 @@ pub(crate) fn decide(
                 return Err(EngineError::AlreadyConfigured);
             }
             settings.pricing.validate(*currency)?;
-            Ok(vec![LogEvent::Config(ConfigEvent::Configured {
+            Ok(vec![LogEvent::Config(Box::new(ConfigEvent::Configured {
                 currency: *currency,
                 settings: settings.clone(),
-            })])
+            }))])
         }
         Request::UpdateSettings { settings } => {
             let c = st.currency.ok_or(EngineError::NotConfigured)?;
             settings.pricing.validate(c)?;
-            Ok(vec![LogEvent::Config(ConfigEvent::SettingsChanged {
-                settings: settings.clone(),
-            })])
+            Ok(vec![LogEvent::Config(Box::new(
+                ConfigEvent::SettingsChanged {
+                    settings: settings.clone(),
+                },
+            ))])
         }
         Request::AddCatalogItem { item } => {
             let rules = st.rules()?;
@@ -84,23 +86,25 @@ pub(crate) fn decide(
                     item.sku
                 )));
             }
-            Ok(vec![LogEvent::Config(ConfigEvent::CatalogItemAdded {
-                item: item.clone(),
-            })])
+            Ok(vec![LogEvent::Config(Box::new(
+                ConfigEvent::CatalogItemAdded { item: item.clone() },
+            ))])
         }
         Request::AddPromotion { promotion } => {
             let mut trial: RuleSet = st.rules()?.clone();
             trial.add_promotion(promotion.clone())?;
-            Ok(vec![LogEvent::Config(ConfigEvent::PromotionAdded {
-                promotion: promotion.clone(),
-            })])
+            Ok(vec![LogEvent::Config(Box::new(
+                ConfigEvent::PromotionAdded {
+                    promotion: promotion.clone(),
+                },
+            ))])
         }
         Request::AddCoupon { coupon } => {
             let mut trial: RuleSet = st.rules()?.clone();
             trial.add_coupon(coupon.clone())?;
-            let mut ev = vec![LogEvent::Config(ConfigEvent::CouponAdded {
+            let mut ev = vec![LogEvent::Config(Box::new(ConfigEvent::CouponAdded {
                 coupon: coupon.clone(),
-            })];
+            }))];
             ev.extend(shop_decide(
                 st,
                 &Command::IssueCoupon {
@@ -425,7 +429,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
                 })
                 .unwrap_or_default();
             match o {
-                Some(o) => Response::Placed(PlacedOrder {
+                Some(o) => Response::Placed(Box::new(PlacedOrder {
                     order: p.id.clone(),
                     status: o.status.as_str().to_string(),
                     quote: o.quote.clone(),
@@ -435,7 +439,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
                     } else {
                         Vec::new()
                     },
-                }),
+                })),
                 None => Response::Done,
             }
         }

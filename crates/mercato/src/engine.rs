@@ -572,7 +572,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         key: Option<&str>,
     ) -> Result<PlacedOrder, EngineError> {
         match self.execute(&Request::PlaceOrder(req), key)? {
-            Response::Placed(p) => Ok(p),
+            Response::Placed(p) => Ok(*p),
             other => Err(EngineError::InvalidInput(format!(
                 "unexpected response {other:?}"
             ))),

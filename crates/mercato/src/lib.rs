@@ -33,3 +33,8 @@ pub use request::{PlaceOrderRequest, PlacedOrder, Request, ReservationView, Resp
 pub use review::{ReviewInput, ReviewRule, SettingsReview};
 pub use settings::{MaxOrders, RefundPolicy, ReviewSettings, Settings};
 pub use state::{Durable, EngineState};
+
+/// The README's usage example, compiled and run as a doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

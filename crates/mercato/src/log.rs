@@ -55,7 +55,7 @@ pub enum LogEvent {
     /// A state-machine event.
     Core(Event),
     /// A configuration change.
-    Config(ConfigEvent),
+    Config(Box<ConfigEvent>),
 }
 
 impl LogEvent {

@@ -287,7 +287,7 @@ pub enum Response {
     /// Done; nothing to report.
     Done,
     /// An order was placed.
-    Placed(PlacedOrder),
+    Placed(Box<PlacedOrder>),
     /// An order's new status.
     Status {
         /// Order.

@@ -97,7 +97,7 @@ impl EngineState {
             }
             LogEvent::Config(c) => {
                 self.apply_config(c);
-                self.durable.config_log.push(c.clone());
+                self.durable.config_log.push((**c).clone());
             }
         }
         *self.durable.streams.entry(e.stream()).or_insert(0) += 1;

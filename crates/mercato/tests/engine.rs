@@ -1,0 +1,352 @@
+//! The engine over real stores: idempotency, bad input that stores nothing,
+//! concurrent callers that cannot oversell or over-use a coupon, reopening
+//! and snapshots that rebuild the same state.
+
+use std::sync::Arc;
+
+use mercato::core::Currency;
+use mercato::core::order::LineQty;
+use mercato::rules::CartLine;
+use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use mercato::store::{MemoryStore, Store};
+use mercato::{Engine, EngineError, ManualClock, PlaceOrderRequest, Request, Response, Settings};
+use rust_decimal::Decimal;
+
+fn clock() -> ManualClock {
+    ManualClock::new("2026-11-11T10:00:00Z".parse().unwrap())
+}
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> T {
+    serde_json::from_str(s).unwrap()
+}
+
+fn shop<S: Store + 'static>(e: &Engine<S, ManualClock>) {
+    e.configure(Currency::CNY, Settings::default()).unwrap();
+    e.add_catalog_item(json(r#"{"sku": "tea", "price": "12.00"}"#))
+        .unwrap();
+    e.add_catalog_item(json(r#"{"sku": "cup", "price": "30.00"}"#))
+        .unwrap();
+    e.adjust_stock("tea", "main", 100, "received").unwrap();
+    e.adjust_stock("cup", "main", 10, "received").unwrap();
+    e.register_customer("u1", None, 500).unwrap();
+    e.add_coupon(json(r#"{"code": "ONCE", "kind": "amount_off", "amount": "5.00", "usage_limit": 1, "per_customer_limit": null}"#))
+        .unwrap();
+}
+
+fn order(id: &str, sku: &str, qty: i64) -> PlaceOrderRequest {
+    PlaceOrderRequest {
+        id: id.into(),
+        customer: Some("u1".into()),
+        lines: vec![CartLine {
+            sku: sku.into(),
+            qty,
+        }],
+        coupons: vec![],
+        points: 0,
+        channel: None,
+    }
+}
+
+fn d(s: &str) -> Decimal {
+    s.parse().unwrap()
+}
+
+#[test]
+fn a_repeated_key_returns_the_first_answer_and_appends_nothing() {
+    let e = Engine::open(MemoryStore::new(), clock()).unwrap();
+    shop(&e);
+    let first = e.place_order(order("o1", "tea", 2), Some("k1")).unwrap();
+    let head = e.store().head().unwrap();
+    let again = e.place_order(order("o1", "tea", 2), Some("k1")).unwrap();
+    assert_eq!(first, again);
+    assert_eq!(e.store().head().unwrap(), head, "nothing appended");
+    assert_eq!(e.stock("tea").unwrap().reserved, 2);
+    let other = e.place_order(order("o2", "tea", 1), Some("k1"));
+    assert!(matches!(other, Err(EngineError::IdempotencyConflict(_))));
+    assert_eq!(other.unwrap_err().code(), "idempotency_conflict");
+    // Payment retried with its key pays once.
+    assert_eq!(e.pay("o1", d("24.00"), Some("p1")).unwrap(), "paid");
+    assert_eq!(e.pay("o1", d("24.00"), Some("p1")).unwrap(), "paid");
+    assert!(
+        e.pay("o1", d("24.00"), None).is_err(),
+        "without the key it is a second payment: refused"
+    );
+}
+
+#[test]
+fn keys_survive_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("k.db");
+    let first = {
+        let e = Engine::open(
+            SqliteStore::open(&path, SqliteOptions::default()).unwrap(),
+            clock(),
+        )
+        .unwrap();
+        shop(&e);
+        e.place_order(order("o1", "tea", 2), Some("k1")).unwrap()
+    };
+    let e = Engine::open(
+        SqliteStore::open(&path, SqliteOptions::default()).unwrap(),
+        clock(),
+    )
+    .unwrap();
+    let head = e.store().head().unwrap();
+    assert_eq!(
+        e.place_order(order("o1", "tea", 2), Some("k1")).unwrap(),
+        first
+    );
+    assert_eq!(e.store().head().unwrap(), head);
+}
+
+#[test]
+fn bad_input_is_a_typed_error_and_stores_nothing() {
+    let e = Engine::open(MemoryStore::new(), clock()).unwrap();
+    shop(&e);
+    e.place_order(order("o1", "tea", 1), None).unwrap();
+    let head = e.store().head().unwrap();
+    let cases: Vec<(Request, &str)> = vec![
+        (Request::PlaceOrder(order("o2", "nope", 1)), "unknown_sku"),
+        (
+            Request::PlaceOrder(order("o2", "tea", -1)),
+            "invalid_quantity",
+        ),
+        (
+            Request::PlaceOrder(order("o2", "tea", 0)),
+            "invalid_quantity",
+        ),
+        (
+            Request::PlaceOrder(order("o2", "tea", 101)),
+            "insufficient_stock",
+        ),
+        (
+            Request::PlaceOrder(PlaceOrderRequest {
+                lines: vec![],
+                ..order("o2", "tea", 1)
+            }),
+            "empty_cart",
+        ),
+        (
+            Request::PlaceOrder(PlaceOrderRequest {
+                customer: Some("ghost".into()),
+                ..order("o2", "tea", 1)
+            }),
+            "unknown_customer",
+        ),
+        (
+            Request::PlaceOrder(PlaceOrderRequest {
+                coupons: vec!["NOPE".into()],
+                ..order("o2", "tea", 1)
+            }),
+            "coupon_rejected",
+        ),
+        (
+            Request::PlaceOrder(order("o1", "tea", 1)),
+            "duplicate_order_name",
+        ),
+        (
+            Request::Pay {
+                order: "o9".into(),
+                amount: d("1.00"),
+            },
+            "unknown_order",
+        ),
+        (
+            Request::Pay {
+                order: "o1".into(),
+                amount: d("11.99"),
+            },
+            "payment_mismatch",
+        ),
+        (
+            Request::Pay {
+                order: "o1".into(),
+                amount: d("12.001"),
+            },
+            "invalid_input",
+        ),
+        (
+            Request::Ship {
+                order: "o1".into(),
+                lines: None,
+            },
+            "invalid_transition",
+        ),
+        (
+            Request::Return {
+                order: "o1".into(),
+                lines: vec![LineQty { line: 0, qty: 1 }],
+                restock: true,
+            },
+            "invalid_transition",
+        ),
+        (
+            Request::AdjustStock {
+                sku: "tea".into(),
+                location: "main".into(),
+                delta: -100,
+                reason: "x".into(),
+            },
+            "insufficient_stock",
+        ),
+        (
+            Request::AddPromotion {
+                promotion: json(r#"{"id": "p", "kind": "percent_off", "percent": "101"}"#),
+            },
+            "invalid_rule",
+        ),
+    ];
+    for (req, code) in cases {
+        let err = e.execute(&req, None).unwrap_err();
+        assert_eq!(err.code(), code, "{req:?}: {err}");
+        assert!(!err.to_string().is_empty());
+    }
+    assert_eq!(
+        e.store().head().unwrap(),
+        head,
+        "refused calls append nothing"
+    );
+    assert!(e.store().verify().unwrap().ok());
+}
+
+#[test]
+fn concurrent_orders_on_sqlite_never_oversell_or_overuse_a_coupon() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(
+        dir.path().join("c.db"),
+        SqliteOptions {
+            synchronous: Synchronous::Normal,
+        },
+    )
+    .unwrap();
+    let e = Arc::new(Engine::open(store, clock()).unwrap());
+    shop(&e);
+    let mut handles = Vec::new();
+    for t in 0..6 {
+        let e = Arc::clone(&e);
+        handles.push(std::thread::spawn(move || {
+            let mut placed = Vec::new();
+            for i in 0..20 {
+                let id = format!("t{t}-{i}");
+                let mut req = order(&id, "cup", 1);
+                if i == 0 {
+                    req.coupons = vec!["ONCE".into()];
+                }
+                if let Ok(p) = e.place_order(req, Some(&format!("key-{id}"))) {
+                    if i % 2 == 0 {
+                        e.pay(&id, p.quote.totals.payable.amount(), None).unwrap();
+                    }
+                    placed.push(p);
+                }
+            }
+            placed
+        }));
+    }
+    let placed: Vec<_> = handles
+        .into_iter()
+        .flat_map(|h| h.join().unwrap())
+        .collect();
+    assert_eq!(placed.len(), 10, "exactly the 10 cups in stock were sold");
+    let with_coupon = placed
+        .iter()
+        .filter(|p| p.quote.coupons.contains(&"ONCE".to_string()))
+        .count();
+    assert!(
+        with_coupon <= 1,
+        "the single-use coupon was used {with_coupon} times"
+    );
+    let level = e.stock("cup").unwrap();
+    let paid = e
+        .read(|st| {
+            st.shop()
+                .orders()
+                .filter(|o| o.status == mercato::core::order::OrderStatus::Paid)
+                .count() as i64
+        })
+        .unwrap();
+    assert!(paid >= 1);
+    assert_eq!(level.on_hand, 10 - paid, "paid orders took their cups");
+    assert_eq!(level.reserved, 10 - paid, "unpaid orders hold theirs");
+    assert_eq!(level.available, 0);
+    assert!(e.store().verify().unwrap().ok());
+    // The log replays to the same state.
+    let rebuilt = mercato::rebuild(e.store()).unwrap();
+    e.read(|st| assert_eq!(&rebuilt.durable, &st.durable))
+        .unwrap();
+}
+
+#[test]
+fn reopen_and_snapshot_rebuild_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("r.db");
+    let before = {
+        let e = Engine::open(
+            SqliteStore::open(&path, SqliteOptions::default()).unwrap(),
+            clock(),
+        )
+        .unwrap();
+        shop(&e);
+        for i in 0..5 {
+            e.place_order(order(&format!("o{i}"), "tea", 1 + i), None)
+                .unwrap();
+        }
+        e.pay("o1", d("24.00"), None).unwrap();
+        e.snapshot().unwrap();
+        e.cancel("o2", None).unwrap();
+        e.clock().advance(chrono::Duration::hours(1));
+        let t = e.tick().unwrap();
+        assert_eq!(t.closed, ["o0", "o3", "o4"]);
+        e.read(|s| s.durable.clone()).unwrap()
+    };
+    let e = Engine::open(
+        SqliteStore::open(&path, SqliteOptions::default()).unwrap(),
+        clock(),
+    )
+    .unwrap();
+    let after = e.read(|s| s.durable.clone()).unwrap();
+    assert_eq!(before, after);
+    assert_eq!(e.stock("tea").unwrap().on_hand, 98);
+    assert_eq!(e.customer("u1").unwrap().points, 500);
+    // A fresh replay without the snapshot agrees too.
+    let store = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    store.execute_raw("DELETE FROM snapshots").unwrap();
+    assert_eq!(mercato::rebuild(&store).unwrap().durable, after);
+}
+
+#[test]
+fn return_flow_and_customer_report() {
+    let e = Engine::open(MemoryStore::new(), clock()).unwrap();
+    shop(&e);
+    let p = e
+        .place_order(
+            PlaceOrderRequest {
+                points: 100,
+                ..order("o1", "tea", 3)
+            },
+            None,
+        )
+        .unwrap();
+    assert_eq!(p.quote.points_used, 100);
+    assert_eq!(e.customer("u1").unwrap().points, 400);
+    e.pay("o1", p.quote.totals.payable.amount(), None).unwrap();
+    e.ship("o1", None, None).unwrap();
+    e.deliver("o1", None).unwrap();
+    match e
+        .return_items("o1", vec![LineQty { line: 0, qty: 3 }], true, None)
+        .unwrap()
+    {
+        Response::Returned {
+            refund,
+            points_returned,
+            status,
+            ..
+        } => {
+            assert_eq!(refund, p.quote.totals.payable);
+            assert_eq!(points_returned, 100);
+            assert_eq!(status, "returned");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(e.customer("u1").unwrap().points, 500);
+    assert_eq!(e.stock("tea").unwrap().on_hand, 100);
+}

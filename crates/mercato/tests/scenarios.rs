@@ -1,0 +1,112 @@
+//! Every public scenario of the contract passes on the memory store and on
+//! SQLite, with identical step results on both.
+
+use std::path::PathBuf;
+
+use mercato::scenario::{self, Scenario};
+use mercato::sqlite::{SqliteOptions, SqliteStore};
+use mercato::store::MemoryStore;
+
+fn scenario_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/scenarios");
+    assert!(
+        dir.is_dir(),
+        "the public scenarios must be at {} (shared/ beside the repo)",
+        dir.display()
+    );
+    dir
+}
+
+#[test]
+fn public_scenarios_pass_on_memory_and_sqlite_identically() {
+    let dir = scenario_dir();
+    let tmp = tempfile::tempdir().unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(
+        files.len() >= 11,
+        "expected the eleven public scenarios, found {}",
+        files.len()
+    );
+    let mut steps = 0;
+    for (n, f) in files.iter().enumerate() {
+        let sc = Scenario::parse(&std::fs::read_to_string(f).unwrap()).unwrap();
+        let mem = scenario::run(&sc, MemoryStore::new()).unwrap();
+        let db = SqliteStore::open(
+            tmp.path().join(format!("s{n}.db")),
+            SqliteOptions::default(),
+        )
+        .unwrap();
+        let sql = scenario::run(&sc, db).unwrap();
+        assert_eq!(mem.len(), sql.len());
+        for (m, s) in mem.iter().zip(&sql) {
+            assert_eq!(
+                m.result,
+                s.result,
+                "{}: step {} differs between memory and SQLite",
+                f.display(),
+                m.index
+            );
+            if let Some(expect) = &m.expect {
+                let diffs = scenario::matches(expect, &m.result);
+                assert!(
+                    diffs.is_empty(),
+                    "{}: step {}: {:?}",
+                    f.display(),
+                    m.index,
+                    diffs
+                );
+            }
+            steps += 1;
+        }
+    }
+    assert!(steps >= 50);
+}
+
+#[test]
+fn a_broken_expectation_is_reported() {
+    let sc = Scenario::parse(
+        r#"{"currency": "CNY", "now": "2026-01-01T00:00:00Z",
+            "catalog": [{"sku": "a", "price": "10.00"}],
+            "steps": [{"price": {"lines": [{"sku": "a", "qty": 2}]}, "expect": {"totals": {"payable": "20.01"}}}]}"#,
+    )
+    .unwrap();
+    let out = scenario::run(&sc, MemoryStore::new()).unwrap();
+    let diffs = scenario::matches(out[0].expect.as_ref().unwrap(), &out[0].result);
+    assert_eq!(diffs.len(), 1);
+    assert_eq!(diffs[0].path, "$.totals.payable");
+}
+
+#[test]
+fn malformed_files_fail_with_a_path_and_line() {
+    match Scenario::parse(
+        "{\"currency\": \"CNY\", \"now\": \"2026-01-01T00:00:00Z\",\n \"catalog\": [{\"sku\": \"a\", \"price\": 10.5}], \"steps\": []}",
+    ) {
+        Err(scenario::ScenarioError::Parse { path, line, .. }) => {
+            assert_eq!(path, "catalog[0].price");
+            assert_eq!(line, 2);
+        }
+        other => panic!("expected a parse error, got {other:?}"),
+    }
+    assert!(Scenario::parse("not json").is_err());
+    assert!(
+        Scenario::parse(
+            r#"{"currency": "XXX", "now": "2026-01-01T00:00:00Z", "catalog": [], "steps": []}"#
+        )
+        .is_err()
+    );
+    // An invalid rule at the top level fails the whole file at setup.
+    let sc = Scenario::parse(
+        r#"{"currency": "CNY", "now": "2026-01-01T00:00:00Z", "catalog": [{"sku": "a", "price": "1.00"}],
+            "promotions": [{"id": "p", "kind": "percent_off", "percent": "150"}], "steps": []}"#,
+    )
+    .unwrap();
+    assert!(matches!(
+        scenario::run(&sc, MemoryStore::new()),
+        Err(scenario::ScenarioError::Setup(_))
+    ));
+}
