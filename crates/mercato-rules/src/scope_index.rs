@@ -230,7 +230,8 @@ impl ScopeIndex {
 
     /// For every promotion scope, the lines (indexes, ascending) it
     /// contains, for lines with these keys.
-    pub fn members(&self, lines: impl Iterator<Item = ItemKeys>) -> Vec<Vec<u32>> {
+    pub fn members(&self, lines: impl ExactSizeIterator<Item = ItemKeys>) -> Vec<Vec<u32>> {
+        let n = lines.len();
         let mut out: Vec<Vec<u32>> = vec![Vec::new(); self.scopes.len()];
         let mut seen: Vec<u32> = vec![u32::MAX; self.scopes.len()];
         fn named(map: &[Vec<usize>], id: Option<u32>) -> &[usize] {
@@ -256,6 +257,10 @@ impl ScopeIndex {
                 }
                 *mark = i;
                 if scope.contains(k) {
+                    if list.capacity() == 0 {
+                        // Most scopes that take a line take many: size once.
+                        list.reserve(n.min(64));
+                    }
                     list.push(i);
                 }
             }

@@ -29,7 +29,9 @@ struct UnitState<'a, 'm> {
     customer_left: Option<i128>,
     quota_left: Option<i128>,
     /// Ladder: units of each product among its in-scope lines.
-    product_qty: HashMap<&'a str, i128>,
+    product_qty: HashMap<u32, i128>,
+    /// `price`: the price in minor units.
+    price: i128,
     /// The most telling reason seen on a line.
     line_reason: Option<Rejection>,
     lost: bool,
@@ -94,12 +96,13 @@ fn price_lines<'a>(
         return Ok(());
     }
     let mut order_applied: Vec<usize> = Vec::new();
+    let mut contenders: Vec<usize> = Vec::new();
     for i in 0..work.lines.len() {
         let Some(line) = work.lines.get(i).cloned() else {
             continue;
         };
         let mut best: Option<(usize, Candidate)> = None;
-        let mut contenders: Vec<usize> = Vec::new();
+        contenders.clear();
         let li = u32::try_from(i).unwrap_or(u32::MAX);
         for (k, st) in states.iter_mut().enumerate() {
             // Members ascend and lines are priced in order: advance the cursor.
@@ -121,7 +124,7 @@ fn price_lines<'a>(
             }
         }
         let Some((winner, c)) = best else { continue };
-        for k in contenders {
+        for &k in &contenders {
             if k != winner {
                 if let Some(st) = states.get_mut(k) {
                     st.lost = true;
@@ -195,6 +198,7 @@ fn prepare<'a, 'm>(
         customer_left: None,
         quota_left: None,
         product_qty: HashMap::new(),
+        price: 0,
         line_reason: None,
         lost: false,
         total: 0,
@@ -215,10 +219,12 @@ fn prepare<'a, 'm>(
     }
     match &p.rule {
         PromotionRule::Price {
+            price,
             per_customer_limit,
             quota,
             ..
         } => {
+            st.price = env.minor(*price);
             if let (Some(limit), Some(c)) = (per_customer_limit, env.customer) {
                 let bought = env.shop.units_bought(&p.id, c.id).max(0);
                 st.customer_left = Some((i128::from(*limit) - i128::from(bought)).max(0));
@@ -230,7 +236,7 @@ fn prepare<'a, 'm>(
         }
         PromotionRule::Ladder { .. } => {
             for l in members.iter().filter_map(|i| work.lines.get(*i as usize)) {
-                *st.product_qty.entry(l.item.product.as_str()).or_insert(0) += l.qty;
+                *st.product_qty.entry(l.keys.product).or_insert(0) += l.qty;
             }
         }
         _ => {}
@@ -268,7 +274,7 @@ fn candidate(
 ) -> Result<Result<Candidate, Rejection>, RulesError> {
     let env = work.env;
     let (saving, units) = match &st.promotion.rule {
-        PromotionRule::Price { price, .. } => {
+        PromotionRule::Price { .. } => {
             let mut units = line.qty;
             for left in [st.customer_left, st.quota_left].into_iter().flatten() {
                 units = units.min(left);
@@ -276,18 +282,14 @@ fn candidate(
             if units <= 0 {
                 return Ok(Err(Rejection::new(RejectReason::LimitReached)));
             }
-            let per_unit = line.unit - env.minor(*price);
+            let per_unit = line.unit - st.price;
             if per_unit <= 0 {
                 return Ok(Err(Rejection::new(RejectReason::NoDiscount)));
             }
             (per_unit * units, units)
         }
         PromotionRule::Ladder { tiers } => {
-            let have = st
-                .product_qty
-                .get(line.item.product.as_str())
-                .copied()
-                .unwrap_or(0);
+            let have = st.product_qty.get(&line.keys.product).copied().unwrap_or(0);
             let Some(tier) = tiers.iter().rev().find(|t| i128::from(t.min_qty) <= have) else {
                 let need = tiers.first().map_or(1, |t| i128::from(t.min_qty));
                 return Ok(Err(Rejection::missing_qty(need - have)));
