@@ -275,7 +275,7 @@ pub struct ReturnValue {
 /// Σ of the shares of units `from..from+k` when `total` is split over `qty`
 /// units by largest remainder with ties to the earlier unit.
 pub fn unit_range_share(total: Money, qty: i64, from: i64, k: i64) -> Result<Money, CoreError> {
-    if qty <= 0 || from < 0 || k < 0 || from + k > qty {
+    if qty <= 0 || from < 0 || k < 0 || from.checked_add(k).is_none_or(|end| end > qty) {
         return Err(CoreError::InvalidQuantity {
             what: "unit range".into(),
             qty: k,
@@ -356,7 +356,7 @@ impl Order {
                     problem: format!("no line {}", lq.line),
                 });
             };
-            *w += lq.qty;
+            *w = w.saturating_add(lq.qty);
         }
         for (i, w) in want.iter().enumerate() {
             if *w > left(i) {

@@ -952,15 +952,15 @@ fn apply_to_sku(s: &mut SkuStock, sku: &str, event: &StockEvent) {
         StockEvent::Committed { allocations, .. } => {
             for a in allocations.iter().filter(|a| a.sku == sku) {
                 if let Some(l) = s.location_mut(&a.location) {
-                    l.on_hand -= a.qty;
-                    l.reserved -= a.qty;
+                    l.on_hand = l.on_hand.saturating_sub(a.qty);
+                    l.reserved = l.reserved.saturating_sub(a.qty);
                 }
             }
         }
         StockEvent::Released { allocations, .. } => {
             for a in allocations.iter().filter(|a| a.sku == sku) {
                 if let Some(l) = s.location_mut(&a.location) {
-                    l.reserved -= a.qty;
+                    l.reserved = l.reserved.saturating_sub(a.qty);
                 }
                 give_back_to_quota(s, a);
             }
@@ -968,7 +968,7 @@ fn apply_to_sku(s: &mut SkuStock, sku: &str, event: &StockEvent) {
         StockEvent::Restocked { allocations, .. } => {
             for a in allocations.iter().filter(|a| a.sku == sku) {
                 if let Some(l) = s.location_mut(&a.location) {
-                    l.on_hand += a.qty;
+                    l.on_hand = l.on_hand.saturating_add(a.qty);
                 }
                 give_back_to_quota(s, a);
             }
@@ -987,11 +987,11 @@ fn give_back_to_quota(s: &mut SkuStock, a: &Allocation) {
 
 fn hold(s: &mut SkuStock, a: &Allocation) {
     if let Some(l) = s.location_mut(&a.location) {
-        l.reserved += a.qty;
+        l.reserved = l.reserved.saturating_add(a.qty);
     }
     if let Some(c) = &a.quota {
         if let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c) {
-            q.taken += a.qty;
+            q.taken = q.taken.saturating_add(a.qty);
         }
     }
 }
