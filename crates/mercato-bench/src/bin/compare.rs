@@ -1,0 +1,181 @@
+//! `compare`: measures, in one run on one machine, the disk's fsync rate,
+//! Redis + Lua (no persistence and `appendfsync always`), the raw SQLite
+//! floor at several batch sizes, and mercato's flash-sale path on SQLite
+//! (FULL and NORMAL, group commit) and in memory; prints a table with the
+//! ratios and writes the figures as JSON. `benches/compare.sh` starts and
+//! stops Redis around it.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::AtomicU64;
+use std::time::Duration;
+
+use clap::Parser;
+use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+use mercato::store::MemoryStore;
+use mercato_bench::measure::{flash_shop, fsync_rate, mercato_flash, raw_sqlite, redis_flash};
+use mercato_bench::{Figure, Results, ratio};
+
+#[derive(Parser)]
+struct Args {
+    /// Orders per measurement.
+    #[arg(long, default_value_t = 20_000)]
+    orders: u64,
+    /// Redis URL (`benches/compare.sh` starts one); empty: skip Redis.
+    #[arg(long, default_value = "")]
+    redis: String,
+    /// Concurrent callers to measure.
+    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,32")]
+    callers: Vec<u32>,
+    /// Working directory for the databases.
+    #[arg(long)]
+    dir: PathBuf,
+    /// Where to write the JSON results.
+    #[arg(long)]
+    out: PathBuf,
+    /// Free-text machine description for the results.
+    #[arg(long, default_value = "")]
+    machine: String,
+    /// Date for the results (RFC 3339).
+    #[arg(long, default_value = "")]
+    date: String,
+}
+
+fn run(a: &Args) -> Result<Results, String> {
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    let mut r = Results {
+        date: a.date.clone(),
+        machine: a.machine.clone(),
+        figures: Vec::new(),
+    };
+    eprintln!("fsync rate…");
+    r.figures
+        .push(fsync_rate(&a.dir, Duration::from_secs(3)).map_err(|x| e(&x))?);
+    if !a.redis.is_empty() {
+        let client = redis::Client::open(a.redis.as_str()).map_err(|x| e(&x))?;
+        let mut c = client.get_connection().map_err(|x| e(&x))?;
+        for (name, aof) in [
+            ("redis_lua_no_persistence", "no"),
+            ("redis_lua_aof_always", "yes"),
+        ] {
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("appendonly")
+                .arg(aof)
+                .query::<()>(&mut c)
+                .map_err(|x| e(&x))?;
+            redis::cmd("CONFIG")
+                .arg("SET")
+                .arg("appendfsync")
+                .arg("always")
+                .query::<()>(&mut c)
+                .map_err(|x| e(&x))?;
+            for &n in &a.callers {
+                eprintln!("{name} × {n}…");
+                r.figures
+                    .push(redis_flash(&a.redis, n, a.orders, name).map_err(|x| e(&x))?);
+            }
+        }
+    }
+    for &b in &a.callers {
+        eprintln!("raw sqlite batch {b}…");
+        r.figures
+            .push(raw_sqlite(&a.dir.join("raw.db"), b, a.orders).map_err(|x| e(&x))?);
+    }
+    let next = Arc::new(AtomicU64::new(0));
+    for (sync, name) in [
+        (Synchronous::Full, "mercato_sqlite_full"),
+        (Synchronous::Normal, "mercato_sqlite_normal"),
+    ] {
+        let path = a.dir.join(format!("{name}.db"));
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+        let store =
+            SqliteStore::open(&path, SqliteOptions { synchronous: sync }).map_err(|x| e(&x))?;
+        let units = i64::try_from(a.orders * 2 * a.callers.len() as u64).unwrap_or(i64::MAX);
+        let engine = Arc::new(flash_shop(store, units).map_err(|x| e(&x))?);
+        for &n in &a.callers {
+            eprintln!("{name} × {n}…");
+            r.figures
+                .push(mercato_flash(&engine, n, a.orders, name, &next).map_err(|x| e(&x))?);
+        }
+    }
+    let units = i64::try_from(a.orders * 2).unwrap_or(i64::MAX);
+    let engine = Arc::new(flash_shop(MemoryStore::new(), units).map_err(|x| e(&x))?);
+    eprintln!("mercato memory × 1…");
+    r.figures
+        .push(mercato_flash(&engine, 1, a.orders, "mercato_memory", &next).map_err(|x| e(&x))?);
+    Ok(r)
+}
+
+fn print(r: &Results) {
+    println!(
+        "{:<28} {:>8} {:>10} {:>12}",
+        "system", "callers", "orders", "orders/s"
+    );
+    for f in &r.figures {
+        println!(
+            "{:<28} {:>8} {:>10} {:>12}",
+            f.system, f.callers, f.ops, f.ops_per_s
+        );
+    }
+    let get = |s: &str, c: u32| r.get(s, c).map(|f: &Figure| f.ops_per_s);
+    println!();
+    if let (Some(m), Some(redis)) = (
+        get("mercato_sqlite_full", 8),
+        get("redis_lua_no_persistence", 8),
+    ) {
+        println!(
+            "mercato SQLite FULL / Redis+Lua no persistence (8 callers): {}",
+            ratio(m, redis)
+        );
+    }
+    if let (Some(m), Some(redis)) = (
+        get("mercato_sqlite_full", 8),
+        get("redis_lua_aof_always", 8),
+    ) {
+        println!(
+            "mercato SQLite FULL / Redis+Lua appendfsync always (8 callers): {}",
+            ratio(m, redis)
+        );
+    }
+    for c in [1_u32, 8, 32] {
+        if let (Some(m), Some(raw)) = (
+            get("mercato_sqlite_full", c),
+            get("raw_sqlite_full_batch", c),
+        ) {
+            println!(
+                "mercato SQLite FULL ({c} callers) / raw SQLite floor (batch {c}): {}",
+                ratio(m, raw)
+            );
+        }
+    }
+    if let (Some(m), Some(f)) = (get("mercato_sqlite_full", 1), get("disk_fsync", 1)) {
+        println!(
+            "mercato SQLite FULL, 1 caller / disk fsync rate: {} (each place+pay is two commits)",
+            ratio(m, f)
+        );
+    }
+}
+
+fn main() -> ExitCode {
+    let a = Args::parse();
+    match run(&a) {
+        Ok(r) => {
+            print(&r);
+            match serde_json::to_string_pretty(&r).map(|j| std::fs::write(&a.out, j)) {
+                Ok(Ok(())) => ExitCode::SUCCESS,
+                _ => {
+                    eprintln!("cannot write {}", a.out.display());
+                    ExitCode::FAILURE
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("compare failed: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
