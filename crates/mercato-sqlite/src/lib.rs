@@ -6,9 +6,11 @@
 //! statements. A whole batch of commits (group commit) is one transaction:
 //! one fsync for many callers.
 //!
-//! Schema (version 1, see `docs/storage.md`): `events` (the hash-chained
+//! Schema (version 2, see `docs/storage.md`): `events` (the hash-chained
 //! log), `streams` (current version per stream), `idempotency`, `snapshots`,
-//! `read_models`, `chain_head`, and `schema_version`. Payloads and read
+//! `read_models`, `chain_head`, `guards` (cross-stream limit counters, added
+//! by version 2; a version-1 file is migrated when opened), and
+//! `schema_version`. Payloads and read
 //! models are JSON text whose amounts are decimal strings: no REAL column
 //! ever holds money. Opening a database written by a newer schema is an
 //! error, never a silent downgrade.
@@ -40,7 +42,7 @@ use mercato_store::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 /// SQLite's `synchronous` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -129,6 +131,17 @@ CREATE TABLE IF NOT EXISTS chain_head (
 );
 ";
 
+/// Version 2: guard counters (`Commit::guards`).
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS guards (
+    key  TEXT    PRIMARY KEY,
+    used INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
+/// Each schema version and the SQL that brings the previous one to it.
+const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA), (2, SCHEMA_V2)];
+
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it to
     /// the current schema.
@@ -199,24 +212,50 @@ fn configure(c: &Connection, options: SqliteOptions) -> Result<(), StoreError> {
     Ok(())
 }
 
-fn migrate(c: &Connection) -> Result<(), StoreError> {
-    c.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
-        .map_err(backend)?;
+fn schema_version(c: &Connection) -> Result<i64, StoreError> {
     let found: Option<i64> = c
         .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
         .map_err(backend)?;
-    match found {
-        Some(v) if v > SCHEMA_VERSION => Err(StoreError::SchemaTooNew {
-            found: v,
+    let found = found.unwrap_or(0);
+    if found > SCHEMA_VERSION {
+        return Err(StoreError::SchemaTooNew {
+            found,
             supported: SCHEMA_VERSION,
-        }),
-        Some(_) => Ok(()),
-        None => {
-            c.execute_batch(&format!(
-                "BEGIN IMMEDIATE; {SCHEMA} INSERT INTO schema_version (version) VALUES ({SCHEMA_VERSION}); COMMIT;"
-            ))
-            .map_err(backend)?;
-            Ok(())
+        });
+    }
+    Ok(found)
+}
+
+/// Brings the database to [`SCHEMA_VERSION`], one migration per version, in
+/// one `BEGIN IMMEDIATE` transaction (a second process opening the same file
+/// meanwhile waits and then finds nothing to do). A newer database is
+/// refused untouched.
+fn migrate(c: &Connection) -> Result<(), StoreError> {
+    c.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL);")
+        .map_err(backend)?;
+    if schema_version(c)? == SCHEMA_VERSION {
+        return Ok(());
+    }
+    c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+    let result = (|| {
+        let found = schema_version(c)?;
+        for (version, sql) in MIGRATIONS {
+            if version > found {
+                c.execute_batch(sql).map_err(backend)?;
+                c.execute(
+                    "INSERT INTO schema_version (version) VALUES (?1)",
+                    [version],
+                )
+                .map_err(backend)?;
+            }
+        }
+        Ok(())
+    })();
+    match result {
+        Ok(()) => c.execute_batch("COMMIT").map_err(backend),
+        Err(e) => {
+            let _ = c.execute_batch("ROLLBACK");
+            Err(e)
         }
     }
 }
@@ -278,6 +317,15 @@ impl Store for SqliteStore {
                      ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
                 )
                 .map_err(backend)?;
+            let mut get_guard = tx
+                .prepare_cached("SELECT used FROM guards WHERE key = ?1")
+                .map_err(backend)?;
+            let mut put_guard = tx
+                .prepare_cached(
+                    "INSERT INTO guards (key, used) VALUES (?1, ?2)
+                     ON CONFLICT (key) DO UPDATE SET used = excluded.used",
+                )
+                .map_err(backend)?;
             let version_of =
                 |s: &str, stmt: &mut rusqlite::CachedStatement<'_>| -> Result<u64, StoreError> {
                     Ok(stmt
@@ -315,6 +363,27 @@ impl Store for SqliteStore {
                         });
                         continue 'commits;
                     }
+                }
+                let mut moved: Vec<(&str, i64)> = Vec::with_capacity(c.guards.len());
+                for g in &c.guards {
+                    let current = match moved.iter().rev().find(|(k, _)| *k == g.key) {
+                        Some((_, v)) => *v,
+                        None => get_guard
+                            .query_row([&g.key], |r| r.get::<_, i64>(0))
+                            .optional()
+                            .map_err(backend)?
+                            .unwrap_or(0),
+                    };
+                    match g.apply_to(current) {
+                        Ok(next) => moved.push((&g.key, next)),
+                        Err(refused) => {
+                            out.push(refused);
+                            continue 'commits;
+                        }
+                    }
+                }
+                for (key, used) in &moved {
+                    put_guard.execute(params![key, used]).map_err(backend)?;
                 }
                 let first = seq + 1;
                 for e in &c.events {
@@ -467,6 +536,18 @@ impl Store for SqliteStore {
             .query_map([model.name()], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
+    fn guard(&self, key: &str) -> Result<i64, StoreError> {
+        let c = self.reader()?;
+        Ok(
+            c.query_row("SELECT used FROM guards WHERE key = ?1", [key], |r| {
+                r.get::<_, i64>(0)
+            })
+            .optional()
+            .map_err(backend)?
+            .unwrap_or(0),
+        )
     }
 
     fn chain_head(&self) -> Result<(u64, String), StoreError> {

@@ -93,9 +93,55 @@ fn newer_schema_is_refused_not_corrupted() {
         SqliteStore::open(&path, SqliteOptions::default()),
         Err(StoreError::SchemaTooNew {
             found: 99,
-            supported: 1
+            supported: mercato_sqlite::SCHEMA_VERSION
         })
     ));
+    let other = dir.path().join("other.db");
+    conformance::newer_schema_is_refused(
+        || SqliteStore::open(&other, SqliteOptions::default()),
+        |s, v| {
+            s.execute_raw(&format!(
+                "INSERT INTO schema_version (version) VALUES ({v})"
+            ))
+            .unwrap();
+        },
+    );
+}
+
+#[test]
+fn version_1_database_is_migrated_to_2() {
+    use mercato_store::{CommitOutcome, Guard};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v1.db");
+    {
+        // A version-1 file: the version-2 store without what version 2 added.
+        let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        three_events(&s);
+        s.execute_raw("DROP TABLE guards").unwrap();
+        s.execute_raw("DELETE FROM schema_version WHERE version = 2")
+            .unwrap();
+        assert!(s.guard("g").is_err(), "no guards table in version 1");
+    }
+    let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(s.head().unwrap(), 3, "the log survives the migration");
+    assert!(s.verify().unwrap().ok());
+    assert_eq!(s.guard("g").unwrap(), 0);
+    let out = s
+        .commit_batch(&[Commit {
+            guards: vec![Guard {
+                key: "g".into(),
+                delta: 1,
+                max: Some(1),
+            }],
+            ..Commit::default()
+        }])
+        .unwrap();
+    assert!(matches!(out[0], CommitOutcome::Committed { .. }));
+    assert_eq!(s.guard("g").unwrap(), 1);
+    drop(s);
+    // Reopening a migrated file migrates nothing again.
+    let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(s.guard("g").unwrap(), 1);
 }
 
 #[test]

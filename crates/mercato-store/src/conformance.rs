@@ -7,8 +7,10 @@
 
 use std::sync::Arc;
 
-use crate::Store;
-use crate::types::{Commit, CommitOutcome, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow};
+use crate::types::{
+    Commit, CommitOutcome, Guard, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow,
+};
+use crate::{Store, StoreError};
 
 fn ev(stream: &str, n: usize) -> NewEvent {
     NewEvent {
@@ -27,6 +29,22 @@ fn commit(expected: &[(&str, u64)], events: Vec<NewEvent>) -> Commit {
         events,
         idempotency: None,
         read_models: Vec::new(),
+        guards: Vec::new(),
+    }
+}
+
+fn guard(key: &str, delta: i64, max: Option<i64>) -> Guard {
+    Guard {
+        key: key.to_string(),
+        delta,
+        max,
+    }
+}
+
+fn guarded(events: Vec<NewEvent>, guards: Vec<Guard>) -> Commit {
+    Commit {
+        guards,
+        ..commit(&[], events)
     }
 }
 
@@ -248,13 +266,206 @@ pub fn reopen_keeps_everything<S: Store>(open: impl Fn() -> S) {
     assert!(s.verify().unwrap().ok());
 }
 
+/// Guard counters: start at 0, move within their maximum, and a commit
+/// whose guard would pass its maximum stores nothing at all (events,
+/// idempotency record, read models, its other guards).
+pub fn guards<S: Store + ?Sized>(store: &S) {
+    assert_eq!(store.guard("g").unwrap(), 0, "an unknown counter is 0");
+    assert_eq!(
+        one(
+            store,
+            guarded(vec![ev("o1", 1)], vec![guard("g", 2, Some(3))])
+        ),
+        CommitOutcome::Committed { first: 1, last: 1 }
+    );
+    assert_eq!(store.guard("g").unwrap(), 2);
+    let mut c = guarded(
+        vec![ev("o2", 2)],
+        vec![guard("h", 1, Some(5)), guard("g", 2, Some(3))],
+    );
+    c.idempotency = Some(IdempotencyRecord {
+        key: "kg".into(),
+        request_hash: "h".into(),
+        response: "r".into(),
+    });
+    c.read_models = vec![ReadModelRow {
+        model: ReadModel::Order,
+        key: "o2".into(),
+        value: "{}".into(),
+    }];
+    assert_eq!(
+        one(store, c),
+        CommitOutcome::LimitExceeded {
+            key: "g".into(),
+            current: 2,
+            delta: 2,
+            max: 3
+        }
+    );
+    assert_eq!(store.head().unwrap(), 1, "no event of a refused commit");
+    assert_eq!(store.stream_version("o2").unwrap(), 0);
+    assert_eq!(store.guard("h").unwrap(), 0, "no guard of a refused commit");
+    assert_eq!(store.guard("g").unwrap(), 2);
+    assert_eq!(store.idempotency("kg").unwrap(), None);
+    assert_eq!(store.read_model(ReadModel::Order, "o2").unwrap(), None);
+    // Exactly at the maximum is allowed; no maximum always moves.
+    assert!(matches!(
+        one(store, guarded(vec![], vec![guard("g", 1, Some(3))])),
+        CommitOutcome::Committed { .. }
+    ));
+    assert_eq!(store.guard("g").unwrap(), 3);
+    assert!(matches!(
+        one(
+            store,
+            guarded(vec![ev("o1", 3)], vec![guard("g", -3, None)])
+        ),
+        CommitOutcome::Committed { first: 2, last: 2 }
+    ));
+    assert_eq!(store.guard("g").unwrap(), 0);
+    assert!(matches!(
+        one(store, guarded(vec![], vec![guard("big", 1_000_000, None)])),
+        CommitOutcome::Committed { .. }
+    ));
+    assert_eq!(store.guard("big").unwrap(), 1_000_000);
+    // A first move beyond the maximum is refused too.
+    assert!(matches!(
+        one(store, guarded(vec![], vec![guard("new", 4, Some(3))])),
+        CommitOutcome::LimitExceeded { current: 0, .. }
+    ));
+    assert_eq!(store.guard("new").unwrap(), 0);
+    assert!(store.verify().unwrap().ok());
+}
+
+/// Guards inside one batch: each commit sees the guards of the commits
+/// before it and of its own earlier guards; a refused or conflicting commit
+/// moves nothing, and the commits after it still land.
+pub fn guards_within_batch<S: Store + ?Sized>(store: &S) {
+    let out = store
+        .commit_batch(&[
+            guarded(vec![ev("a", 1)], vec![guard("q", 1, Some(2))]),
+            guarded(vec![ev("b", 2)], vec![guard("q", 1, Some(2))]),
+            guarded(vec![ev("c", 3)], vec![guard("q", 1, Some(2))]),
+            // A version conflict: its guard must not move.
+            Commit {
+                guards: vec![guard("q", -1, None)],
+                ..commit(&[("a", 0)], vec![ev("a", 4)])
+            },
+            // Its own second guard passes the maximum.
+            guarded(
+                vec![ev("d", 5)],
+                vec![guard("q", -1, None), guard("q", 2, Some(2))],
+            ),
+            guarded(vec![ev("e", 6)], vec![guard("q", -1, None)]),
+            guarded(vec![ev("f", 7)], vec![guard("q", 1, Some(2))]),
+        ])
+        .unwrap();
+    assert_eq!(out.len(), 7, "one outcome per commit");
+    assert_eq!(out[0], CommitOutcome::Committed { first: 1, last: 1 });
+    assert_eq!(out[1], CommitOutcome::Committed { first: 2, last: 2 });
+    assert_eq!(
+        out[2],
+        CommitOutcome::LimitExceeded {
+            key: "q".into(),
+            current: 2,
+            delta: 1,
+            max: 2
+        },
+        "sees the guards of the commits before it"
+    );
+    assert!(
+        matches!(out[3], CommitOutcome::Conflict { .. }),
+        "{:?}",
+        out[3]
+    );
+    assert_eq!(
+        out[4],
+        CommitOutcome::LimitExceeded {
+            key: "q".into(),
+            current: 1,
+            delta: 2,
+            max: 2
+        },
+        "sees its own earlier guard"
+    );
+    assert_eq!(out[5], CommitOutcome::Committed { first: 3, last: 3 });
+    assert_eq!(out[6], CommitOutcome::Committed { first: 4, last: 4 });
+    assert_eq!(store.guard("q").unwrap(), 2);
+    assert_eq!(store.head().unwrap(), 4);
+    assert_eq!(store.stream_version("c").unwrap(), 0);
+    assert_eq!(store.stream_version("d").unwrap(), 0);
+    assert!(store.verify().unwrap().ok());
+}
+
+/// Several threads moving one guarded counter on their own streams (no
+/// stream protects it): exactly `max` moves land, whatever the interleaving.
+pub fn concurrent_guards<S: Store + 'static>(store: Arc<S>) {
+    let threads = 4;
+    let per = 30;
+    let max = 50_i64;
+    let mut handles = Vec::new();
+    for t in 0..threads {
+        let s = Arc::clone(&store);
+        handles.push(std::thread::spawn(move || {
+            let mut won = 0_i64;
+            for i in 0..per {
+                let out = s
+                    .commit_batch(&[guarded(
+                        vec![ev(&format!("own{t}"), i)],
+                        vec![guard("hot", 1, Some(max))],
+                    )])
+                    .unwrap();
+                match &out[0] {
+                    CommitOutcome::Committed { .. } => won += 1,
+                    CommitOutcome::LimitExceeded { current, .. } => {
+                        assert_eq!(*current, max, "refused only at the maximum")
+                    }
+                    other => panic!("unexpected outcome {other:?}"),
+                }
+            }
+            won
+        }));
+    }
+    let won: i64 = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+    assert_eq!(won, max, "exactly max moves land");
+    assert_eq!(store.guard("hot").unwrap(), max);
+    assert_eq!(store.head().unwrap(), u64::try_from(max).unwrap());
+    assert!(store.verify().unwrap().ok());
+}
+
+/// A database written by a newer schema is refused with
+/// [`StoreError::SchemaTooNew`], and refusing it changes nothing:
+/// `set_version` records version 99 through the back door.
+pub fn newer_schema_is_refused<S: Store>(
+    open: impl Fn() -> Result<S, StoreError>,
+    set_version: impl FnOnce(&S, i64),
+) {
+    {
+        let s = open().expect("open a fresh store");
+        one(&s, commit(&[], vec![ev("a", 1)]));
+        set_version(&s, 99);
+    }
+    for _ in 0..2 {
+        match open() {
+            Err(StoreError::SchemaTooNew { found, supported }) => {
+                assert_eq!(found, 99);
+                assert!(supported < 99, "supported {supported}");
+            }
+            Err(e) => panic!("expected SchemaTooNew, got {e}"),
+            Ok(_) => panic!("a newer schema must be refused"),
+        }
+    }
+}
+
 /// Runs every check that needs only fresh stores.
 pub fn run_all<S: Store + 'static>(fresh: impl Fn() -> S) {
     append_and_read(&fresh());
     version_conflicts(&fresh());
     idempotency(&fresh());
     snapshots_and_read_models(&fresh());
+    guards(&fresh());
+    guards_within_batch(&fresh());
     concurrent_appends(Arc::new(fresh()));
+    concurrent_guards(Arc::new(fresh()));
 }
 
 #[cfg(test)]
@@ -281,5 +492,22 @@ mod tests {
         one(&s, commit(&[], vec![ev("a", 1), ev("a", 2), ev("a", 3)]));
         s.delete(2).unwrap();
         assert_eq!(s.verify().unwrap().first_break.map(|b| b.0), Some(2));
+    }
+
+    #[test]
+    fn guard_rule_is_used_plus_delta_within_max() {
+        let g = guard("k", 2, Some(5));
+        assert_eq!(g.apply_to(3), Ok(5));
+        assert_eq!(
+            g.apply_to(4),
+            Err(CommitOutcome::LimitExceeded {
+                key: "k".into(),
+                current: 4,
+                delta: 2,
+                max: 5
+            })
+        );
+        assert_eq!(guard("k", -7, None).apply_to(3), Ok(-4));
+        assert_eq!(guard("k", -1, Some(0)).apply_to(0), Ok(-1));
     }
 }

@@ -22,16 +22,17 @@ pub use chain::{GENESIS, event_hash};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
-    Commit, CommitOutcome, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow, StoredEvent,
-    VerifyReport,
+    Commit, CommitOutcome, Guard, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow,
+    StoredEvent, VerifyReport,
 };
 
 /// What every storage adapter provides. Implementations must be safe to
 /// share between threads; each method is one atomic operation.
 pub trait Store: Send + Sync {
     /// Appends several commits in one transaction (group commit). Each
-    /// commit is checked on its own — expected stream versions, idempotency
-    /// key — in order, seeing the commits before it in the same batch; a
+    /// commit is checked on its own — idempotency key, expected stream
+    /// versions, then guard counters ([`Guard`]) — in order, seeing the
+    /// commits before it in the same batch; a
     /// commit that fails a check is skipped and reported, the others are
     /// stored. Returns one outcome per commit, after the transaction is
     /// durable.
@@ -63,6 +64,15 @@ pub trait Store: Send + Sync {
 
     /// Every row of a read model, by key.
     fn read_models(&self, model: ReadModel) -> Result<Vec<(String, String)>, StoreError>;
+
+    /// The current value of a guard counter (0: never moved). The default
+    /// says the adapter cannot report it; the adapters of this workspace
+    /// all do.
+    fn guard(&self, key: &str) -> Result<i64, StoreError> {
+        Err(StoreError::Backend(format!(
+            "this store does not report guard counters (asked for `{key}`)"
+        )))
+    }
 
     /// The recorded head of the chain: last seq and its hash (detects a
     /// truncated log).

@@ -16,6 +16,7 @@ struct Inner {
     snapshot: Option<(u64, String)>,
     models: HashMap<ReadModel, BTreeMap<String, String>>,
     head: Option<(u64, String)>,
+    guards: HashMap<String, i64>,
 }
 
 /// A store that lives in memory and is gone when dropped.
@@ -90,6 +91,28 @@ impl Store for MemoryStore {
                 out.push(conflict);
                 continue;
             }
+            let mut moved: Vec<(String, i64)> = Vec::with_capacity(c.guards.len());
+            let mut refused = None;
+            for guard in &c.guards {
+                let current = moved
+                    .iter()
+                    .rev()
+                    .find(|(k, _)| k == &guard.key)
+                    .map(|(_, v)| *v)
+                    .unwrap_or_else(|| g.guards.get(&guard.key).copied().unwrap_or(0));
+                match guard.apply_to(current) {
+                    Ok(next) => moved.push((guard.key.clone(), next)),
+                    Err(why) => {
+                        refused = Some(why);
+                        break;
+                    }
+                }
+            }
+            if let Some(why) = refused {
+                out.push(why);
+                continue;
+            }
+            g.guards.extend(moved);
             let first = g.events.len() as u64 + 1;
             for e in &c.events {
                 let seq = g.events.len() as u64 + 1;
@@ -190,6 +213,10 @@ impl Store for MemoryStore {
             .get(&model)
             .map(|m| m.iter().map(|(k, v)| (k.clone(), v.clone())).collect())
             .unwrap_or_default())
+    }
+
+    fn guard(&self, key: &str) -> Result<i64, StoreError> {
+        Ok(self.lock()?.guards.get(key).copied().unwrap_or(0))
     }
 
     fn chain_head(&self) -> Result<(u64, String), StoreError> {

@@ -1,5 +1,6 @@
 //! The plain data a [`crate::Store`] stores: events going in and coming out,
-//! commits, idempotency records, read-model rows and verification reports.
+//! commits, guards, idempotency records, read-model rows and verification
+//! reports.
 
 use serde::{Deserialize, Serialize};
 
@@ -88,8 +89,27 @@ pub struct ReadModelRow {
     pub value: String,
 }
 
+/// A counter the store keeps across processes and streams, moved by a
+/// commit only while it stays within a maximum: `used + delta <= max`
+/// (no maximum: always moved). A counter that was never moved is 0.
+///
+/// The engine uses guards for limits that no single stream protects, such as
+/// a flash-sale promotion's per-customer limit and quota
+/// (`promo/<id>/customer/<customer>`, `promo/<id>`): several engines in
+/// several processes can then never sell beyond them together.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Guard {
+    /// Counter name.
+    pub key: String,
+    /// Amount to add (negative: give back).
+    pub delta: i64,
+    /// Largest value the counter may reach through this move (`None`: no limit).
+    pub max: Option<i64>,
+}
+
 /// One command's writes: its events, the stream versions it was decided on,
-/// its idempotency record and the read-model rows it changes.
+/// the guard counters it moves, its idempotency record and the read-model
+/// rows it changes.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Commit {
     /// Streams and the version each must still have (optimistic concurrency).
@@ -100,6 +120,10 @@ pub struct Commit {
     pub idempotency: Option<IdempotencyRecord>,
     /// Read-model rows to upsert.
     pub read_models: Vec<ReadModelRow>,
+    /// Guard counters to move, in order; if any would pass its maximum,
+    /// nothing of the commit is stored ([`CommitOutcome::LimitExceeded`]).
+    #[serde(default)]
+    pub guards: Vec<Guard>,
 }
 
 /// What happened to one commit of a batch.
@@ -126,6 +150,36 @@ pub enum CommitOutcome {
         /// The record already there.
         existing: IdempotencyRecord,
     },
+    /// A guard counter would pass its maximum: nothing of this commit stored.
+    LimitExceeded {
+        /// The guard's key.
+        key: String,
+        /// The counter's value before this guard (including earlier commits
+        /// of the batch and earlier guards of this commit).
+        current: i64,
+        /// The move asked for.
+        delta: i64,
+        /// The maximum it would pass.
+        max: i64,
+    },
+}
+
+impl Guard {
+    /// The outcome of moving a counter that stands at `current`: the new
+    /// value, or the [`CommitOutcome::LimitExceeded`] refusal. Every adapter
+    /// applies this same rule.
+    pub fn apply_to(&self, current: i64) -> Result<i64, CommitOutcome> {
+        let next = current.saturating_add(self.delta);
+        match self.max {
+            Some(max) if next > max => Err(CommitOutcome::LimitExceeded {
+                key: self.key.clone(),
+                current,
+                delta: self.delta,
+                max,
+            }),
+            _ => Ok(next),
+        }
+    }
 }
 
 /// The result of walking the hash chain.

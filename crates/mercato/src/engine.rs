@@ -15,8 +15,13 @@
 //! the lead to the oldest waiting caller, so no call waits on others'
 //! traffic for long. A lone caller commits on its own thread: no handoff.
 //!
+//! Limits that no single stream protects (a flash-sale promotion's
+//! per-customer limit and quota, counted over per-order streams) travel
+//! with the commit as store guards (`Commit::guards`): a commit that would
+//! pass one is refused by the store like a version conflict.
+//!
 //! When a commit does not land (a stream moved on in another process, the
-//! key was taken, or storage failed), the in-memory state is ahead of the
+//! key was taken, a guard's limit was reached, or storage failed), the in-memory state is ahead of the
 //! store: the engine reloads it from the store before the next decision.
 //! Conflicts are retried transparently (bounded); storage errors are
 //! returned and nothing of the call is stored.
@@ -321,9 +326,11 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                         payload,
                     });
                 }
+                let was_live = st.live_orders_touched(&events);
                 for e in &events {
                     st.apply(e);
                 }
+                let guards = st.guards_for(&events, &was_live);
                 let response = respond(&st, req, &events);
                 if events.is_empty() && key.is_none() {
                     return Ok(response);
@@ -348,6 +355,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                     read_models: st.read_model_rows(&events),
                     events: new_events,
                     idempotency,
+                    guards,
                 };
                 let ticket = Ticket::new();
                 let leader = self.enqueue(commit, Arc::clone(&ticket))?;
@@ -763,7 +771,9 @@ fn write_batch<S: Store>(shared: &Shared<S>, commits: &[Commit], tickets: &[Arc<
             for (ticket, outcome) in tickets.iter().zip(outcomes) {
                 match outcome {
                     CommitOutcome::Committed { .. } => ticket.finish(Outcome::Durable),
-                    CommitOutcome::Conflict { .. } | CommitOutcome::DuplicateKey { .. } => {
+                    CommitOutcome::Conflict { .. }
+                    | CommitOutcome::DuplicateKey { .. }
+                    | CommitOutcome::LimitExceeded { .. } => {
                         shared.stale.store(true, Ordering::SeqCst);
                         ticket.finish(Outcome::Retry);
                     }

@@ -1,15 +1,17 @@
 //! [`EngineState`]: everything the engine holds in memory — the core
 //! [`Shop`], the configuration log and the [`RuleSet`] built from it, the
 //! stream versions for optimistic concurrency and the idempotency records —
-//! and how a [`LogEvent`] moves it. Rebuilding it from the log (or a
+//! how a [`LogEvent`] moves it, and the store guards a command's events
+//! move (limits that must hold across processes). Rebuilding it from the log (or a
 //! snapshot plus the log after it) gives the identical state.
 
 use std::collections::HashMap;
 
 use mercato_core::coupon::CouponStatus;
+use mercato_core::order::{Order, OrderEvent};
 use mercato_core::{Currency, Shop};
-use mercato_rules::{BudgetSpent, CustomerView, RuleSet, ShopView};
-use mercato_store::{ReadModel, ReadModelRow};
+use mercato_rules::{BudgetSpent, CustomerView, PromotionRule, RuleSet, ShopView};
+use mercato_store::{Guard, ReadModel, ReadModelRow};
 use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
@@ -261,6 +263,102 @@ impl EngineState {
                     .map(|ic| (c.code.clone(), ic.status(Some(customer), now)))
             })
             .collect()
+    }
+}
+
+/// The guard key of a limited promotion's units: per customer
+/// (`promo/<id>/customer/<customer>`) or over all customers (`promo/<id>`).
+pub fn promo_guard_key(promotion: &str, customer: Option<&str>) -> String {
+    match customer {
+        Some(c) => format!("promo/{promotion}/customer/{c}"),
+        None => format!("promo/{promotion}"),
+    }
+}
+
+/// Adds the guard moves of `o`'s limited-promotion units: `sign` 1 when it
+/// becomes live (checked against the limits), -1 when it stops being live
+/// (given back, no limit). Moves on one key are merged.
+fn order_guards(rules: &RuleSet, o: &Order, sign: i64, out: &mut Vec<Guard>) {
+    let mut push = |key: String, units: i64, max: Option<i64>| {
+        let delta = sign.saturating_mul(units);
+        let max = if sign > 0 { max } else { None };
+        if let Some(g) = out.iter_mut().find(|g| g.key == key) {
+            g.delta = g.delta.saturating_add(delta);
+            g.max = match (g.max, max) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+        } else {
+            out.push(Guard { key, delta, max });
+        }
+    };
+    for line in &o.quote.lines {
+        for u in &line.uses {
+            let Some(p) = rules.promotions().iter().find(|p| p.id == u.source) else {
+                continue;
+            };
+            let PromotionRule::Price {
+                per_customer_limit,
+                quota,
+                ..
+            } = &p.rule
+            else {
+                continue;
+            };
+            if let (Some(limit), Some(c)) = (per_customer_limit, o.customer.as_deref()) {
+                push(promo_guard_key(&p.id, Some(c)), u.units, Some(*limit));
+            }
+            if let Some(q) = quota {
+                push(promo_guard_key(&p.id, None), u.units, Some(*q));
+            }
+        }
+    }
+}
+
+impl EngineState {
+    /// The live orders that `events` touch (call before applying them; hand
+    /// the result to [`EngineState::guards_for`]).
+    pub fn live_orders_touched(&self, events: &[LogEvent]) -> Vec<String> {
+        let mut ids: Vec<String> = Vec::new();
+        for e in events {
+            if let LogEvent::Core(mercato_core::Event::Order(oe)) = e {
+                let id = oe.order_id();
+                let live = self.shop().order(id).is_some_and(|o| o.status.is_live());
+                if live && !ids.iter().any(|x| x == id) {
+                    ids.push(id.to_string());
+                }
+            }
+        }
+        ids
+    }
+
+    /// The guard moves of `events`, read from the state after them: a
+    /// placed order takes its limited-promotion units against each
+    /// promotion's `per_customer_limit` and `quota`; an order of
+    /// `was_live` that is no longer live (cancelled, rejected, closed) gives
+    /// them back.
+    pub fn guards_for(&self, events: &[LogEvent], was_live: &[String]) -> Vec<Guard> {
+        let Some(rules) = &self.rules else {
+            return Vec::new();
+        };
+        let mut out = Vec::new();
+        for e in events {
+            if let LogEvent::Core(mercato_core::Event::Order(OrderEvent::Placed { id, .. })) = e {
+                if let Some(o) = self.shop().order(id) {
+                    if o.status.is_live() {
+                        order_guards(rules, o, 1, &mut out);
+                    }
+                }
+            }
+        }
+        for id in was_live {
+            if let Some(o) = self.shop().order(id) {
+                if !o.status.is_live() {
+                    order_guards(rules, o, -1, &mut out);
+                }
+            }
+        }
+        out
     }
 }
 
