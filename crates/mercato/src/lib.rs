@@ -3,7 +3,8 @@
 //! An embeddable order engine: orders, stock, pricing and promotions that
 //! are exact, fast and hard to corrupt. [`Engine`] wires the pure core
 //! ([`core`]), the pricing rules ([`rules`]) and a [`store::Store`] (the
-//! embedded SQLite default in [`sqlite`], or [`store::MemoryStore`]) with a
+//! embedded SQLite default in [`sqlite`], PostgreSQL for several processes
+//! in [`postgres`], or [`store::MemoryStore`]) with a
 //! [`Clock`]. The [`scenario`] module runs the JSON scenario contract.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -20,6 +21,7 @@ mod settings;
 mod state;
 
 pub use mercato_core as core;
+pub use mercato_postgres as postgres;
 pub use mercato_rules as rules;
 pub use mercato_sqlite as sqlite;
 pub use mercato_store as store;

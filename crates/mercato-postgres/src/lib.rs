@@ -1,0 +1,653 @@
+//! # mercato-postgres
+//!
+//! A PostgreSQL store for mercato, for shops whose application runs in
+//! several processes (on several machines) that must share one order, stock
+//! and coupon truth. It implements [`mercato_store::Store`] on the
+//! synchronous `postgres` client with an `r2d2` connection pool.
+//!
+//! - One transaction per batch of commits (group commit): the batch locks
+//!   the single `chain_head` row (`SELECT … FOR UPDATE`), which serializes
+//!   appenders across processes, reads the stream versions, idempotency keys
+//!   and guard counters the batch needs in three queries, checks every
+//!   commit in order in memory, then writes events, streams, idempotency
+//!   records, read models and guards with one `UNNEST` insert each. No
+//!   transaction is held open across anything but the batch itself.
+//! - The same SHA-256 hash chain as the other stores
+//!   ([`mercato_store::event_hash`]), so [`Store::verify`] works unchanged.
+//! - Schema in a version table with migrations; a database written by a
+//!   newer build is refused ([`StoreError::SchemaTooNew`]). An optional
+//!   PostgreSQL schema (namespace) lets one database hold several stores.
+//!
+//! See `docs/storage.md` for the schema, the guards and the scale-out path.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "testing")]
+pub mod testing;
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use mercato_store::{
+    Commit, CommitOutcome, GENESIS, IdempotencyRecord, ReadModel, Store, StoreError, StoredEvent,
+    event_hash,
+};
+use postgres::types::FromSql;
+use postgres::{NoTls, Row};
+use r2d2_postgres::PostgresConnectionManager;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = 1;
+
+type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
+type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
+
+/// How to connect.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PgOptions {
+    /// Connections in the pool (default 4). The engine writes through one
+    /// at a time; the others serve reads.
+    pub pool_size: u32,
+    /// PostgreSQL schema (namespace) holding the tables, created if needed
+    /// (default: none, the connection's `search_path`, normally `public`).
+    /// Letters, digits and `_` only.
+    pub schema: Option<String>,
+    /// How long to wait for a connection (default 10 s).
+    pub connect_timeout: Duration,
+}
+
+impl Default for PgOptions {
+    fn default() -> Self {
+        PgOptions {
+            pool_size: 4,
+            schema: None,
+            connect_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+impl PgOptions {
+    /// These options with the tables in `schema`.
+    pub fn schema(mut self, schema: impl Into<String>) -> Self {
+        self.schema = Some(schema.into());
+        self
+    }
+}
+
+fn backend(e: postgres::Error) -> StoreError {
+    StoreError::Backend(pg_message(&e))
+}
+
+fn pg_message(e: &postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("postgres {}: {}", db.code().code(), db.message()),
+        None => match std::error::Error::source(e) {
+            Some(src) => format!("postgres: {e}: {src}"),
+            None => format!("postgres: {e}"),
+        },
+    }
+}
+
+fn to_u64(v: i64) -> u64 {
+    u64::try_from(v).unwrap_or(0)
+}
+
+fn to_i64(v: u64) -> Result<i64, StoreError> {
+    i64::try_from(v).map_err(|_| StoreError::Backend(format!("sequence number {v} out of range")))
+}
+
+/// Column `i` of a row, or `Corrupt` when the stored type is not the
+/// expected one (a table changed behind the store's back).
+fn col<'a, T: FromSql<'a>>(r: &'a Row, i: usize) -> Result<T, StoreError> {
+    r.try_get(i)
+        .map_err(|e| StoreError::Corrupt(format!("column {i}: {}", pg_message(&e))))
+}
+
+fn valid_schema(s: &str) -> bool {
+    s.len() <= 63
+        && s.as_bytes().first().is_some_and(|b| !b.is_ascii_digit())
+        && s.bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+}
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS events (
+    seq            BIGINT PRIMARY KEY,
+    stream         TEXT   NOT NULL,
+    stream_version BIGINT NOT NULL,
+    kind           TEXT   NOT NULL,
+    payload        TEXT   NOT NULL,
+    prev_hash      TEXT   NOT NULL,
+    hash           TEXT   NOT NULL,
+    UNIQUE (stream, stream_version)
+);
+CREATE TABLE IF NOT EXISTS streams (
+    stream  TEXT   PRIMARY KEY,
+    version BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS idempotency (
+    key          TEXT PRIMARY KEY,
+    request_hash TEXT NOT NULL,
+    response     TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS snapshots (
+    id    INTEGER PRIMARY KEY CHECK (id = 1),
+    seq   BIGINT  NOT NULL,
+    state TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS read_models (
+    model TEXT NOT NULL,
+    key   TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (model, key)
+);
+CREATE TABLE IF NOT EXISTS guards (
+    key  TEXT   PRIMARY KEY,
+    used BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS chain_head (
+    id   INTEGER PRIMARY KEY CHECK (id = 1),
+    seq  BIGINT  NOT NULL,
+    hash TEXT    NOT NULL
+);
+INSERT INTO chain_head (id, seq, hash)
+VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000')
+ON CONFLICT (id) DO NOTHING;
+";
+
+/// Each schema version and the SQL that brings the previous one to it.
+const MIGRATIONS: [(i64, &str); 1] = [(1, SCHEMA_V1)];
+
+/// A mercato store in a PostgreSQL database.
+pub struct PgStore {
+    pool: Pool,
+    schema: Option<String>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore")
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`
+    /// or `host=… user=… dbname=…`), creates the schema if needed and
+    /// migrates it to [`SCHEMA_VERSION`].
+    pub fn open(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            StoreError::Open(format!("bad URL: {}", pg_message(&e)))
+        })?;
+        if let Some(s) = &options.schema {
+            if !valid_schema(s) {
+                return Err(StoreError::Open(format!(
+                    "schema name `{s}`: use lower-case letters, digits and _"
+                )));
+            }
+            config.options(&format!("-c search_path={s}"));
+        }
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        let manager = PostgresConnectionManager::new(config, NoTls);
+        let pool = r2d2::Pool::builder()
+            .max_size(options.pool_size.max(1))
+            .min_idle(Some(1))
+            .connection_timeout(options.connect_timeout)
+            .build(manager)
+            .map_err(|e| StoreError::Open(e.to_string()))?;
+        let store = PgStore {
+            pool,
+            schema: options.schema,
+        };
+        store.migrate()?;
+        Ok(store)
+    }
+
+    /// The PostgreSQL schema holding the tables, if one was chosen.
+    pub fn schema_name(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    fn conn(&self) -> Result<Conn, StoreError> {
+        self.pool
+            .get()
+            .map_err(|e| StoreError::Backend(format!("no database connection: {e}")))
+    }
+
+    /// Creates the schema and brings it to [`SCHEMA_VERSION`] in one
+    /// transaction, under an advisory lock so that processes opening the
+    /// same database at once migrate it once.
+    fn migrate(&self) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        let mut tx = c.transaction().map_err(backend)?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('mercato-migrate:' || $1))",
+            &[&self.schema.clone().unwrap_or_default()],
+        )
+        .map_err(backend)?;
+        if let Some(s) = &self.schema {
+            tx.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS \"{s}\""))
+                .map_err(backend)?;
+        }
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+            .map_err(backend)?;
+        let found: Option<i32> = col(
+            &tx.query_one("SELECT MAX(version) FROM schema_version", &[])
+                .map_err(backend)?,
+            0,
+        )?;
+        let found = i64::from(found.unwrap_or(0));
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        for (version, sql) in MIGRATIONS {
+            if version > found {
+                tx.batch_execute(sql).map_err(backend)?;
+                let v = i32::try_from(version).unwrap_or(i32::MAX);
+                tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&v])
+                    .map_err(backend)?;
+            }
+        }
+        tx.commit().map_err(backend)
+    }
+
+    /// Test and audit hook: runs SQL on the database as an outside writer
+    /// would (used to prove that tampering is detected).
+    pub fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
+        self.conn()?.batch_execute(sql).map_err(backend)
+    }
+}
+
+fn row_to_event(r: &Row) -> Result<StoredEvent, StoreError> {
+    Ok(StoredEvent {
+        seq: to_u64(col(r, 0)?),
+        stream: col(r, 1)?,
+        stream_version: to_u64(col(r, 2)?),
+        kind: col(r, 3)?,
+        payload: col(r, 4)?,
+        prev_hash: col(r, 5)?,
+        hash: col(r, 6)?,
+    })
+}
+
+/// The columns of the rows one batch writes.
+#[derive(Default)]
+struct Writes {
+    seq: Vec<i64>,
+    stream: Vec<String>,
+    stream_version: Vec<i64>,
+    kind: Vec<String>,
+    payload: Vec<String>,
+    prev_hash: Vec<String>,
+    hash: Vec<String>,
+    idem: Vec<IdempotencyRecord>,
+    /// (model, key) → value, last write wins, first-write order kept.
+    models: Vec<(&'static str, String, String)>,
+    model_index: HashMap<(&'static str, String), usize>,
+}
+
+impl Store for PgStore {
+    fn commit_batch(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
+        let mut conn = self.conn()?;
+        let mut tx = conn.transaction().map_err(backend)?;
+        // The single-row serialization point of every appender.
+        let head = tx
+            .query_one(
+                "SELECT seq, hash FROM chain_head WHERE id = 1 FOR UPDATE",
+                &[],
+            )
+            .map_err(backend)?;
+        let (mut seq, mut prev): (u64, String) = (to_u64(col(&head, 0)?), col(&head, 1)?);
+        let start_seq = seq;
+
+        let mut stream_names: Vec<&str> = Vec::new();
+        let mut idem_keys: Vec<&str> = Vec::new();
+        let mut guard_keys: Vec<&str> = Vec::new();
+        for c in commits {
+            stream_names.extend(c.expected.iter().map(|(s, _)| s.as_str()));
+            stream_names.extend(c.events.iter().map(|e| e.stream.as_str()));
+            idem_keys.extend(c.idempotency.iter().map(|r| r.key.as_str()));
+            guard_keys.extend(c.guards.iter().map(|g| g.key.as_str()));
+        }
+        for v in [&mut stream_names, &mut idem_keys, &mut guard_keys] {
+            v.sort_unstable();
+            v.dedup();
+        }
+        let mut versions: HashMap<String, u64> = HashMap::new();
+        if !stream_names.is_empty() {
+            for r in tx
+                .query(
+                    "SELECT stream, version FROM streams WHERE stream = ANY($1)",
+                    &[&stream_names],
+                )
+                .map_err(backend)?
+            {
+                versions.insert(col(&r, 0)?, to_u64(col(&r, 1)?));
+            }
+        }
+        let mut known_keys: HashMap<String, IdempotencyRecord> = HashMap::new();
+        if !idem_keys.is_empty() {
+            for r in tx
+                .query(
+                    "SELECT key, request_hash, response FROM idempotency WHERE key = ANY($1)",
+                    &[&idem_keys],
+                )
+                .map_err(backend)?
+            {
+                let key: String = col(&r, 0)?;
+                known_keys.insert(
+                    key.clone(),
+                    IdempotencyRecord {
+                        key,
+                        request_hash: col(&r, 1)?,
+                        response: col(&r, 2)?,
+                    },
+                );
+            }
+        }
+        let mut guards: HashMap<String, i64> = HashMap::new();
+        if !guard_keys.is_empty() {
+            for r in tx
+                .query(
+                    "SELECT key, used FROM guards WHERE key = ANY($1)",
+                    &[&guard_keys],
+                )
+                .map_err(backend)?
+            {
+                guards.insert(col(&r, 0)?, col(&r, 1)?);
+            }
+        }
+        // Streams and guards the batch moves, in first-touch order.
+        let mut touched_streams: Vec<String> = Vec::new();
+        let mut touched_guards: Vec<String> = Vec::new();
+        let mut touched: HashSet<(bool, String)> = HashSet::new();
+
+        let mut w = Writes::default();
+        let mut out = Vec::with_capacity(commits.len());
+        'commits: for c in commits {
+            if let Some(existing) = c.idempotency.as_ref().and_then(|r| known_keys.get(&r.key)) {
+                out.push(CommitOutcome::DuplicateKey {
+                    existing: existing.clone(),
+                });
+                continue;
+            }
+            for (s, v) in &c.expected {
+                let actual = versions.get(s).copied().unwrap_or(0);
+                if actual != *v {
+                    out.push(CommitOutcome::Conflict {
+                        stream: s.clone(),
+                        expected: *v,
+                        actual,
+                    });
+                    continue 'commits;
+                }
+            }
+            let mut moved: Vec<(&str, i64)> = Vec::with_capacity(c.guards.len());
+            for g in &c.guards {
+                let current = match moved.iter().rev().find(|(k, _)| *k == g.key) {
+                    Some((_, v)) => *v,
+                    None => guards.get(&g.key).copied().unwrap_or(0),
+                };
+                match g.apply_to(current) {
+                    Ok(next) => moved.push((&g.key, next)),
+                    Err(refused) => {
+                        out.push(refused);
+                        continue 'commits;
+                    }
+                }
+            }
+            for (k, v) in moved {
+                guards.insert(k.to_string(), v);
+                if touched.insert((false, k.to_string())) {
+                    touched_guards.push(k.to_string());
+                }
+            }
+            let first = seq + 1;
+            for e in &c.events {
+                let sv = versions.get(&e.stream).copied().unwrap_or(0) + 1;
+                versions.insert(e.stream.clone(), sv);
+                if touched.insert((true, e.stream.clone())) {
+                    touched_streams.push(e.stream.clone());
+                }
+                seq += 1;
+                let hash = event_hash(&prev, seq, &e.stream, sv, &e.kind, &e.payload);
+                w.seq.push(to_i64(seq)?);
+                w.stream.push(e.stream.clone());
+                w.stream_version.push(to_i64(sv)?);
+                w.kind.push(e.kind.clone());
+                w.payload.push(e.payload.clone());
+                w.prev_hash.push(std::mem::replace(&mut prev, hash.clone()));
+                w.hash.push(hash);
+            }
+            if let Some(rec) = &c.idempotency {
+                known_keys.insert(rec.key.clone(), rec.clone());
+                w.idem.push(rec.clone());
+            }
+            for row in &c.read_models {
+                let k = (row.model.name(), row.key.clone());
+                match w.model_index.get(&k) {
+                    Some(i) => {
+                        if let Some(m) = w.models.get_mut(*i) {
+                            m.2 = row.value.clone();
+                        }
+                    }
+                    None => {
+                        w.model_index.insert(k, w.models.len());
+                        w.models
+                            .push((row.model.name(), row.key.clone(), row.value.clone()));
+                    }
+                }
+            }
+            out.push(CommitOutcome::Committed { first, last: seq });
+        }
+
+        if !w.seq.is_empty() {
+            tx.execute(
+                "INSERT INTO events (seq, stream, stream_version, kind, payload, prev_hash, hash)
+                 SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[],
+                                      $6::text[], $7::text[])",
+                &[
+                    &w.seq,
+                    &w.stream,
+                    &w.stream_version,
+                    &w.kind,
+                    &w.payload,
+                    &w.prev_hash,
+                    &w.hash,
+                ],
+            )
+            .map_err(backend)?;
+            let versions_out: Vec<i64> = touched_streams
+                .iter()
+                .map(|s| to_i64(versions.get(s).copied().unwrap_or(0)))
+                .collect::<Result<_, _>>()?;
+            tx.execute(
+                "INSERT INTO streams (stream, version)
+                 SELECT * FROM UNNEST($1::text[], $2::int8[])
+                 ON CONFLICT (stream) DO UPDATE SET version = EXCLUDED.version",
+                &[&touched_streams, &versions_out],
+            )
+            .map_err(backend)?;
+        }
+        if !w.idem.is_empty() {
+            let keys: Vec<&str> = w.idem.iter().map(|r| r.key.as_str()).collect();
+            let hashes: Vec<&str> = w.idem.iter().map(|r| r.request_hash.as_str()).collect();
+            let responses: Vec<&str> = w.idem.iter().map(|r| r.response.as_str()).collect();
+            tx.execute(
+                "INSERT INTO idempotency (key, request_hash, response)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])",
+                &[&keys, &hashes, &responses],
+            )
+            .map_err(backend)?;
+        }
+        if !w.models.is_empty() {
+            let models: Vec<&str> = w.models.iter().map(|m| m.0).collect();
+            let keys: Vec<&str> = w.models.iter().map(|m| m.1.as_str()).collect();
+            let values: Vec<&str> = w.models.iter().map(|m| m.2.as_str()).collect();
+            tx.execute(
+                "INSERT INTO read_models (model, key, value)
+                 SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[])
+                 ON CONFLICT (model, key) DO UPDATE SET value = EXCLUDED.value",
+                &[&models, &keys, &values],
+            )
+            .map_err(backend)?;
+        }
+        if !touched_guards.is_empty() {
+            let used: Vec<i64> = touched_guards
+                .iter()
+                .map(|k| guards.get(k).copied().unwrap_or(0))
+                .collect();
+            tx.execute(
+                "INSERT INTO guards (key, used)
+                 SELECT * FROM UNNEST($1::text[], $2::int8[])
+                 ON CONFLICT (key) DO UPDATE SET used = EXCLUDED.used",
+                &[&touched_guards, &used],
+            )
+            .map_err(backend)?;
+        }
+        if seq != start_seq {
+            tx.execute(
+                "UPDATE chain_head SET seq = $1, hash = $2 WHERE id = 1",
+                &[&to_i64(seq)?, &prev],
+            )
+            .map_err(backend)?;
+        }
+        tx.commit().map_err(backend)?;
+        Ok(out)
+    }
+
+    fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.conn()?
+            .query(
+                "SELECT seq, stream, stream_version, kind, payload, prev_hash, hash
+                 FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&to_i64(after)?, &limit],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(row_to_event)
+            .collect()
+    }
+
+    fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
+        self.conn()?
+            .query(
+                "SELECT seq, stream, stream_version, kind, payload, prev_hash, hash
+                 FROM events WHERE stream = $1 ORDER BY stream_version",
+                &[&stream],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(row_to_event)
+            .collect()
+    }
+
+    fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
+        let r = self
+            .conn()?
+            .query_opt("SELECT version FROM streams WHERE stream = $1", &[&stream])
+            .map_err(backend)?;
+        Ok(match r {
+            Some(r) => to_u64(col(&r, 0)?),
+            None => 0,
+        })
+    }
+
+    fn head(&self) -> Result<u64, StoreError> {
+        let r = self
+            .conn()?
+            .query_one("SELECT MAX(seq) FROM events", &[])
+            .map_err(backend)?;
+        Ok(col::<Option<i64>>(&r, 0)?.map_or(0, to_u64))
+    }
+
+    fn idempotency(&self, key: &str) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let r = self
+            .conn()?
+            .query_opt(
+                "SELECT request_hash, response FROM idempotency WHERE key = $1",
+                &[&key],
+            )
+            .map_err(backend)?;
+        r.map(|r| {
+            Ok(IdempotencyRecord {
+                key: key.to_string(),
+                request_hash: col(&r, 0)?,
+                response: col(&r, 1)?,
+            })
+        })
+        .transpose()
+    }
+
+    fn save_snapshot(&self, seq: u64, state: &str) -> Result<(), StoreError> {
+        self.conn()?
+            .execute(
+                "INSERT INTO snapshots (id, seq, state) VALUES (1, $1, $2)
+                 ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state",
+                &[&to_i64(seq)?, &state],
+            )
+            .map_err(backend)?;
+        Ok(())
+    }
+
+    fn load_snapshot(&self) -> Result<Option<(u64, String)>, StoreError> {
+        let r = self
+            .conn()?
+            .query_opt("SELECT seq, state FROM snapshots WHERE id = 1", &[])
+            .map_err(backend)?;
+        r.map(|r| Ok((to_u64(col(&r, 0)?), col(&r, 1)?)))
+            .transpose()
+    }
+
+    fn read_model(&self, model: ReadModel, key: &str) -> Result<Option<String>, StoreError> {
+        let r = self
+            .conn()?
+            .query_opt(
+                "SELECT value FROM read_models WHERE model = $1 AND key = $2",
+                &[&model.name(), &key],
+            )
+            .map_err(backend)?;
+        r.map(|r| col(&r, 0)).transpose()
+    }
+
+    fn read_models(&self, model: ReadModel) -> Result<Vec<(String, String)>, StoreError> {
+        self.conn()?
+            .query(
+                "SELECT key, value FROM read_models WHERE model = $1 ORDER BY key COLLATE \"C\"",
+                &[&model.name()],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| Ok((col(r, 0)?, col(r, 1)?)))
+            .collect()
+    }
+
+    fn guard(&self, key: &str) -> Result<i64, StoreError> {
+        let r = self
+            .conn()?
+            .query_opt("SELECT used FROM guards WHERE key = $1", &[&key])
+            .map_err(backend)?;
+        Ok(match r {
+            Some(r) => col(&r, 0)?,
+            None => 0,
+        })
+    }
+
+    fn chain_head(&self) -> Result<(u64, String), StoreError> {
+        let r = self
+            .conn()?
+            .query_opt("SELECT seq, hash FROM chain_head WHERE id = 1", &[])
+            .map_err(backend)?;
+        match r {
+            Some(r) => Ok((to_u64(col(&r, 0)?), col(&r, 1)?)),
+            None => Ok((0, GENESIS.to_string())),
+        }
+    }
+}

@@ -1,0 +1,172 @@
+//! The shared conformance suite on a real PostgreSQL server (each check on
+//! a fresh schema), plus what only a database shows: reopening, tampering
+//! and deletion through SQL, newer schemas, bad URLs. The server is the one
+//! in `MERCATO_PG_URL` or a private throwaway cluster; without PostgreSQL
+//! these tests fail saying how to install it.
+
+use mercato_postgres::testing::TestCluster;
+use mercato_postgres::{PgOptions, PgStore};
+use mercato_store::{Commit, NewEvent, Store, StoreError, conformance};
+
+fn cluster() -> &'static TestCluster {
+    TestCluster::shared()
+}
+
+fn fresh() -> PgStore {
+    cluster().fresh_store().unwrap()
+}
+
+fn three_events(s: &PgStore) {
+    let events = (1..=3)
+        .map(|i| NewEvent {
+            stream: "a".into(),
+            kind: "k".into(),
+            payload: format!("{{\"i\":{i}}}"),
+        })
+        .collect();
+    s.commit_batch(&[Commit {
+        events,
+        ..Commit::default()
+    }])
+    .unwrap();
+}
+
+#[test]
+fn postgres_store_conforms() {
+    conformance::run_all(fresh);
+}
+
+#[test]
+fn postgres_reopen_keeps_everything() {
+    let c = cluster();
+    let schema = c.fresh_schema_name();
+    conformance::reopen_keeps_everything(|| {
+        PgStore::open(c.url(), PgOptions::default().schema(schema.clone())).unwrap()
+    });
+}
+
+#[test]
+fn tampering_through_sql_is_detected() {
+    conformance::tamper_is_detected(&fresh(), |s, seq| {
+        s.execute_raw(&format!(
+            "UPDATE events SET payload = '{{\"i\":99}}' WHERE seq = {seq}"
+        ))
+        .unwrap();
+    });
+    let s = fresh();
+    three_events(&s);
+    s.execute_raw("UPDATE events SET kind = 'x' WHERE seq = 3")
+        .unwrap();
+    assert_eq!(s.verify().unwrap().first_break.map(|b| b.0), Some(3));
+    // Rewriting an event together with its hash breaks the next link.
+    let s = fresh();
+    three_events(&s);
+    let forged = mercato_store::event_hash(
+        &s.read_from(0, 1).unwrap()[0].hash,
+        2,
+        "a",
+        2,
+        "k",
+        "{\"i\":42}",
+    );
+    s.execute_raw(&format!(
+        "UPDATE events SET payload = '{{\"i\":42}}', hash = '{forged}' WHERE seq = 2"
+    ))
+    .unwrap();
+    assert_eq!(s.verify().unwrap().first_break.map(|b| b.0), Some(3));
+}
+
+#[test]
+fn deleting_an_event_is_detected() {
+    for victim in [1, 2, 3] {
+        let s = fresh();
+        three_events(&s);
+        s.execute_raw(&format!("DELETE FROM events WHERE seq = {victim}"))
+            .unwrap();
+        assert!(
+            !s.verify().unwrap().ok(),
+            "deleting event {victim} must be detected"
+        );
+    }
+}
+
+#[test]
+fn newer_schema_is_refused() {
+    let c = cluster();
+    let schema = c.fresh_schema_name();
+    conformance::newer_schema_is_refused(
+        || PgStore::open(c.url(), PgOptions::default().schema(schema.clone())),
+        |s, v| {
+            s.execute_raw(&format!(
+                "INSERT INTO schema_version (version) VALUES ({v})"
+            ))
+            .unwrap();
+        },
+    );
+}
+
+#[test]
+fn stores_in_two_schemas_are_separate() {
+    let a = fresh();
+    let b = fresh();
+    three_events(&a);
+    assert_eq!(a.head().unwrap(), 3);
+    assert_eq!(b.head().unwrap(), 0);
+    assert_ne!(a.schema_name(), b.schema_name());
+}
+
+#[test]
+fn bad_urls_and_schema_names_are_open_errors() {
+    assert!(matches!(
+        PgStore::open(
+            "postgresql://u@127.0.0.1:1/x",
+            PgOptions {
+                connect_timeout: std::time::Duration::from_millis(500),
+                ..PgOptions::default()
+            }
+        ),
+        Err(StoreError::Open(_))
+    ));
+    assert!(matches!(
+        PgStore::open("not a url ===", PgOptions::default()),
+        Err(StoreError::Open(_))
+    ));
+    assert!(matches!(
+        PgStore::open(
+            cluster().url(),
+            PgOptions::default().schema("x; DROP TABLE y")
+        ),
+        Err(StoreError::Open(_))
+    ));
+}
+
+#[test]
+fn a_big_batch_is_one_transaction() {
+    let s = fresh();
+    let commits: Vec<Commit> = (0..500)
+        .map(|i| Commit {
+            expected: vec![(format!("o{i}"), 0), ("shared".into(), i)],
+            events: vec![
+                NewEvent {
+                    stream: format!("o{i}"),
+                    kind: "k".into(),
+                    payload: format!("{{\"i\":{i}}}"),
+                },
+                NewEvent {
+                    stream: "shared".into(),
+                    kind: "k".into(),
+                    payload: "{}".into(),
+                },
+            ],
+            ..Commit::default()
+        })
+        .collect();
+    let out = s.commit_batch(&commits).unwrap();
+    assert!(
+        out.iter()
+            .all(|o| matches!(o, mercato_store::CommitOutcome::Committed { .. }))
+    );
+    assert_eq!(s.head().unwrap(), 1000);
+    assert_eq!(s.stream_version("shared").unwrap(), 500);
+    assert!(s.verify().unwrap().ok());
+}
