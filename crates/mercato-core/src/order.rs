@@ -479,6 +479,9 @@ impl Order {
     /// allocations in order (for restocking returned units).
     pub fn allocations_for(&self, lines: &[LineQty], already: &[i64]) -> Vec<Allocation> {
         let mut out: Vec<Allocation> = Vec::new();
+        // Units of each line taken so far, this return's earlier entries
+        // included (a line may be named twice).
+        let mut taken: Vec<i64> = already.to_vec();
         for lq in lines {
             let Some(line) = self.quote.lines.get(lq.line) else {
                 continue;
@@ -490,7 +493,10 @@ impl Order {
                 .filter(|l| l.sku == line.sku)
                 .map(|l| l.qty)
                 .sum::<i64>()
-                + already.get(lq.line).copied().unwrap_or(0);
+                + taken.get(lq.line).copied().unwrap_or(0);
+            if let Some(t) = taken.get_mut(lq.line) {
+                *t += lq.qty;
+            }
             let mut skip = before;
             let mut need = lq.qty;
             for a in self.allocations.iter().filter(|a| a.sku == line.sku) {
