@@ -221,6 +221,15 @@ impl<'a> Work<'a> {
         if cart.points < 0 {
             return Err(RulesError::InvalidPoints(cart.points));
         }
+        // The contract's error order: an unknown SKU anywhere in the cart
+        // wins over an invalid quantity on an earlier line.
+        if let Some(l) = cart
+            .lines
+            .iter()
+            .find(|l| env.rules.item_at(&l.sku).is_none())
+        {
+            return Err(RulesError::UnknownSku(l.sku.clone()));
+        }
         let mut lines = Vec::with_capacity(cart.lines.len() + 1);
         for l in &cart.lines {
             let (pos, item) = env
