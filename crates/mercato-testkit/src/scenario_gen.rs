@@ -1,0 +1,1 @@
+//! Random scenarios in the contract's JSON format (stub).

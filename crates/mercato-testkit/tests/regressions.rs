@@ -1,0 +1,97 @@
+//! Bugs the kit's property suites and fuzzers found, each kept as a plain
+//! test (the proptest regression files keep the generated cases too).
+
+use mercato::core::order::LineQty;
+use mercato::rules::CartLine;
+use mercato::store::MemoryStore;
+use mercato::{Engine, ManualClock, PlaceOrderRequest, Settings};
+
+fn engine() -> Engine<MemoryStore, ManualClock> {
+    let clock = ManualClock::new("2026-11-11T10:00:00Z".parse().unwrap());
+    let e = Engine::open(MemoryStore::new(), clock).unwrap();
+    e.configure(mercato::core::Currency::CNY, Settings::default())
+        .unwrap();
+    e.add_catalog_item(serde_json::from_str(r#"{"sku": "a", "price": "10.00"}"#).unwrap())
+        .unwrap();
+    e
+}
+
+/// A return that names the same line twice restocks the next units each
+/// time (first-first), not the same units twice: with units 1–2 from `l0`
+/// and units 3–4 from `l1`, returning 2 + 2 units puts 2 back at each.
+#[test]
+fn return_naming_a_line_twice_restocks_each_unit_where_it_came_from() {
+    let e = engine();
+    e.configure_location("a", "l0", 0, false, 1).unwrap();
+    e.configure_location("a", "l1", 0, false, 0).unwrap();
+    e.adjust_stock("a", "l0", 2, "opening").unwrap();
+    e.adjust_stock("a", "l1", 2, "opening").unwrap();
+    let placed = e
+        .place_order(
+            PlaceOrderRequest {
+                id: "o1".into(),
+                customer: None,
+                lines: vec![CartLine {
+                    sku: "a".into(),
+                    qty: 4,
+                }],
+                coupons: vec![],
+                points: 0,
+                channel: None,
+            },
+            None,
+        )
+        .unwrap();
+    // Split by priority: 2 from l0, 2 from l1.
+    assert_eq!(placed.reservations.len(), 2);
+    e.pay("o1", "40.00".parse().unwrap(), None).unwrap();
+    e.ship("o1", None, None).unwrap();
+    e.deliver("o1", None).unwrap();
+    let two = LineQty { line: 0, qty: 2 };
+    e.return_items("o1", vec![two, two], true, None)
+        .unwrap();
+    let at = |loc: &str| {
+        e.read(|st| {
+            st.shop()
+                .stock()
+                .sku("a")
+                .and_then(|s| s.locations.iter().find(|l| l.location == loc))
+                .map(|l| l.on_hand)
+        })
+        .unwrap()
+    };
+    assert_eq!(at("l0"), Some(2));
+    assert_eq!(at("l1"), Some(2));
+    assert!(mercato_testkit::check_engine(&e).is_empty());
+}
+
+/// The contract's error order: `unknown_sku` wins over `invalid_quantity`
+/// even when the bad quantity is on an earlier line.
+#[test]
+fn unknown_sku_wins_over_an_earlier_invalid_quantity() {
+    let e = engine();
+    e.adjust_stock("a", "main", 5, "opening").unwrap();
+    let err = e
+        .place_order(
+            PlaceOrderRequest {
+                id: "o1".into(),
+                customer: None,
+                lines: vec![
+                    CartLine {
+                        sku: "a".into(),
+                        qty: 0,
+                    },
+                    CartLine {
+                        sku: "nope".into(),
+                        qty: 1,
+                    },
+                ],
+                coupons: vec![],
+                points: 0,
+                channel: None,
+            },
+            None,
+        )
+        .unwrap_err();
+    assert_eq!(err.code(), "unknown_sku");
+}
