@@ -1,8 +1,8 @@
 //! `mercato`: the scenario runner of the contract.
 //!
 //! ```text
-//! cargo run --release --example mercato -- check FILE... [--store memory|sqlite:PATH]
-//! cargo run --release --example mercato -- run FILE [--store memory|sqlite:PATH]
+//! cargo run --release --example mercato -- check FILE... [--store memory|sqlite:PATH|postgres:URL]
+//! cargo run --release --example mercato -- run FILE [--store memory|sqlite:PATH|postgres:URL]
 //! ```
 //! `check` prints one line per failing step and `N passed, M failed`
 //! (exit 0 only when nothing failed; 2 when a file cannot be read or set
@@ -11,11 +11,18 @@
 //! With `--store sqlite:PATH`, each file runs on a fresh SQLite database:
 //! PATH itself for one file, `PATH.N` for the N-th of several; an existing
 //! database at that path is replaced.
+//!
+//! With `--store postgres:URL` (e.g.
+//! `postgres:postgresql://postgres@127.0.0.1:5432/shop`), each file runs on a
+//! fresh PostgreSQL schema of that database: `mercato_scenario` for one
+//! file, `mercato_scenario_N` for the N-th of several; an existing schema of
+//! that name is dropped first. The user needs CREATE on the database.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use mercato::postgres::{PgOptions, PgStore};
 use mercato::scenario::{self, Scenario, ScenarioError, StepOutcome};
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::MemoryStore;
@@ -28,7 +35,7 @@ use mercato::store::MemoryStore;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
-    /// Where to run: `memory` (default) or `sqlite:PATH`.
+    /// Where to run: `memory` (default), `sqlite:PATH` or `postgres:URL`.
     #[arg(long, global = true, default_value = "memory")]
     store: String,
 }
@@ -51,6 +58,7 @@ enum Cmd {
 enum StoreSpec {
     Memory,
     Sqlite(PathBuf),
+    Postgres(String),
 }
 
 fn parse_store(s: &str) -> Result<StoreSpec, String> {
@@ -62,8 +70,19 @@ fn parse_store(s: &str) -> Result<StoreSpec, String> {
         } else {
             Ok(StoreSpec::Sqlite(PathBuf::from(p)))
         }
+    } else if let Some(u) = s.strip_prefix("postgres:") {
+        if u.is_empty() {
+            Err("--store postgres:URL needs a URL".into())
+        } else if u.starts_with("//") {
+            // `postgres://…` given whole.
+            Ok(StoreSpec::Postgres(s.to_string()))
+        } else {
+            Ok(StoreSpec::Postgres(u.to_string()))
+        }
     } else {
-        Err(format!("unknown store `{s}` (use memory or sqlite:PATH)"))
+        Err(format!(
+            "unknown store `{s}` (use memory, sqlite:PATH or postgres:URL)"
+        ))
     }
 }
 
@@ -96,6 +115,16 @@ fn run_file(
                 p.clone()
             };
             scenario::run(&sc, fresh_db(&path)?)
+        }
+        StoreSpec::Postgres(url) => {
+            let schema = if many {
+                format!("mercato_scenario_{n}")
+            } else {
+                "mercato_scenario".to_string()
+            };
+            let store = PgStore::open_fresh(url, PgOptions::default().schema(schema))
+                .map_err(|e| e.to_string())?;
+            scenario::run(&sc, store)
         }
     };
     r.map_err(|e| e.to_string())

@@ -206,6 +206,36 @@ impl PgStore {
         Ok(store)
     }
 
+    /// Drops the schema named in `options` with everything in it, then
+    /// opens a fresh store there (the scenario runner's one-schema-per-file).
+    /// Refuses options without a schema: it never empties `public`.
+    pub fn open_fresh(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let Some(schema) = options.schema.clone() else {
+            return Err(StoreError::Open(
+                "open_fresh needs a schema to drop and recreate".into(),
+            ));
+        };
+        if !valid_schema(&schema) {
+            return Err(StoreError::Open(format!(
+                "schema name `{schema}`: use lower-case letters, digits and _"
+            )));
+        }
+        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
+            StoreError::Open(format!("bad URL: {}", pg_message(&e)))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(options.connect_timeout);
+        }
+        let mut client = config
+            .connect(NoTls)
+            .map_err(|e| StoreError::Open(pg_message(&e)))?;
+        client
+            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .map_err(backend)?;
+        drop(client);
+        PgStore::open(url, options)
+    }
+
     /// The PostgreSQL schema holding the tables, if one was chosen.
     pub fn schema_name(&self) -> Option<&str> {
         self.schema.as_deref()

@@ -1,5 +1,5 @@
-//! Every public scenario of the contract passes on the memory store and on
-//! SQLite, with identical step results on both.
+//! Every public scenario of the contract passes on the memory store, on
+//! SQLite and on PostgreSQL, with identical step results on all of them.
 
 use std::path::PathBuf;
 
@@ -109,4 +109,52 @@ fn malformed_files_fail_with_a_path_and_line() {
         scenario::run(&sc, MemoryStore::new()),
         Err(scenario::ScenarioError::Setup(_))
     ));
+}
+
+#[test]
+fn public_scenarios_pass_on_postgres_identically_to_memory() {
+    use mercato::postgres::testing::TestCluster;
+    use mercato::postgres::{PgOptions, PgStore};
+    let cluster = TestCluster::shared();
+    let dir = scenario_dir();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
+    files.sort();
+    assert!(files.len() >= 11, "found {} scenarios", files.len());
+    let mut steps = 0;
+    for f in &files {
+        let sc = Scenario::parse(&std::fs::read_to_string(f).unwrap()).unwrap();
+        let mem = scenario::run(&sc, MemoryStore::new()).unwrap();
+        // Each file on a fresh schema.
+        let db = PgStore::open_fresh(
+            cluster.url(),
+            PgOptions::default().schema(cluster.fresh_schema_name()),
+        )
+        .unwrap();
+        let pg = scenario::run(&sc, db).unwrap();
+        assert_eq!(mem.len(), pg.len());
+        for (m, p) in mem.iter().zip(&pg) {
+            assert_eq!(
+                m.result,
+                p.result,
+                "{}: step {} differs between memory and PostgreSQL",
+                f.display(),
+                m.index
+            );
+            if let Some(expect) = &p.expect {
+                let diffs = scenario::matches(expect, &p.result);
+                assert!(
+                    diffs.is_empty(),
+                    "{}: step {}: {diffs:?}",
+                    f.display(),
+                    p.index
+                );
+            }
+            steps += 1;
+        }
+    }
+    assert!(steps >= 50);
 }
