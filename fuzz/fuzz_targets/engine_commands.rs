@@ -1,0 +1,7 @@
+//! Fuzz target `engine_commands`: the logic is `mercato_testkit::fuzz::engine_commands`, which
+//! `cargo test -p mercato-testkit --test fuzz_corpus` replays on stable.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    mercato_testkit::fuzz::engine_commands(data);
+});

@@ -1,0 +1,7 @@
+//! Fuzz target `rules`: the logic is `mercato_testkit::fuzz::rules`, which
+//! `cargo test -p mercato-testkit --test fuzz_corpus` replays on stable.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
+    mercato_testkit::fuzz::rules(data);
+});
