@@ -48,8 +48,7 @@ fn return_naming_a_line_twice_restocks_each_unit_where_it_came_from() {
     e.ship("o1", None, None).unwrap();
     e.deliver("o1", None).unwrap();
     let two = LineQty { line: 0, qty: 2 };
-    e.return_items("o1", vec![two, two], true, None)
-        .unwrap();
+    e.return_items("o1", vec![two, two], true, None).unwrap();
     let at = |loc: &str| {
         e.read(|st| {
             st.shop()
