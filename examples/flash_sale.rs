@@ -3,11 +3,18 @@
 //! paying single-unit orders until they hold L units or stock runs out.
 //! Prints sold, rejected, orders/s and latency percentiles, then verifies:
 //! sold == min(K, N × L), no customer above L flash-priced units, on_hand
-//! consistent, nothing oversold, and (on SQLite) the hash chain.
+//! consistent, nothing oversold, and (on SQLite and PostgreSQL) the hash
+//! chain.
 //!
 //! ```text
 //! cargo run --release --example flash_sale -- --units 100000 --buyers 20000 --threads 8 --limit 5 --store sqlite:flash.db [--json]
+//! cargo run --release --example flash_sale -- --store postgres:postgresql://postgres@127.0.0.1:5432/shop --processes 4 --threads 2
 //! ```
+//! With `--store postgres:URL` the sale runs in a fresh schema
+//! `mercato_flash_sale` of that database (dropped first); `--processes N`
+//! sets the shop up once, then starts N copies of this program (each one
+//! engine, `--threads` callers, every N-th buyer) against the same schema,
+//! and verifies and reports the whole sale once all have finished.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -17,6 +24,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use mercato::core::Currency;
+use mercato::postgres::{PgOptions, PgStore};
 use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store};
@@ -37,7 +45,7 @@ struct Args {
     /// Flash-priced units per buyer.
     #[arg(long, default_value_t = 3)]
     limit: i64,
-    /// `memory` or `sqlite:PATH` (replaced if it exists).
+    /// `memory`, `sqlite:PATH` (replaced if it exists) or `postgres:URL`.
     #[arg(long, default_value = "sqlite:flash-sale.db")]
     store: String,
     /// SQLite synchronous mode: full or normal.
@@ -46,7 +54,15 @@ struct Args {
     /// Print one JSON object as the last line.
     #[arg(long)]
     json: bool,
+    /// Processes sharing the PostgreSQL database (postgres only).
+    #[arg(long, default_value_t = 1)]
+    processes: usize,
+    /// Internal: run as worker K of `--processes` on an existing schema.
+    #[arg(long, hide = true)]
+    worker: Option<usize>,
 }
+
+const PG_SCHEMA: &str = "mercato_flash_sale";
 
 struct Outcome {
     sold: i64,
@@ -72,6 +88,15 @@ fn setup<S: Store + 'static>(engine: &Engine<S, SystemClock>, a: &Args) -> Resul
     Ok(())
 }
 
+fn retry_conflicts<T>(mut f: impl FnMut() -> Result<T, EngineError>) -> Result<T, EngineError> {
+    loop {
+        match f() {
+            Err(EngineError::TooManyConflicts(_)) => continue,
+            other => return other,
+        }
+    }
+}
+
 fn race<S: Store + 'static>(
     engine: Arc<Engine<S, SystemClock>>,
     a: &Args,
@@ -88,29 +113,36 @@ fn race<S: Store + 'static>(
                 rejected: 0,
                 latencies_us: Vec::new(),
             };
-            let mut buyer = t;
+            let procs = a.processes.max(1);
+            let stride = a.threads.max(1) * procs;
+            let mut buyer = a.worker.unwrap_or(0) * a.threads.max(1) + t;
             while buyer < a.buyers {
                 for n in 0..a.limit {
                     let start = Instant::now();
                     let id = format!("b{buyer}-{n}");
-                    let placed = engine.place_order(
-                        PlaceOrderRequest {
-                            id: id.clone(),
-                            customer: Some(format!("buyer{buyer}")),
-                            lines: vec![CartLine {
-                                sku: "phone".into(),
-                                qty: 1,
-                            }],
-                            coupons: vec![],
-                            points: 0,
-                            channel: Some("flash".into()),
-                        },
-                        None,
-                    );
+                    // `conflict` (other processes kept winning the races
+                    // on the SKU's stream): nothing was stored, try again.
+                    let placed = retry_conflicts(|| {
+                        engine.place_order(
+                            PlaceOrderRequest {
+                                id: id.clone(),
+                                customer: Some(format!("buyer{buyer}")),
+                                lines: vec![CartLine {
+                                    sku: "phone".into(),
+                                    qty: 1,
+                                }],
+                                coupons: vec![],
+                                points: 0,
+                                channel: Some("flash".into()),
+                            },
+                            None,
+                        )
+                    });
                     let ok = match placed {
-                        Ok(p) => engine
-                            .pay(&id, p.quote.totals.payable.amount(), None)
-                            .is_ok(),
+                        Ok(p) => retry_conflicts(|| {
+                            engine.pay(&id, p.quote.totals.payable.amount(), None)
+                        })
+                        .is_ok(),
                         Err(_) => false,
                     };
                     out.latencies_us.push(start.elapsed().as_micros() as u64);
@@ -121,7 +153,7 @@ fn race<S: Store + 'static>(
                     }
                     bar.inc(1);
                 }
-                buyer += a.threads.max(1);
+                buyer += stride;
             }
             out
         }));
@@ -147,6 +179,17 @@ fn verify<S: Store + 'static>(
     sold: i64,
 ) -> Result<Vec<String>, EngineError> {
     let mut problems = Vec::new();
+    let sold = if a.processes > 1 {
+        // Other processes sold too: count from the store's log.
+        engine.read(|st| {
+            st.shop()
+                .orders()
+                .filter(|o| o.status == mercato::core::order::OrderStatus::Paid)
+                .count() as i64
+        })?
+    } else {
+        sold
+    };
     let expected = a.units.min(a.buyers as i64 * a.limit);
     if sold != expected {
         problems.push(format!("sold {sold}, expected {expected}"));
@@ -180,9 +223,89 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
     sorted[(sorted.len() - 1) * p / 100]
 }
 
+/// Runs `--processes` copies of this program as workers and waits for
+/// them; returns (sold, rejected, latencies) summed over them.
+fn run_workers(a: &Args) -> Result<Outcome, EngineError> {
+    let exe = std::env::current_exe().map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+    let mut children = Vec::new();
+    for k in 0..a.processes {
+        let child = std::process::Command::new(&exe)
+            .args([
+                "--units",
+                &a.units.to_string(),
+                "--buyers",
+                &a.buyers.to_string(),
+                "--threads",
+                &a.threads.to_string(),
+                "--limit",
+                &a.limit.to_string(),
+                "--store",
+                &a.store,
+                "--processes",
+                &a.processes.to_string(),
+                "--worker",
+                &k.to_string(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .map_err(|e| EngineError::InvalidInput(format!("cannot start a worker: {e}")))?;
+        children.push(child);
+    }
+    let mut total = Outcome {
+        sold: 0,
+        rejected: 0,
+        latencies_us: Vec::new(),
+    };
+    for c in children {
+        let out = c
+            .wait_with_output()
+            .map_err(|e| EngineError::InvalidInput(e.to_string()))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        let line = text.lines().rev().find(|l| l.starts_with("worker "));
+        let Some(line) = line else {
+            return Err(EngineError::InvalidInput(format!(
+                "a worker failed ({}): {text}",
+                out.status
+            )));
+        };
+        let nums: Vec<u64> = line
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|x| x.parse().ok())
+            .collect();
+        if let [sold, rejected, rest @ ..] = nums.as_slice() {
+            total.sold += *sold as i64;
+            total.rejected += rejected;
+            total.latencies_us.extend_from_slice(rest);
+        }
+    }
+    Ok(total)
+}
+
 fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, EngineError> {
     let engine = Arc::new(Engine::open(store, SystemClock)?);
+    if a.worker.is_some() {
+        let out = race(Arc::clone(&engine), a, &ProgressBar::hidden());
+        let lat: Vec<String> = out.latencies_us.iter().map(u64::to_string).collect();
+        println!("worker {} {} {}", out.sold, out.rejected, lat.join(" "));
+        return Ok(true);
+    }
     setup(&engine, a)?;
+    if a.processes > 1 {
+        let start = Instant::now();
+        let mut out = run_workers(a)?;
+        let seconds = start.elapsed().as_secs_f64(); // float-ok: elapsed time, not money
+        // See the other processes' orders before verifying.
+        let engine = Arc::new(Engine::open(
+            PgStore::open(
+                a.store.strip_prefix("postgres:").unwrap_or(&a.store),
+                PgOptions::default().schema(PG_SCHEMA),
+            )?,
+            SystemClock,
+        )?);
+        out.latencies_us.sort_unstable();
+        return report(&engine, a, label, out, seconds);
+    }
     let attempts = a.buyers as u64 * a.limit.max(0) as u64;
     let bar = if a.json {
         ProgressBar::hidden()
@@ -199,11 +322,21 @@ fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, Engin
     let seconds = start.elapsed().as_secs_f64(); // float-ok: elapsed time, not money
     bar.finish_and_clear();
     out.latencies_us.sort_unstable();
+    report(&engine, a, label, out, seconds)
+}
+
+fn report<S: Store + 'static>(
+    engine: &Engine<S, SystemClock>,
+    a: &Args,
+    label: &str,
+    out: Outcome,
+    seconds: f64, // float-ok: elapsed time, not money
+) -> Result<bool, EngineError> {
     let (p50, p99) = (
         percentile(&out.latencies_us, 50),
         percentile(&out.latencies_us, 99),
     );
-    let problems = verify(&engine, a, out.sold)?;
+    let problems = verify(engine, a, out.sold)?;
     let rate = out.sold as f64 / seconds.max(1e-9); // float-ok: throughput figure
     println!(
         "store {label}: sold {} of {} units, rejected {}, {:.2} s, {:.0} orders/s (place+pay), p50 {} µs, p99 {} µs",
@@ -222,6 +355,7 @@ fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, Engin
             "{}",
             serde_json::json!({
                 "units": a.units, "buyers": a.buyers, "threads": a.threads, "limit": a.limit,
+                "processes": a.processes.max(1),
                 "sold": out.sold, "rejected": out.rejected, "seconds": seconds,
                 "orders_per_s": rate, "p50_us": p50, "p99_us": p99,
                 "oversold": out.sold > a.units, "store": label, "ok": problems.is_empty(),
@@ -233,6 +367,10 @@ fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, Engin
 
 fn main() -> ExitCode {
     let a = Args::parse();
+    if a.processes > 1 && !a.store.starts_with("postgres:") {
+        eprintln!("--processes needs --store postgres:URL (one database shared by processes)");
+        return ExitCode::from(2);
+    }
     let result = if a.store == "memory" {
         go(MemoryStore::new(), &a, "memory")
     } else if let Some(p) = a.store.strip_prefix("sqlite:") {
@@ -249,8 +387,25 @@ fn main() -> ExitCode {
             Ok(s) => go(s, &a, &format!("sqlite:{} ({})", path.display(), a.sync)),
             Err(e) => Err(e.into()),
         }
+    } else if let Some(url) = a.store.strip_prefix("postgres:") {
+        let opened = if a.worker.is_some() {
+            PgStore::open(url, PgOptions::default().schema(PG_SCHEMA))
+        } else {
+            PgStore::open_fresh(url, PgOptions::default().schema(PG_SCHEMA))
+        };
+        match opened {
+            Ok(s) => go(
+                s,
+                &a,
+                &format!("postgres ({} process(es))", a.processes.max(1)),
+            ),
+            Err(e) => Err(e.into()),
+        }
     } else {
-        eprintln!("unknown store `{}` (memory or sqlite:PATH)", a.store);
+        eprintln!(
+            "unknown store `{}` (memory, sqlite:PATH or postgres:URL)",
+            a.store
+        );
         return ExitCode::from(2);
     };
     match result {

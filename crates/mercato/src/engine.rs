@@ -136,6 +136,10 @@ struct Shared<S> {
     queue: Mutex<Queue>,
     idle_cv: Condvar,
     stale: AtomicBool,
+    /// The state as of the last resync, holding only stored events; a
+    /// resync catches it up with the events stored since and copies it,
+    /// instead of replaying the whole log (kept from the first resync on).
+    base: Mutex<Option<EngineState>>,
     review: RwLock<Vec<Arc<dyn ReviewRule>>>,
     options: EngineOptions,
 }
@@ -183,10 +187,16 @@ pub fn rebuild<S: Store + ?Sized>(store: &S) -> Result<EngineState, EngineError>
         }
         None => EngineState::default(),
     };
+    catch_up(store, &mut st)?;
+    Ok(st)
+}
+
+/// Applies every stored event after `st`'s position.
+fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), EngineError> {
     loop {
         let page = store.read_from(st.durable.position, 10_000)?;
         if page.is_empty() {
-            break;
+            return Ok(());
         }
         for e in page {
             if e.seq != st.durable.position + 1 {
@@ -201,7 +211,6 @@ pub fn rebuild<S: Store + ?Sized>(store: &S) -> Result<EngineState, EngineError>
             st.apply(&ev);
         }
     }
-    Ok(st)
 }
 
 impl<S: Store + 'static, C: Clock> Engine<S, C> {
@@ -220,6 +229,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             queue: Mutex::new(Queue::default()),
             idle_cv: Condvar::new(),
             stale: AtomicBool::new(false),
+            base: Mutex::new(None),
             review: RwLock::new(Vec::new()),
             options,
         });
@@ -282,7 +292,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 let mut st = self.state()?;
                 if self.shared.stale.swap(false, Ordering::SeqCst) {
                     self.wait_idle()?;
-                    *st = rebuild(&self.shared.store)?;
+                    *st = self.resync()?;
                 }
                 if let (Some(k), Some(h)) = (key, &hash) {
                     let known = match st.idempotency.get(k) {
@@ -376,6 +386,26 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         Err(EngineError::TooManyConflicts(
             self.shared.options.max_retries,
         ))
+    }
+
+    /// The state of the store's log: the kept base caught up with the
+    /// events stored since the last resync (the whole log the first time).
+    fn resync(&self) -> Result<EngineState, EngineError> {
+        let mut base = self.shared.base.lock().map_err(|_| EngineError::ShutDown)?;
+        match base.as_mut() {
+            Some(b) => {
+                if let Err(e) = catch_up(&self.shared.store, b) {
+                    *base = None;
+                    return Err(e);
+                }
+                Ok(b.clone())
+            }
+            None => {
+                let b = rebuild(&self.shared.store)?;
+                *base = Some(b.clone());
+                Ok(b)
+            }
+        }
     }
 
     /// Queues a commit; true when the caller must lead (no write in progress).

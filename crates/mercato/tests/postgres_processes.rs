@@ -13,7 +13,7 @@
 //! PostgreSQL the test fails saying how to install it.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 use mercato::core::Currency;
@@ -24,10 +24,10 @@ use mercato::rules::CartLine;
 use mercato::store::{ReadModel, Store};
 use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
 
-const STOCK: i64 = 120;
-const CUSTOMERS: usize = 30;
+const STOCK: i64 = 300;
+const CUSTOMERS: usize = 60;
 const LIMIT: i64 = 2;
-const QUOTA: i64 = 50;
+const QUOTA: i64 = 100;
 const CHILDREN: usize = 3;
 const THREADS: usize = 2;
 const FLASH: &str = "999.00";
@@ -69,6 +69,10 @@ fn retrying<T>(mut f: impl FnMut() -> Result<T, EngineError>) -> Result<T, Engin
 
 fn child(url: &str, schema: &str, k: usize) {
     let engine = std::sync::Arc::new(open(url, schema));
+    // Start together: say ready, wait for the parent's go.
+    println!("@@ ready");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
             let engine = std::sync::Arc::clone(&engine);
@@ -134,7 +138,7 @@ fn processes_share_one_truth() {
     setup(&open(cluster.url(), &schema));
 
     let exe = std::env::current_exe().unwrap();
-    let children: Vec<_> = (0..CHILDREN)
+    let mut children: Vec<_> = (0..CHILDREN)
         .map(|k| {
             Command::new(&exe)
                 .args([
@@ -146,22 +150,40 @@ fn processes_share_one_truth() {
                 .env("MERCATO_PG_CHILD", k.to_string())
                 .env("MERCATO_PG_CHILD_URL", cluster.url())
                 .env("MERCATO_PG_CHILD_SCHEMA", &schema)
+                .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::inherit())
                 .spawn()
                 .unwrap()
         })
         .collect();
+    // Our lines start with `@@ `; the test harness may print its own text
+    // before ours on a line.
+    let ours = |line: &str| line.find("@@ ").map(|at| line[at + 3..].to_string());
+    let mut readers: Vec<_> = children
+        .iter_mut()
+        .map(|c| BufReader::new(c.stdout.take().unwrap()).lines())
+        .collect();
+    for r in &mut readers {
+        loop {
+            let line = r.next().expect("child output").unwrap();
+            if ours(&line).as_deref() == Some("ready") {
+                break;
+            }
+        }
+    }
+    for c in &mut children {
+        writeln!(c.stdin.as_mut().unwrap(), "go").unwrap();
+    }
     // Acknowledged sales: order → (customer, payable).
     let mut acked: HashMap<String, (String, String)> = HashMap::new();
-    for mut c in children {
-        let out = c.stdout.take().unwrap();
+    for (mut c, r) in children.into_iter().zip(readers) {
         let mut done = false;
-        for line in BufReader::new(out).lines() {
-            let line = line.unwrap();
-            // The test harness may print its own text before ours on a line.
-            let Some(at) = line.find("@@ ") else { continue };
-            let parts: Vec<&str> = line[at + 3..].split_whitespace().collect();
+        for line in r {
+            let Some(line) = ours(&line.unwrap()) else {
+                continue;
+            };
+            let parts: Vec<&str> = line.split_whitespace().collect();
             match parts.as_slice() {
                 ["sold", id, customer, payable] => {
                     acked.insert(id.to_string(), (customer.to_string(), payable.to_string()));
