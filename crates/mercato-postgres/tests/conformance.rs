@@ -170,3 +170,55 @@ fn a_big_batch_is_one_transaction() {
     assert_eq!(s.stream_version("shared").unwrap(), 500);
     assert!(s.verify().unwrap().ok());
 }
+
+#[test]
+fn two_stores_on_one_schema_serialize_on_the_chain_head() {
+    use mercato_store::{CommitOutcome, Guard};
+    use std::sync::Arc;
+    let c = cluster();
+    let schema = c.fresh_schema_name();
+    let open =
+        || Arc::new(PgStore::open(c.url(), PgOptions::default().schema(schema.clone())).unwrap());
+    // Two stores: two writer connections, as two processes would have.
+    let stores = [open(), open()];
+    let max = 50_i64;
+    let handles: Vec<_> = (0..4)
+        .map(|t| {
+            let s = Arc::clone(&stores[t % 2]);
+            std::thread::spawn(move || {
+                let mut won = 0_i64;
+                for i in 0..30 {
+                    let out = s
+                        .commit_batch(&[Commit {
+                            events: vec![NewEvent {
+                                stream: format!("own{t}"),
+                                kind: "k".into(),
+                                payload: format!("{{\"i\":{i}}}"),
+                            }],
+                            guards: vec![Guard {
+                                key: "hot".into(),
+                                delta: 1,
+                                max: Some(max),
+                            }],
+                            ..Commit::default()
+                        }])
+                        .unwrap();
+                    match &out[0] {
+                        CommitOutcome::Committed { .. } => won += 1,
+                        CommitOutcome::LimitExceeded { current, .. } => assert_eq!(*current, max),
+                        other => panic!("{other:?}"),
+                    }
+                }
+                won
+            })
+        })
+        .collect();
+    let won: i64 = handles.into_iter().map(|h| h.join().unwrap()).sum();
+    assert_eq!(won, max, "exactly max moves land across two connections");
+    assert_eq!(stores[0].guard("hot").unwrap(), max);
+    assert_eq!(stores[1].head().unwrap(), 50);
+    assert!(
+        stores[1].verify().unwrap().ok(),
+        "no gap, no fork in the chain"
+    );
+}
