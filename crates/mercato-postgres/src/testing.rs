@@ -63,14 +63,23 @@ fn run(cmd: &mut Command) -> Result<String, String> {
 /// The directory holding `initdb` and `pg_ctl`: on `PATH`, else the newest
 /// `/usr/lib/postgresql/*/bin`.
 pub fn find_bin_dir() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("PATH") {
-        for d in std::env::split_paths(&path) {
+    find_bin_dir_in(
+        std::env::var_os("PATH").as_deref(),
+        Path::new("/usr/lib/postgresql"),
+    )
+}
+
+/// [`find_bin_dir`] with the search path and the Debian-style directory of
+/// versions given.
+pub fn find_bin_dir_in(path: Option<&std::ffi::OsStr>, versions: &Path) -> Option<PathBuf> {
+    if let Some(path) = path {
+        for d in std::env::split_paths(path) {
             if d.join("initdb").is_file() && d.join("pg_ctl").is_file() {
                 return Some(d);
             }
         }
     }
-    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir("/usr/lib/postgresql")
+    let mut found: Vec<(u32, PathBuf)> = std::fs::read_dir(versions)
         .ok()?
         .filter_map(|e| e.ok())
         .filter_map(|e| {
@@ -162,6 +171,16 @@ impl TestCluster {
             }
         }
         let bin = find_bin_dir().ok_or_else(|| INSTALL_HINT.to_string())?;
+        Self::start_private(&bin, settings)
+    }
+
+    /// Starts a private cluster from the binaries in `bin` (ignores
+    /// `MERCATO_PG_URL`). Fails with [`INSTALL_HINT`] when `bin` has no
+    /// `initdb`.
+    pub fn start_private(bin: &Path, settings: &[&str]) -> Result<TestCluster, String> {
+        if !bin.join("initdb").is_file() {
+            return Err(INSTALL_HINT.to_string());
+        }
         let run_as = if is_root() {
             ensure_user()?;
             Some(CLUSTER_USER.to_string())
@@ -296,5 +315,35 @@ impl Drop for TestCluster {
                 .arg("stop"));
             let _ = std::fs::remove_dir_all(&o.dir);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_postgresql_starting_fails_saying_how_to_install_it() {
+        let empty = std::env::temp_dir().join(format!("mercato-no-pg-{}", std::process::id()));
+        std::fs::create_dir_all(&empty).unwrap();
+        assert_eq!(find_bin_dir_in(Some(empty.as_os_str()), &empty), None);
+        let err = TestCluster::start_private(&empty, &[]).unwrap_err();
+        assert!(err.contains("apt-get install -y postgresql"), "{err}");
+        std::fs::remove_dir_all(&empty).unwrap();
+    }
+
+    #[test]
+    fn the_newest_version_directory_is_chosen() {
+        let root = std::env::temp_dir().join(format!("mercato-pg-vers-{}", std::process::id()));
+        for v in ["9", "15", "13"] {
+            let bin = root.join(v).join("bin");
+            std::fs::create_dir_all(&bin).unwrap();
+            std::fs::write(bin.join("initdb"), "").unwrap();
+        }
+        assert_eq!(
+            find_bin_dir_in(None, &root),
+            Some(root.join("15").join("bin"))
+        );
+        std::fs::remove_dir_all(&root).unwrap();
     }
 }
