@@ -291,8 +291,15 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             let (response, ticket, leader) = {
                 let mut st = self.state()?;
                 if self.shared.stale.swap(false, Ordering::SeqCst) {
-                    self.wait_idle()?;
-                    *st = self.resync()?;
+                    let fresh = self.wait_idle().and_then(|()| self.resync());
+                    match fresh {
+                        Ok(fresh) => *st = fresh,
+                        Err(e) => {
+                            // Still ahead of the store: resync next time.
+                            self.shared.stale.store(true, Ordering::SeqCst);
+                            return Err(e);
+                        }
+                    }
                 }
                 if let (Some(k), Some(h)) = (key, &hash) {
                     let known = match st.idempotency.get(k) {
