@@ -2,7 +2,8 @@
 //! promotion's per-customer limit and quota are counted in the store as
 //! well as in memory, so two engines over one database (two processes in
 //! production) cannot sell beyond them together. A stale engine's commit is
-//! refused, it resyncs and prices the units at list price.
+//! refused, it resyncs and prices the units at list price (on SQLite and on
+//! PostgreSQL).
 
 use mercato::core::Currency;
 use mercato::rules::{Cart, CartLine};
@@ -97,7 +98,7 @@ fn guard_counters_follow_live_orders() {
 fn a_stale_engine_cannot_pass_the_limits_of_another() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shop.db");
-    let open = || {
+    stale_engine_is_stopped_by_guards(|| {
         SqliteStore::open(
             &path,
             SqliteOptions {
@@ -105,7 +106,22 @@ fn a_stale_engine_cannot_pass_the_limits_of_another() {
             },
         )
         .unwrap()
-    };
+    });
+}
+
+#[test]
+fn a_stale_engine_cannot_pass_the_limits_of_another_on_postgres() {
+    use mercato::postgres::testing::TestCluster;
+    use mercato::postgres::{PgOptions, PgStore};
+    let cluster = TestCluster::shared();
+    let schema = cluster.fresh_schema_name();
+    stale_engine_is_stopped_by_guards(|| {
+        PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap()
+    });
+}
+
+/// Two engines over one database (`open` opens it again each time).
+fn stale_engine_is_stopped_by_guards<S: Store + 'static>(open: impl Fn() -> S) {
     let a = Engine::open(open(), clock()).unwrap();
     shop(&a);
     let b = Engine::open(open(), clock()).unwrap();
