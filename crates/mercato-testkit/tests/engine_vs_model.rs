@@ -11,9 +11,9 @@ use mercato_testkit::{ModelRunner, proptest_cases};
 use proptest::prelude::*;
 
 /// Sequences on the memory store in CI (50–80 commands each).
-const MEMORY_CASES: u32 = 3_000;
+const MEMORY_CASES: u32 = 6_000;
 /// Sequences on SQLite in CI.
-const SQLITE_CASES: u32 = 1_000;
+const SQLITE_CASES: u32 = 2_000;
 
 proptest! {
     #![proptest_config(ProptestConfig {
