@@ -17,11 +17,8 @@ fn scenario_dir() -> PathBuf {
     dir
 }
 
-#[test]
-fn public_scenarios_pass_on_memory_and_sqlite_identically() {
-    let dir = scenario_dir();
-    let tmp = tempfile::tempdir().unwrap();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+fn scenario_files() -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(scenario_dir())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
@@ -32,39 +29,51 @@ fn public_scenarios_pass_on_memory_and_sqlite_identically() {
         "expected the eleven public scenarios, found {}",
         files.len()
     );
+    files
+}
+
+/// Runs every public scenario on memory and on the store `open(n)` gives
+/// for file `n`: identical step results, and every expectation met.
+fn same_as_memory<S: mercato::store::Store + 'static>(label: &str, open: impl Fn(usize) -> S) {
     let mut steps = 0;
-    for (n, f) in files.iter().enumerate() {
+    for (n, f) in scenario_files().iter().enumerate() {
         let sc = Scenario::parse(&std::fs::read_to_string(f).unwrap()).unwrap();
         let mem = scenario::run(&sc, MemoryStore::new()).unwrap();
-        let db = SqliteStore::open(
-            tmp.path().join(format!("s{n}.db")),
-            SqliteOptions::default(),
-        )
-        .unwrap();
-        let sql = scenario::run(&sc, db).unwrap();
-        assert_eq!(mem.len(), sql.len());
-        for (m, s) in mem.iter().zip(&sql) {
+        let other = scenario::run(&sc, open(n)).unwrap();
+        assert_eq!(mem.len(), other.len());
+        for (m, o) in mem.iter().zip(&other) {
             assert_eq!(
                 m.result,
-                s.result,
-                "{}: step {} differs between memory and SQLite",
+                o.result,
+                "{}: step {} differs between memory and {label}",
                 f.display(),
                 m.index
             );
-            if let Some(expect) = &m.expect {
-                let diffs = scenario::matches(expect, &m.result);
+            if let Some(expect) = &o.expect {
+                let diffs = scenario::matches(expect, &o.result);
                 assert!(
                     diffs.is_empty(),
-                    "{}: step {}: {:?}",
+                    "{}: step {}: {diffs:?}",
                     f.display(),
-                    m.index,
-                    diffs
+                    o.index
                 );
             }
             steps += 1;
         }
     }
     assert!(steps >= 50);
+}
+
+#[test]
+fn public_scenarios_pass_on_memory_and_sqlite_identically() {
+    let tmp = tempfile::tempdir().unwrap();
+    same_as_memory("SQLite", |n| {
+        SqliteStore::open(
+            tmp.path().join(format!("s{n}.db")),
+            SqliteOptions::default(),
+        )
+        .unwrap()
+    });
 }
 
 #[test]
@@ -116,45 +125,12 @@ fn public_scenarios_pass_on_postgres_identically_to_memory() {
     use mercato::postgres::testing::TestCluster;
     use mercato::postgres::{PgOptions, PgStore};
     let cluster = TestCluster::shared();
-    let dir = scenario_dir();
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    assert!(files.len() >= 11, "found {} scenarios", files.len());
-    let mut steps = 0;
-    for f in &files {
-        let sc = Scenario::parse(&std::fs::read_to_string(f).unwrap()).unwrap();
-        let mem = scenario::run(&sc, MemoryStore::new()).unwrap();
-        // Each file on a fresh schema.
-        let db = PgStore::open_fresh(
+    // Each file on a fresh schema.
+    same_as_memory("PostgreSQL", |_| {
+        PgStore::open_fresh(
             cluster.url(),
             PgOptions::default().schema(cluster.fresh_schema_name()),
         )
-        .unwrap();
-        let pg = scenario::run(&sc, db).unwrap();
-        assert_eq!(mem.len(), pg.len());
-        for (m, p) in mem.iter().zip(&pg) {
-            assert_eq!(
-                m.result,
-                p.result,
-                "{}: step {} differs between memory and PostgreSQL",
-                f.display(),
-                m.index
-            );
-            if let Some(expect) = &p.expect {
-                let diffs = scenario::matches(expect, &p.result);
-                assert!(
-                    diffs.is_empty(),
-                    "{}: step {}: {diffs:?}",
-                    f.display(),
-                    p.index
-                );
-            }
-            steps += 1;
-        }
-    }
-    assert!(steps >= 50);
+        .unwrap()
+    });
 }
