@@ -108,7 +108,11 @@ impl IssuedCoupon {
             }
         }
         let over_global = self.usage_limit.is_some_and(|l| self.live_uses() >= l);
-        if over_global || self.live_uses_by(customer) >= self.per_customer_limit {
+        // An anonymous buyer cannot be told apart from other anonymous
+        // buyers, so the per-customer limit binds only known customers (the
+        // pricing crate reads the contract the same way).
+        let over_own = customer.is_some() && self.live_uses_by(customer) >= self.per_customer_limit;
+        if over_global || over_own {
             return Err(CoreError::CouponLimitReached {
                 code: self.code.clone(),
             });
@@ -467,6 +471,25 @@ mod tests {
         assert!(
             l.decide_lock("PUBLIC", "o3", Some("b")).is_err(),
             "b already holds one"
+        );
+    }
+
+    #[test]
+    fn anonymous_buyers_are_held_by_the_global_limit_only() {
+        let mut l = ledger();
+        let e = l.decide_issue("GUEST", None, Some(2), 1, None).unwrap();
+        l.apply(&e);
+        for o in ["o1", "o2"] {
+            let e = l.decide_lock("GUEST", o, None).unwrap();
+            l.apply(&e);
+        }
+        assert!(matches!(
+            l.decide_lock("GUEST", "o3", None),
+            Err(CoreError::CouponLimitReached { .. })
+        ));
+        assert!(
+            l.decide_lock("MINE", "o4", None).is_err(),
+            "an owned coupon needs its owner"
         );
     }
 

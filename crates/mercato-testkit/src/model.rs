@@ -760,21 +760,6 @@ impl ReferenceModel {
         if self.reserve(&cart, &channel).is_err() {
             return ExpectedOutcome::Err("insufficient_stock");
         }
-        // Anonymous orders count as one customer for `per_customer_limit`;
-        // pricing does not check that, the core refuses the lock after the
-        // stock is reserved (so here `insufficient_stock` wins).
-        if req.customer.is_none() {
-            for code in &req.coupons {
-                let limit = self.coupons.get(code).and_then(|d| d.per_customer_limit);
-                let anon = self
-                    .coupon_uses
-                    .get(code)
-                    .map_or(0, |u| u.iter().filter(|(_, c)| c.is_none()).count());
-                if limit.is_some_and(|p| i64::try_from(anon).unwrap_or(i64::MAX) >= p) {
-                    return ExpectedOutcome::Err("coupon_rejected");
-                }
-            }
-        }
         let Some(q) = placed else {
             return ExpectedOutcome::ok();
         };
