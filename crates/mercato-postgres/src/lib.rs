@@ -449,38 +449,19 @@ impl Writer {
 
         let mut w = Writes::default();
         let mut out = Vec::with_capacity(commits.len());
-        'commits: for c in commits {
-            if let Some(existing) = c.idempotency.as_ref().and_then(|r| known_keys.get(&r.key)) {
-                out.push(CommitOutcome::DuplicateKey {
-                    existing: existing.clone(),
-                });
-                continue;
-            }
-            for (s, v) in &c.expected {
-                let actual = versions.get(s).copied().unwrap_or(0);
-                if actual != *v {
-                    out.push(CommitOutcome::Conflict {
-                        stream: s.clone(),
-                        expected: *v,
-                        actual,
-                    });
-                    continue 'commits;
+        for c in commits {
+            let checked = c.check::<StoreError>(
+                |k| Ok(known_keys.get(k).cloned()),
+                |st| Ok(versions.get(st).copied().unwrap_or(0)),
+                |k| Ok(guards.get(k).copied().unwrap_or(0)),
+            )?;
+            let moved = match checked {
+                Ok(moved) => moved,
+                Err(refused) => {
+                    out.push(refused);
+                    continue;
                 }
-            }
-            let mut moved: Vec<(&str, i64)> = Vec::with_capacity(c.guards.len());
-            for g in &c.guards {
-                let current = match moved.iter().rev().find(|(k, _)| *k == g.key) {
-                    Some((_, v)) => *v,
-                    None => guards.get(&g.key).copied().unwrap_or(0),
-                };
-                match g.apply_to(current) {
-                    Ok(next) => moved.push((&g.key, next)),
-                    Err(refused) => {
-                        out.push(refused);
-                        continue 'commits;
-                    }
-                }
-            }
+            };
             for (k, v) in moved {
                 guards.insert(k.to_string(), v);
                 if touched.insert((false, k.to_string())) {

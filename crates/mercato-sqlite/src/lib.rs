@@ -334,54 +334,36 @@ impl Store for SqliteStore {
                         .map_err(backend)?
                         .map_or(0, to_u64))
                 };
-            'commits: for c in commits {
-                if let Some(rec) = &c.idempotency {
-                    let found = get_idem
-                        .query_row([&rec.key], |r| {
-                            Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
-                        })
-                        .optional()
-                        .map_err(backend)?;
-                    if let Some((request_hash, response)) = found {
-                        out.push(CommitOutcome::DuplicateKey {
-                            existing: IdempotencyRecord {
-                                key: rec.key.clone(),
-                                request_hash,
-                                response,
-                            },
-                        });
-                        continue 'commits;
-                    }
-                }
-                for (s, v) in &c.expected {
-                    let actual = version_of(s, &mut get_version)?;
-                    if actual != *v {
-                        out.push(CommitOutcome::Conflict {
-                            stream: s.clone(),
-                            expected: *v,
-                            actual,
-                        });
-                        continue 'commits;
-                    }
-                }
-                let mut moved: Vec<(&str, i64)> = Vec::with_capacity(c.guards.len());
-                for g in &c.guards {
-                    let current = match moved.iter().rev().find(|(k, _)| *k == g.key) {
-                        Some((_, v)) => *v,
-                        None => get_guard
-                            .query_row([&g.key], |r| r.get::<_, i64>(0))
+            for c in commits {
+                let checked = c.check(
+                    |key| {
+                        get_idem
+                            .query_row([key], |r| {
+                                Ok(IdempotencyRecord {
+                                    key: key.to_string(),
+                                    request_hash: r.get(0)?,
+                                    response: r.get(1)?,
+                                })
+                            })
+                            .optional()
+                            .map_err(backend)
+                    },
+                    |stream| version_of(stream, &mut get_version),
+                    |key| {
+                        Ok(get_guard
+                            .query_row([key], |r| r.get::<_, i64>(0))
                             .optional()
                             .map_err(backend)?
-                            .unwrap_or(0),
-                    };
-                    match g.apply_to(current) {
-                        Ok(next) => moved.push((&g.key, next)),
-                        Err(refused) => {
-                            out.push(refused);
-                            continue 'commits;
-                        }
+                            .unwrap_or(0))
+                    },
+                )?;
+                let moved = match checked {
+                    Ok(moved) => moved,
+                    Err(refused) => {
+                        out.push(refused);
+                        continue;
                     }
-                }
+                };
                 for (key, used) in &moved {
                     put_guard.execute(params![key, used]).map_err(backend)?;
                 }

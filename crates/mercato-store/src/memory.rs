@@ -69,50 +69,20 @@ impl Store for MemoryStore {
         let mut g = self.lock()?;
         let mut out = Vec::with_capacity(commits.len());
         for c in commits {
-            if let Some(rec) = c
-                .idempotency
-                .as_ref()
-                .and_then(|r| g.idempotency.get(&r.key))
-            {
-                out.push(CommitOutcome::DuplicateKey {
-                    existing: rec.clone(),
-                });
-                continue;
-            }
-            let conflict = c.expected.iter().find_map(|(s, v)| {
-                let actual = g.streams.get(s).map_or(0, |x| x.len() as u64);
-                (actual != *v).then(|| CommitOutcome::Conflict {
-                    stream: s.clone(),
-                    expected: *v,
-                    actual,
-                })
-            });
-            if let Some(conflict) = conflict {
-                out.push(conflict);
-                continue;
-            }
-            let mut moved: Vec<(String, i64)> = Vec::with_capacity(c.guards.len());
-            let mut refused = None;
-            for guard in &c.guards {
-                let current = moved
-                    .iter()
-                    .rev()
-                    .find(|(k, _)| k == &guard.key)
-                    .map(|(_, v)| *v)
-                    .unwrap_or_else(|| g.guards.get(&guard.key).copied().unwrap_or(0));
-                match guard.apply_to(current) {
-                    Ok(next) => moved.push((guard.key.clone(), next)),
-                    Err(why) => {
-                        refused = Some(why);
-                        break;
-                    }
+            let checked = c.check::<StoreError>(
+                |k| Ok(g.idempotency.get(k).cloned()),
+                |st| Ok(g.streams.get(st).map_or(0, |x| x.len() as u64)),
+                |k| Ok(g.guards.get(k).copied().unwrap_or(0)),
+            )?;
+            let moved = match checked {
+                Ok(moved) => moved,
+                Err(refused) => {
+                    out.push(refused);
+                    continue;
                 }
-            }
-            if let Some(why) = refused {
-                out.push(why);
-                continue;
-            }
-            g.guards.extend(moved);
+            };
+            g.guards
+                .extend(moved.into_iter().map(|(k, v)| (k.to_string(), v)));
             let first = g.events.len() as u64 + 1;
             for e in &c.events {
                 let seq = g.events.len() as u64 + 1;

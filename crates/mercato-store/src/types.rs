@@ -126,6 +126,50 @@ pub struct Commit {
     pub guards: Vec<Guard>,
 }
 
+impl Commit {
+    /// The checks every store makes before storing a commit, in this
+    /// order: its idempotency key must be new, every expected stream
+    /// version must hold, and no guard may pass its maximum. The lookups
+    /// come from the store (seeing the commits before this one in the same
+    /// batch). `Ok(Ok(moved))` gives the guard counters' new values to
+    /// write, in order (a key moved twice appears twice; the last value
+    /// wins); `Ok(Err(outcome))` is the refusal to report.
+    pub fn check<E>(
+        &self,
+        mut existing_key: impl FnMut(&str) -> Result<Option<IdempotencyRecord>, E>,
+        mut stream_version: impl FnMut(&str) -> Result<u64, E>,
+        mut guard_value: impl FnMut(&str) -> Result<i64, E>,
+    ) -> Result<Result<Vec<(&str, i64)>, CommitOutcome>, E> {
+        if let Some(r) = &self.idempotency {
+            if let Some(existing) = existing_key(&r.key)? {
+                return Ok(Err(CommitOutcome::DuplicateKey { existing }));
+            }
+        }
+        for (stream, expected) in &self.expected {
+            let actual = stream_version(stream)?;
+            if actual != *expected {
+                return Ok(Err(CommitOutcome::Conflict {
+                    stream: stream.clone(),
+                    expected: *expected,
+                    actual,
+                }));
+            }
+        }
+        let mut moved: Vec<(&str, i64)> = Vec::with_capacity(self.guards.len());
+        for g in &self.guards {
+            let current = match moved.iter().rev().find(|(k, _)| *k == g.key) {
+                Some((_, v)) => *v,
+                None => guard_value(&g.key)?,
+            };
+            match g.apply_to(current) {
+                Ok(next) => moved.push((&g.key, next)),
+                Err(refused) => return Ok(Err(refused)),
+            }
+        }
+        Ok(Ok(moved))
+    }
+}
+
 /// What happened to one commit of a batch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum CommitOutcome {
