@@ -22,7 +22,7 @@ pub use chain::{GENESIS, event_hash};
 pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
-    Commit, CommitOutcome, Guard, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow,
+    Commit, CommitOutcome, Guard, GuardMoves, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow,
     StoredEvent, VerifyReport,
 };
 

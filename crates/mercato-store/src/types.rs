@@ -126,6 +126,9 @@ pub struct Commit {
     pub guards: Vec<Guard>,
 }
 
+/// New values of the guard counters a commit moves, in order: `(key, value)`.
+pub type GuardMoves<'a> = Vec<(&'a str, i64)>;
+
 impl Commit {
     /// The checks every store makes before storing a commit, in this
     /// order: its idempotency key must be new, every expected stream
@@ -139,7 +142,7 @@ impl Commit {
         mut existing_key: impl FnMut(&str) -> Result<Option<IdempotencyRecord>, E>,
         mut stream_version: impl FnMut(&str) -> Result<u64, E>,
         mut guard_value: impl FnMut(&str) -> Result<i64, E>,
-    ) -> Result<Result<Vec<(&str, i64)>, CommitOutcome>, E> {
+    ) -> Result<Result<GuardMoves<'_>, CommitOutcome>, E> {
         if let Some(r) = &self.idempotency {
             if let Some(existing) = existing_key(&r.key)? {
                 return Ok(Err(CommitOutcome::DuplicateKey { existing }));
@@ -155,7 +158,7 @@ impl Commit {
                 }));
             }
         }
-        let mut moved: Vec<(&str, i64)> = Vec::with_capacity(self.guards.len());
+        let mut moved: GuardMoves<'_> = Vec::with_capacity(self.guards.len());
         for g in &self.guards {
             let current = match moved.iter().rev().find(|(k, _)| *k == g.key) {
                 Some((_, v)) => *v,
