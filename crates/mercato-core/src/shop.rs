@@ -213,6 +213,9 @@ pub struct Shop {
     points: PointsLedger,
     orders: BTreeMap<String, Order>,
     by_seq: Vec<String>,
+    /// Order ids per customer, in placement order (review rules look here
+    /// instead of scanning every order).
+    by_customer: BTreeMap<String, Vec<String>>,
     promo_units: BTreeMap<String, BTreeMap<String, i64>>,
     promo_units_total: BTreeMap<String, i64>,
     budget_used: BTreeMap<String, BudgetUse>,
@@ -280,13 +283,12 @@ impl Shop {
 
     /// Live orders of `customer` placed at or after `since`.
     pub fn live_orders_since(&self, customer: &str, since: DateTime<Utc>) -> usize {
-        self.orders
-            .values()
-            .filter(|o| {
-                o.status.is_live()
-                    && o.customer.as_deref() == Some(customer)
-                    && o.placed_at >= since
-            })
+        self.by_customer
+            .get(customer)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.orders.get(id))
+            .filter(|o| o.status.is_live() && o.placed_at >= since)
             .count()
     }
 
@@ -834,6 +836,12 @@ impl Shop {
                 }
                 self.count_limits(&o, 1);
                 self.by_seq.push(o.id.clone());
+                if let Some(c) = &o.customer {
+                    self.by_customer
+                        .entry(c.clone())
+                        .or_default()
+                        .push(o.id.clone());
+                }
                 self.orders.insert(o.id.clone(), o);
             }
             return;

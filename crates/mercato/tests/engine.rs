@@ -350,3 +350,45 @@ fn return_flow_and_customer_report() {
     assert_eq!(e.customer("u1").unwrap().points, 500);
     assert_eq!(e.stock("tea").unwrap().on_hand, 100);
 }
+
+#[test]
+fn max_orders_review_holds_the_extra_order_within_the_window_only() {
+    let e = Engine::open(MemoryStore::new(), clock()).unwrap();
+    e.configure(
+        Currency::CNY,
+        json(r#"{"review": {"max_orders": {"count": 2, "minutes": 60}}}"#),
+    )
+    .unwrap();
+    e.add_catalog_item(json(r#"{"sku": "tea", "price": "12.00"}"#))
+        .unwrap();
+    e.adjust_stock("tea", "main", 100, "received").unwrap();
+    e.register_customer("u1", None, 0).unwrap();
+    e.register_customer("u2", None, 0).unwrap();
+    let status = |id: &str, customer: &str| {
+        e.place_order(
+            PlaceOrderRequest {
+                customer: Some(customer.into()),
+                ..order(id, "tea", 1)
+            },
+            None,
+        )
+        .unwrap()
+        .status
+    };
+    // Two orders in the window are allowed; the third (this one included: 3 > 2) is held.
+    assert_eq!(status("a1", "u1"), "pending_payment");
+    assert_eq!(status("a2", "u1"), "pending_payment");
+    assert_eq!(status("a3", "u1"), "on_hold");
+    // Another customer is counted on their own.
+    assert_eq!(status("b1", "u2"), "pending_payment");
+    // A cancelled order no longer counts.
+    e.cancel("a1", None).unwrap();
+    assert_eq!(
+        status("a4", "u1"),
+        "on_hold",
+        "a2, a3 (held, still live) and a4 make 3"
+    );
+    // Past the window, earlier orders stop counting (a2..a4 were placed at the start).
+    e.clock().advance(chrono::Duration::minutes(61));
+    assert_eq!(status("a5", "u1"), "pending_payment");
+}
