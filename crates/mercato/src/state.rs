@@ -168,29 +168,17 @@ impl EngineState {
                 Event::Stock(s) => {
                     for sku in s.skus() {
                         let l = shop.stock().level(sku);
-                        push(
-                            ReadModel::Stock,
-                            sku,
-                            serde_json::json!({"on_hand": l.on_hand, "reserved": l.reserved, "available": l.available}),
-                        );
+                        push(ReadModel::Stock, sku, stock_row(&l));
                     }
                 }
                 Event::Coupon(c) => {
                     if let Some(c) = shop.coupons().get(c.code()) {
-                        push(
-                            ReadModel::Coupon,
-                            &c.code,
-                            serde_json::json!({"live_uses": c.live_uses()}),
-                        );
+                        push(ReadModel::Coupon, &c.code, coupon_row(c));
                     }
                 }
                 Event::Points(p) => {
                     let a = shop.points().account(p.customer());
-                    push(
-                        ReadModel::Balance,
-                        p.customer(),
-                        serde_json::json!({"points": a.balance(), "earned": a.earned, "spent": a.spent, "returned": a.returned}),
-                    );
+                    push(ReadModel::Balance, p.customer(), balance_row(&a));
                 }
                 Event::Order(o) => {
                     if let Some(o) = shop.order(o.order_id()) {
@@ -212,8 +200,7 @@ impl EngineState {
             rows.push(ReadModelRow {
                 model: ReadModel::Stock,
                 key: sku.clone(),
-                value: serde_json::json!({"on_hand": l.on_hand, "reserved": l.reserved, "available": l.available})
-                    .to_string(),
+                value: stock_row(&l).to_string(),
             });
         }
         for c in shop.coupons().iter() {
@@ -221,7 +208,7 @@ impl EngineState {
                 rows.push(ReadModelRow {
                     model: ReadModel::Coupon,
                     key: c.code.clone(),
-                    value: serde_json::json!({"live_uses": c.live_uses()}).to_string(),
+                    value: coupon_row(c).to_string(),
                 });
             }
         }
@@ -229,8 +216,7 @@ impl EngineState {
             rows.push(ReadModelRow {
                 model: ReadModel::Balance,
                 key: id.clone(),
-                value: serde_json::json!({"points": a.balance(), "earned": a.earned, "spent": a.spent, "returned": a.returned})
-                    .to_string(),
+                value: balance_row(a).to_string(),
             });
         }
         for o in shop.orders() {
@@ -360,6 +346,18 @@ impl EngineState {
         }
         out
     }
+}
+
+fn stock_row(l: &mercato_core::stock::StockLevel) -> serde_json::Value {
+    serde_json::json!({"on_hand": l.on_hand, "reserved": l.reserved, "available": l.available})
+}
+
+fn coupon_row(c: &mercato_core::coupon::IssuedCoupon) -> serde_json::Value {
+    serde_json::json!({"live_uses": c.live_uses()})
+}
+
+fn balance_row(a: &mercato_core::points::PointsAccount) -> serde_json::Value {
+    serde_json::json!({"points": a.balance(), "earned": a.earned, "spent": a.spent, "returned": a.returned})
 }
 
 fn order_row(o: &mercato_core::order::Order) -> serde_json::Value {
