@@ -153,7 +153,7 @@ impl IssuedCoupon {
 
 /// What happened to a coupon.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", content = "data")]
 #[non_exhaustive]
 pub enum CouponEvent {
     /// A coupon was issued.

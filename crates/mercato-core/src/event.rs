@@ -1,6 +1,9 @@
 //! [`Event`]: the one envelope for everything that happens in a shop, tagged
 //! by ledger and by a versioned type (`{"ledger": "stock", "event": {"type":
-//! "reserved.v1", ...}}`), so a stored log stays readable as types evolve.
+//! "reserved.v1", "data": {...}}}`), so a stored log stays readable as types
+//! evolve. The type comes before its data so that reading an event streams
+//! (an internally tagged `{"type": ..., fields...}` would make serde buffer
+//! the whole event before decoding it).
 
 use serde::{Deserialize, Serialize};
 
@@ -11,7 +14,7 @@ use crate::stock::StockEvent;
 
 /// What happened to a customer record.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", content = "data")]
 #[non_exhaustive]
 pub enum CustomerEvent {
     /// A customer was registered (or re-tiered).

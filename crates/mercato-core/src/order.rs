@@ -11,6 +11,8 @@
 //! returning every unit refunds exactly the line's net. Returns take units
 //! first-first. The same split applies to a line's points deduction.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -223,8 +225,9 @@ pub struct Order {
     pub customer: Option<String>,
     /// Sales channel (web, app, store, marketplace...).
     pub channel: String,
-    /// The priced lines and totals it was placed with.
-    pub quote: Quote,
+    /// The priced lines and totals it was placed with (shared with the
+    /// `placed` event it came from: a quote never changes after placement).
+    pub quote: Arc<Quote>,
     /// Where its stock is held or was taken from.
     pub allocations: Vec<Allocation>,
     /// Status.
@@ -529,7 +532,7 @@ impl Order {
 
 /// What happened to an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", content = "data")]
 #[non_exhaustive]
 pub enum OrderEvent {
     /// An order was placed (stock reserved, coupons locked, points spent by
@@ -543,7 +546,7 @@ pub enum OrderEvent {
         /// Channel.
         channel: String,
         /// Priced lines and totals.
-        quote: Box<Quote>,
+        quote: Arc<Quote>,
         /// Where the stock is held.
         allocations: Vec<Allocation>,
         /// Placement time.
@@ -736,7 +739,7 @@ impl Order {
             points_returned: 0,
             held_back: Money::zero(quote.currency),
             stock_committed: false,
-            quote: (**quote).clone(),
+            quote: Arc::clone(quote),
         })
     }
 

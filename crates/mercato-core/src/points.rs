@@ -28,7 +28,7 @@ impl PointsAccount {
 
 /// What happened to points.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", content = "data")]
 #[non_exhaustive]
 pub enum PointsEvent {
     /// Points earned (or an opening balance).

@@ -11,6 +11,7 @@
 //! customer), derived from the events of live orders.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
 use rust_decimal::Decimal;
@@ -85,8 +86,9 @@ pub struct PlaceOrder {
     pub customer: Option<String>,
     /// Sales channel (web, app, store, marketplace, a flash-sale channel...).
     pub channel: String,
-    /// The quote from the pricing pipeline, with the coupons and points it used.
-    pub quote: Quote,
+    /// The quote from the pricing pipeline, with the coupons and points it
+    /// used (shared, not copied, by the event and the order).
+    pub quote: Arc<Quote>,
     /// Review rules that fired: a non-empty list puts the order on hold.
     pub hold_reasons: Vec<String>,
 }
@@ -467,7 +469,7 @@ impl Shop {
             id: p.id.clone(),
             customer: p.customer.clone(),
             channel: p.channel.clone(),
-            quote: Box::new(p.quote.clone()),
+            quote: Arc::clone(&p.quote),
             allocations: allocations.clone(),
             at: ctx.now,
             deadline: dl,
@@ -846,33 +848,52 @@ impl Shop {
             }
             return;
         }
-        let Some(mut o) = self.orders.remove(e.order_id()) else {
+        let Some(o) = self.orders.get_mut(e.order_id()) else {
             return;
         };
         let was_live = o.status.is_live();
         o.apply(e);
         if was_live && !o.status.is_live() {
-            self.count_limits(&o, -1);
+            let (quote, customer) = (Arc::clone(&o.quote), o.customer.clone());
+            self.count_quote(&quote, customer.as_deref(), -1);
         }
-        self.orders.insert(o.id.clone(), o);
     }
 
     fn count_limits(&mut self, o: &Order, sign: i64) {
-        for l in &o.quote.lines {
+        self.count_quote(&o.quote, o.customer.as_deref(), sign);
+    }
+
+    /// Moves the per-promotion counters (units per customer, units in all,
+    /// budget) by `sign` times what `quote` used.
+    fn count_quote(&mut self, quote: &Quote, customer: Option<&str>, sign: i64) {
+        for l in &quote.lines {
             for u in &l.uses {
-                if let Some(c) = &o.customer {
-                    *self
-                        .promo_units
-                        .entry(u.source.clone())
-                        .or_default()
-                        .entry(c.clone())
-                        .or_default() += sign * u.units;
+                if let Some(c) = customer {
+                    let per = match self.promo_units.get_mut(&u.source) {
+                        Some(per) => per,
+                        None => self.promo_units.entry(u.source.clone()).or_default(),
+                    };
+                    match per.get_mut(c) {
+                        Some(n) => *n += sign * u.units,
+                        None => {
+                            per.insert(c.to_string(), sign * u.units);
+                        }
+                    }
                 }
-                *self.promo_units_total.entry(u.source.clone()).or_default() += sign * u.units;
+                match self.promo_units_total.get_mut(&u.source) {
+                    Some(n) => *n += sign * u.units,
+                    None => {
+                        self.promo_units_total
+                            .insert(u.source.clone(), sign * u.units);
+                    }
+                }
             }
         }
-        for a in &o.quote.applied {
-            let b = self.budget_used.entry(a.source.clone()).or_default();
+        for a in &quote.applied {
+            let b = match self.budget_used.get_mut(&a.source) {
+                Some(b) => b,
+                None => self.budget_used.entry(a.source.clone()).or_default(),
+            };
             b.amount += Decimal::from(sign) * a.amount.amount();
             b.uses += sign;
         }

@@ -279,7 +279,7 @@ pub enum StockCommand {
 
 /// What happened to stock.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", content = "data")]
 #[non_exhaustive]
 pub enum StockEvent {
     /// A location was created or reconfigured.

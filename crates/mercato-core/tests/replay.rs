@@ -145,7 +145,7 @@ proptest! {
                         id,
                         customer: Some(format!("u{customer}")),
                         channel: "web".into(),
-                        quote: quote(&lines, points, coupon),
+                        quote: quote(&lines, points, coupon).into(),
                         hold_reasons: if hold { vec!["max_qty".into()] } else { vec![] },
                     }))
                 }

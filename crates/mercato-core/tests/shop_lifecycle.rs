@@ -72,7 +72,7 @@ impl World {
             id: id.into(),
             customer: Some("u1".into()),
             channel: "web".into(),
-            quote,
+            quote: quote.into(),
             hold_reasons: vec![],
         })))
         .map(|_| ())
@@ -394,7 +394,7 @@ fn hold_release_and_reject() {
         id: "o1".into(),
         customer: Some("u1".into()),
         channel: "app".into(),
-        quote: q.clone(),
+        quote: q.clone().into(),
         hold_reasons: vec!["max_qty".into()],
     })))
     .unwrap();
@@ -479,7 +479,7 @@ fn refused_commands_change_nothing() {
             id: "o1".into(),
             customer: None,
             channel: "web".into(),
-            quote: bad2,
+            quote: bad2.into(),
             hold_reasons: vec![]
         }))),
         Err(CoreError::InconsistentPricing(_))
@@ -489,7 +489,7 @@ fn refused_commands_change_nothing() {
             id: "o1".into(),
             customer: Some("ghost".into()),
             channel: "web".into(),
-            quote: bad.clone(),
+            quote: bad.clone().into(),
             hold_reasons: vec![]
         }))),
         Err(CoreError::UnknownCustomer(_))
@@ -505,7 +505,7 @@ fn refused_commands_change_nothing() {
             id: "o1".into(),
             customer: None,
             channel: "web".into(),
-            quote: unstocked,
+            quote: unstocked.into(),
             hold_reasons: vec![]
         }))),
         Err(CoreError::InsufficientStock { .. })

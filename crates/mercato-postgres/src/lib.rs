@@ -591,6 +591,19 @@ impl Store for PgStore {
             .collect()
     }
 
+    fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.conn()?
+            .query(
+                "SELECT seq, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&to_i64(after)?, &limit],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(|r| Ok((to_u64(col(r, 0)?), col(r, 1)?)))
+            .collect()
+    }
+
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.conn()?
             .query(

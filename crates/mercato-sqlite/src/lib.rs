@@ -428,6 +428,20 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 
+    fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        let c = self.reader()?;
+        let mut stmt = c
+            .prepare_cached("SELECT seq, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .map_err(backend)?;
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = stmt
+            .query_map(params![to_i64(after)?, limit], |r| {
+                Ok((to_u64(r.get(0)?), r.get(1)?))
+            })
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
+    }
+
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let c = self.reader()?;
         let mut stmt = c

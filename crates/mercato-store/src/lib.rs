@@ -41,6 +41,17 @@ pub trait Store: Send + Sync {
     /// Events with `seq > after`, in order, at most `limit` of them.
     fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
 
+    /// `(seq, payload)` of the events with `seq > after`, in order, at most
+    /// `limit` of them: what a replay needs. The default reads whole events;
+    /// adapters override it to read only the two columns.
+    fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+        Ok(self
+            .read_from(after, limit)?
+            .into_iter()
+            .map(|e| (e.seq, e.payload))
+            .collect())
+    }
+
     /// The events of one stream, in order.
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError>;
 

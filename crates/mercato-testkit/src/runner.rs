@@ -103,7 +103,7 @@ impl<S: Store + 'static> ModelRunner<S> {
             (_, None) => return Err(fail("the model cannot express this step".into())),
         };
         let placed = match &result {
-            Ok(Response::Placed(p)) => Some(&p.quote),
+            Ok(Response::Placed(p)) => Some(&*p.quote),
             _ => None,
         };
         let expected = self.model.apply(step, placed);

@@ -3,6 +3,8 @@
 //! events are applied, build the [`Response`]. Pure functions of the state
 //! and `now`: the engine wraps them with locking, storage and retries.
 
+use std::sync::Arc;
+
 use chrono::{DateTime, Utc};
 use mercato_core::order::{OrderEvent, OrderStatus};
 use mercato_core::shop::PlaceOrder;
@@ -246,7 +248,7 @@ pub(crate) fn decide(
                     id: p.id.clone(),
                     customer: p.customer.clone(),
                     channel,
-                    quote: q,
+                    quote: Arc::new(q),
                     hold_reasons,
                 })),
                 now,
@@ -432,7 +434,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
                 Some(o) => Response::Placed(Box::new(PlacedOrder {
                     order: p.id.clone(),
                     status: o.status.as_str().to_string(),
-                    quote: o.quote.clone(),
+                    quote: Arc::clone(&o.quote),
                     reservations,
                     hold_reasons: if o.status == OrderStatus::OnHold {
                         o.hold_reasons.clone()

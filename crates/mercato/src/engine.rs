@@ -191,26 +191,88 @@ pub fn rebuild<S: Store + ?Sized>(store: &S) -> Result<EngineState, EngineError>
     Ok(st)
 }
 
-/// Applies every stored event after `st`'s position.
+/// Events read from the store per page while catching up.
+const PAGE: usize = 10_000;
+
+/// Applies every stored event after `st`'s position, in log order.
+///
+/// A short tail (one partial page: the usual resync) is read, decoded and
+/// applied on this thread. A longer log is read and decoded by two helper
+/// threads, page by page in turn (page `k` by helper `k % 2`), while this
+/// thread applies the decoded pages in order: decoding is pure and costs
+/// more than applying, so on two cores the three overlap. Each helper keeps
+/// at most two decoded pages waiting.
 fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), EngineError> {
-    loop {
-        let page = store.read_from(st.durable.position, 10_000)?;
-        if page.is_empty() {
-            return Ok(());
-        }
-        for e in page {
-            if e.seq != st.durable.position + 1 {
-                return Err(StoreError::Corrupt(format!(
-                    "event {} follows {}",
-                    e.seq, st.durable.position
-                ))
-                .into());
-            }
-            let ev: LogEvent = serde_json::from_str(&e.payload)
-                .map_err(|err| StoreError::Corrupt(format!("event {}: {err}", e.seq)))?;
-            st.apply(&ev);
-        }
+    let first = store.read_payloads(st.durable.position, PAGE)?;
+    let full = first.len() == PAGE;
+    let mut after = st.durable.position;
+    for ev in decode_page(first, &mut after)? {
+        st.apply(&ev);
     }
+    if !full {
+        return Ok(());
+    }
+    const HELPERS: u64 = 2;
+    std::thread::scope(|scope| {
+        let receivers: Vec<_> = (0..HELPERS)
+            .map(|k| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                scope.spawn(move || {
+                    // Pages are contiguous seq ranges (the log has no gaps;
+                    // decode_page checks it), so helper k knows its own.
+                    let mut page_start = after + k * PAGE as u64;
+                    loop {
+                        let page = match store.read_payloads(page_start, PAGE) {
+                            Ok(p) if p.is_empty() => return,
+                            Ok(p) => {
+                                let mut last = page_start;
+                                decode_page(p, &mut last)
+                            }
+                            Err(e) => Err(e.into()),
+                        };
+                        let stop = page.as_ref().map_or(true, |p| p.len() < PAGE);
+                        // A closed channel means the applier stopped early.
+                        if tx.send(page).is_err() || stop {
+                            return;
+                        }
+                        page_start += HELPERS * PAGE as u64;
+                    }
+                });
+                rx
+            })
+            .collect();
+        let mut k = 0;
+        loop {
+            let Ok(page) = receivers[k].recv() else {
+                return Ok(()); // that helper reached the end of the log
+            };
+            let page: Vec<LogEvent> = page?;
+            let short = page.len() < PAGE;
+            for ev in &page {
+                st.apply(ev);
+            }
+            if short {
+                return Ok(());
+            }
+            k = (k + 1) % receivers.len();
+        }
+    })
+}
+
+/// Decodes a page of stored events that must follow `after` without a gap;
+/// moves `after` to the last one.
+fn decode_page(page: Vec<(u64, String)>, after: &mut u64) -> Result<Vec<LogEvent>, EngineError> {
+    let mut out = Vec::with_capacity(page.len());
+    for (seq, payload) in page {
+        if seq != *after + 1 {
+            return Err(StoreError::Corrupt(format!("event {seq} follows {after}")).into());
+        }
+        let ev: LogEvent = serde_json::from_str(&payload)
+            .map_err(|err| StoreError::Corrupt(format!("event {seq}: {err}")))?;
+        out.push(ev);
+        *after = seq;
+    }
+    Ok(out)
 }
 
 impl<S: Store + 'static, C: Clock> Engine<S, C> {

@@ -11,7 +11,7 @@ use crate::settings::Settings;
 
 /// A change of the shop's configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "type")]
+#[serde(tag = "type", content = "data")]
 #[non_exhaustive]
 pub enum ConfigEvent {
     /// The shop got its currency and settings.

@@ -3,6 +3,8 @@
 //! [`Response`] (stored with its idempotency key, so a retried call gets the
 //! first answer byte for byte).
 
+use std::sync::Arc;
+
 use mercato_core::money::{Money, amount_str};
 use mercato_core::order::LineQty;
 use mercato_core::{Currency, Quote};
@@ -262,8 +264,8 @@ pub struct PlacedOrder {
     pub order: String,
     /// Status after placement (`pending_payment`, `paid` or `on_hold`).
     pub status: String,
-    /// The quote it was placed with.
-    pub quote: Quote,
+    /// The quote it was placed with (the order's own, shared).
+    pub quote: Arc<Quote>,
     /// Where the stock is held.
     pub reservations: Vec<ReservationView>,
     /// Why it is held, if it is.

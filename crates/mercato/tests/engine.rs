@@ -392,3 +392,57 @@ fn max_orders_review_holds_the_extra_order_within_the_window_only() {
     e.clock().advance(chrono::Duration::minutes(61));
     assert_eq!(status("a5", "u1"), "pending_payment");
 }
+
+/// Rebuilding reads long logs in pages on helper threads: the result must
+/// be the live state whether the log ends inside a page or exactly on a
+/// page boundary, and a damaged or missing event in a later page must stop
+/// the rebuild with `Corrupt` naming it.
+#[test]
+fn rebuild_of_a_long_log_matches_the_live_state_and_finds_damage() {
+    let e = Engine::open(MemoryStore::new(), clock()).unwrap();
+    shop(&e);
+    let mut i = 0_u64;
+    let mut grow_to = |target: u64| {
+        while e.store().head().unwrap() < target {
+            if i % 1000 == 7 {
+                e.place_order(order(&format!("o{i}"), "tea", 1), None)
+                    .unwrap();
+            } else {
+                e.adjust_stock("cup", "main", 1 + (i % 3) as i64, "received")
+                    .unwrap();
+            }
+            i += 1;
+        }
+    };
+    grow_to(31_017);
+    let live = e.read(|s| s.durable.clone()).unwrap();
+    assert_eq!(mercato::rebuild(e.store()).unwrap().durable, live);
+
+    // Exactly on a page boundary (pages hold 10,000 events).
+    while e.store().head().unwrap() < 40_000 {
+        e.adjust_stock("cup", "main", 1, "received").unwrap();
+    }
+    assert_eq!(e.store().head().unwrap(), 40_000);
+    let live = e.read(|s| s.durable.clone()).unwrap();
+    assert_eq!(mercato::rebuild(e.store()).unwrap().durable, live);
+
+    e.store().tamper(25_001, "{not json").unwrap();
+    match mercato::rebuild(e.store()) {
+        Err(EngineError::Store(mercato::store::StoreError::Corrupt(m))) => {
+            assert!(m.contains("event 25001"), "{m}")
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let e2 = Engine::open(MemoryStore::new(), clock()).unwrap();
+    shop(&e2);
+    while e2.store().head().unwrap() < 35_000 {
+        e2.adjust_stock("cup", "main", 1, "received").unwrap();
+    }
+    e2.store().delete(32_000).unwrap();
+    match mercato::rebuild(e2.store()) {
+        Err(EngineError::Store(mercato::store::StoreError::Corrupt(m))) => {
+            assert!(m.contains("follows"), "{m}")
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+}
