@@ -368,8 +368,18 @@ impl Store for SqliteStore {
                     put_guard.execute(params![key, used]).map_err(backend)?;
                 }
                 let first = seq + 1;
+                // Stream versions this commit moved: read once, written once.
+                let mut touched: Vec<(&str, u64)> = Vec::new();
                 for e in &c.events {
-                    let sv = version_of(&e.stream, &mut get_version)? + 1;
+                    let current = match touched.iter().find(|(s, _)| *s == e.stream) {
+                        Some((_, v)) => *v,
+                        None => version_of(&e.stream, &mut get_version)?,
+                    };
+                    let sv = current + 1;
+                    match touched.iter_mut().find(|(s, _)| *s == e.stream) {
+                        Some(t) => t.1 = sv,
+                        None => touched.push((&e.stream, sv)),
+                    }
                     seq += 1;
                     let hash = event_hash(&prev, seq, &e.stream, sv, &e.kind, &e.payload);
                     put_event
@@ -383,10 +393,12 @@ impl Store for SqliteStore {
                             hash
                         ])
                         .map_err(backend)?;
-                    put_version
-                        .execute(params![e.stream, to_i64(sv)?])
-                        .map_err(backend)?;
                     prev = hash;
+                }
+                for (stream, v) in &touched {
+                    put_version
+                        .execute(params![stream, to_i64(*v)?])
+                        .map_err(backend)?;
                 }
                 if let Some(rec) = &c.idempotency {
                     put_idem

@@ -150,14 +150,14 @@ impl EngineState {
     pub fn read_model_rows(&self, events: &[LogEvent]) -> Vec<ReadModelRow> {
         use mercato_core::Event;
         let mut rows: Vec<ReadModelRow> = Vec::new();
-        let mut push = |model: ReadModel, key: &str, value: serde_json::Value| {
+        let mut push = |model: ReadModel, key: &str, value: String| {
             if let Some(r) = rows.iter_mut().find(|r| r.model == model && r.key == key) {
-                r.value = value.to_string();
+                r.value = value;
             } else {
                 rows.push(ReadModelRow {
                     model,
                     key: key.to_string(),
-                    value: value.to_string(),
+                    value,
                 });
             }
         };
@@ -200,7 +200,7 @@ impl EngineState {
             rows.push(ReadModelRow {
                 model: ReadModel::Stock,
                 key: sku.clone(),
-                value: stock_row(&l).to_string(),
+                value: stock_row(&l),
             });
         }
         for c in shop.coupons().iter() {
@@ -208,7 +208,7 @@ impl EngineState {
                 rows.push(ReadModelRow {
                     model: ReadModel::Coupon,
                     key: c.code.clone(),
-                    value: coupon_row(c).to_string(),
+                    value: coupon_row(c),
                 });
             }
         }
@@ -216,14 +216,14 @@ impl EngineState {
             rows.push(ReadModelRow {
                 model: ReadModel::Balance,
                 key: id.clone(),
-                value: balance_row(a).to_string(),
+                value: balance_row(a),
             });
         }
         for o in shop.orders() {
             rows.push(ReadModelRow {
                 model: ReadModel::Order,
                 key: o.id.clone(),
-                value: order_row(o).to_string(),
+                value: order_row(o),
             });
         }
         rows
@@ -348,24 +348,75 @@ impl EngineState {
     }
 }
 
-fn stock_row(l: &mercato_core::stock::StockLevel) -> serde_json::Value {
-    serde_json::json!({"on_hand": l.on_hand, "reserved": l.reserved, "available": l.available})
+// Read-model rows: small structs serialized straight to JSON (no
+// `serde_json::Value` tree per row). Fields are in alphabetical order, the
+// key order the rows have always had.
+
+#[derive(Serialize)]
+struct StockRow {
+    available: i64,
+    on_hand: i64,
+    reserved: i64,
 }
 
-fn coupon_row(c: &mercato_core::coupon::IssuedCoupon) -> serde_json::Value {
-    serde_json::json!({"live_uses": c.live_uses()})
+#[derive(Serialize)]
+struct CouponRow {
+    live_uses: i64,
 }
 
-fn balance_row(a: &mercato_core::points::PointsAccount) -> serde_json::Value {
-    serde_json::json!({"points": a.balance(), "earned": a.earned, "spent": a.spent, "returned": a.returned})
+#[derive(Serialize)]
+struct BalanceRow {
+    earned: i64,
+    points: i64,
+    returned: i64,
+    spent: i64,
 }
 
-fn order_row(o: &mercato_core::order::Order) -> serde_json::Value {
-    serde_json::json!({
-        "status": o.status.as_str(),
-        "payable": o.payable().amount().to_string(),
-        "paid": o.paid.amount().to_string(),
-        "refunded": o.refunded.amount().to_string(),
+#[derive(Serialize)]
+struct OrderRow<'a> {
+    #[serde(with = "mercato_core::money::amount_str")]
+    paid: rust_decimal::Decimal,
+    #[serde(with = "mercato_core::money::amount_str")]
+    payable: rust_decimal::Decimal,
+    #[serde(with = "mercato_core::money::amount_str")]
+    refunded: rust_decimal::Decimal,
+    status: &'a str,
+}
+
+/// A row's JSON; these plain structs always serialize.
+fn row_json<T: Serialize>(row: &T) -> String {
+    serde_json::to_string(row).unwrap_or_default()
+}
+
+fn stock_row(l: &mercato_core::stock::StockLevel) -> String {
+    row_json(&StockRow {
+        available: l.available,
+        on_hand: l.on_hand,
+        reserved: l.reserved,
+    })
+}
+
+fn coupon_row(c: &mercato_core::coupon::IssuedCoupon) -> String {
+    row_json(&CouponRow {
+        live_uses: c.live_uses(),
+    })
+}
+
+fn balance_row(a: &mercato_core::points::PointsAccount) -> String {
+    row_json(&BalanceRow {
+        earned: a.earned,
+        points: a.balance(),
+        returned: a.returned,
+        spent: a.spent,
+    })
+}
+
+fn order_row(o: &mercato_core::order::Order) -> String {
+    row_json(&OrderRow {
+        paid: o.paid.amount(),
+        payable: o.payable().amount(),
+        refunded: o.refunded.amount(),
+        status: o.status.as_str(),
     })
 }
 
@@ -401,5 +452,36 @@ impl ShopView for EngineState {
     }
     fn available(&self, sku: &str) -> i64 {
         self.shop().stock().level(sku).available
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The rows keep the exact JSON they had when built through
+    /// `serde_json::Value` (sorted keys, amounts as strings), so stored
+    /// read models and audits agree across versions.
+    #[test]
+    fn read_model_rows_keep_their_json() {
+        let l = mercato_core::stock::StockLevel {
+            on_hand: 7,
+            reserved: 2,
+            available: 5,
+        };
+        assert_eq!(
+            stock_row(&l),
+            serde_json::json!({"on_hand": 7, "reserved": 2, "available": 5}).to_string()
+        );
+        let a = mercato_core::points::PointsAccount {
+            earned: 10,
+            spent: 3,
+            returned: 1,
+        };
+        assert_eq!(
+            balance_row(&a),
+            serde_json::json!({"points": a.balance(), "earned": 10, "spent": 3, "returned": 1})
+                .to_string()
+        );
     }
 }
