@@ -6,11 +6,12 @@
 //! statements. A whole batch of commits (group commit) is one transaction:
 //! one fsync for many callers.
 //!
-//! Schema (version 2, see `docs/storage.md`): `events` (the hash-chained
-//! log), `streams` (current version per stream), `idempotency`, `snapshots`,
-//! `read_models`, `chain_head`, `guards` (cross-stream limit counters, added
-//! by version 2; a version-1 file is migrated when opened), and
-//! `schema_version`. Payloads and read
+//! Schema (version 3, see `docs/storage.md`): `events` (the hash-chained
+//! log; its unique `(stream, stream_version)` index also answers a stream's
+//! current version), `idempotency`, `snapshots`, `read_models`,
+//! `chain_head`, `guards` (cross-stream limit counters, added by version 2),
+//! and `schema_version`. Older files are migrated when opened (version 3
+//! dropped the `streams` table, which repeated what the index holds). Payloads and read
 //! models are JSON text whose amounts are decimal strings: no REAL column
 //! ever holds money. Opening a database written by a newer schema is an
 //! error, never a silent downgrade.
@@ -42,7 +43,7 @@ use mercato_store::{
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 /// SQLite's `synchronous` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -139,8 +140,19 @@ CREATE TABLE IF NOT EXISTS guards (
 ) WITHOUT ROWID;
 ";
 
+/// Version 3: no `streams` table. A stream's version is the largest
+/// `stream_version` of its events, one seek in the unique index every event
+/// insert already writes; the table cost a second random page per stream
+/// per commit.
+const SCHEMA_V3: &str = "
+DROP TABLE IF EXISTS streams;
+";
+
+/// A stream's current version (0 when it has no events).
+const STREAM_VERSION_SQL: &str = "SELECT MAX(stream_version) FROM events WHERE stream = ?1";
+
 /// Each schema version and the SQL that brings the previous one to it.
-const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA), (2, SCHEMA_V2)];
+const MIGRATIONS: [(i64, &str); 3] = [(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3)];
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it to
@@ -291,15 +303,7 @@ impl Store for SqliteStore {
             let mut get_idem = tx
                 .prepare_cached("SELECT request_hash, response FROM idempotency WHERE key = ?1")
                 .map_err(backend)?;
-            let mut get_version = tx
-                .prepare_cached("SELECT version FROM streams WHERE stream = ?1")
-                .map_err(backend)?;
-            let mut put_version = tx
-                .prepare_cached(
-                    "INSERT INTO streams (stream, version) VALUES (?1, ?2)
-                     ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
-                )
-                .map_err(backend)?;
+            let mut get_version = tx.prepare_cached(STREAM_VERSION_SQL).map_err(backend)?;
             let mut put_event = tx
                 .prepare_cached(
                     "INSERT INTO events (seq, stream, stream_version, kind, payload, prev_hash, hash)
@@ -329,8 +333,7 @@ impl Store for SqliteStore {
             let version_of =
                 |s: &str, stmt: &mut rusqlite::CachedStatement<'_>| -> Result<u64, StoreError> {
                     Ok(stmt
-                        .query_row([s], |r| r.get::<_, i64>(0))
-                        .optional()
+                        .query_row([s], |r| r.get::<_, Option<i64>>(0))
                         .map_err(backend)?
                         .map_or(0, to_u64))
                 };
@@ -368,7 +371,7 @@ impl Store for SqliteStore {
                     put_guard.execute(params![key, used]).map_err(backend)?;
                 }
                 let first = seq + 1;
-                // Stream versions this commit moved: read once, written once.
+                // Stream versions this commit moved: each read once.
                 let mut touched: Vec<(&str, u64)> = Vec::new();
                 for e in &c.events {
                     let current = match touched.iter().find(|(s, _)| *s == e.stream) {
@@ -394,11 +397,6 @@ impl Store for SqliteStore {
                         ])
                         .map_err(backend)?;
                     prev = hash;
-                }
-                for (stream, v) in &touched {
-                    put_version
-                        .execute(params![stream, to_i64(*v)?])
-                        .map_err(backend)?;
                 }
                 if let Some(rec) = &c.idempotency {
                     put_idem
@@ -469,12 +467,7 @@ impl Store for SqliteStore {
     fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
         let c = self.reader()?;
         let v: Option<i64> = c
-            .query_row(
-                "SELECT version FROM streams WHERE stream = ?1",
-                [stream],
-                |r| r.get(0),
-            )
-            .optional()
+            .query_row(STREAM_VERSION_SQL, [stream], |r| r.get(0))
             .map_err(backend)?;
         Ok(v.map_or(0, to_u64))
     }

@@ -108,40 +108,83 @@ fn newer_schema_is_refused_not_corrupted() {
     );
 }
 
-#[test]
-fn version_1_database_is_migrated_to_2() {
-    use mercato_store::{CommitOutcome, Guard};
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("v1.db");
-    {
-        // A version-1 file: the version-2 store without what version 2 added.
-        let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-        three_events(&s);
+/// Turns a current file into what an older schema version wrote: version 2
+/// still had the `streams` table (kept in step with the events), version 1
+/// had no `guards` table either.
+fn downgrade(s: &SqliteStore, to: i64) {
+    s.execute_raw(
+        "CREATE TABLE streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
+    )
+    .unwrap();
+    s.execute_raw(
+        "INSERT INTO streams SELECT stream, MAX(stream_version) FROM events GROUP BY stream",
+    )
+    .unwrap();
+    if to < 2 {
         s.execute_raw("DROP TABLE guards").unwrap();
-        s.execute_raw("DELETE FROM schema_version WHERE version = 2")
-            .unwrap();
-        assert!(s.guard("g").is_err(), "no guards table in version 1");
     }
-    let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-    assert_eq!(s.head().unwrap(), 3, "the log survives the migration");
-    assert!(s.verify().unwrap().ok());
-    assert_eq!(s.guard("g").unwrap(), 0);
-    let out = s
-        .commit_batch(&[Commit {
-            guards: vec![Guard {
-                key: "g".into(),
-                delta: 1,
-                max: Some(1),
-            }],
-            ..Commit::default()
-        }])
+    s.execute_raw(&format!("DELETE FROM schema_version WHERE version > {to}"))
         .unwrap();
-    assert!(matches!(out[0], CommitOutcome::Committed { .. }));
-    assert_eq!(s.guard("g").unwrap(), 1);
-    drop(s);
-    // Reopening a migrated file migrates nothing again.
-    let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
-    assert_eq!(s.guard("g").unwrap(), 1);
+}
+
+#[test]
+fn older_databases_are_migrated() {
+    use mercato_store::{CommitOutcome, Guard};
+    for from in [1, 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(format!("v{from}.db"));
+        {
+            let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+            three_events(&s);
+            downgrade(&s, from);
+            if from == 1 {
+                assert!(s.guard("g").is_err(), "no guards table in version 1");
+            }
+        }
+        let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(s.head().unwrap(), 3, "the log survives the migration");
+        assert!(s.verify().unwrap().ok());
+        assert_eq!(
+            s.stream_version("a").unwrap(),
+            3,
+            "versions come from the events"
+        );
+        let tables: i64 = rusqlite::Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE name = 'streams'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(tables, 0, "version 3 has no streams table");
+        assert_eq!(s.guard("g").unwrap(), 0);
+        let out = s
+            .commit_batch(&[Commit {
+                expected: vec![("a".into(), 3)],
+                events: vec![NewEvent {
+                    stream: "a".into(),
+                    kind: "k".into(),
+                    payload: "{}".into(),
+                }],
+                guards: vec![Guard {
+                    key: "g".into(),
+                    delta: 1,
+                    max: Some(1),
+                }],
+                ..Commit::default()
+            }])
+            .unwrap();
+        assert!(matches!(out[0], CommitOutcome::Committed { .. }));
+        assert_eq!(s.guard("g").unwrap(), 1);
+        assert_eq!(s.stream_version("a").unwrap(), 4);
+        drop(s);
+        // Reopening a migrated file migrates nothing again.
+        let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        assert_eq!(s.guard("g").unwrap(), 1);
+        assert_eq!(s.stream_version("a").unwrap(), 4);
+        assert!(s.verify().unwrap().ok());
+    }
 }
 
 #[test]
