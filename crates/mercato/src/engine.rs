@@ -201,7 +201,10 @@ const PAGE: usize = 10_000;
 /// threads, page by page in turn (page `k` by helper `k % 2`), while this
 /// thread applies the decoded pages in order: decoding is pure and costs
 /// more than applying, so on two cores the three overlap. Each helper keeps
-/// at most two decoded pages waiting.
+/// at most two decoded pages waiting. Applied pages go back to the helper
+/// that decoded them to be freed there: freeing on the applying thread
+/// memory another thread allocated makes the allocator lock that thread's
+/// arena, which it is busy allocating in.
 fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), EngineError> {
     let first = store.read_payloads(st.durable.position, PAGE)?;
     let full = first.len() == PAGE;
@@ -217,11 +220,15 @@ fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), En
         let receivers: Vec<_> = (0..HELPERS)
             .map(|k| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<LogEvent>>();
                 scope.spawn(move || {
                     // Pages are contiguous seq ranges (the log has no gaps;
                     // decode_page checks it), so helper k knows its own.
                     let mut page_start = after + k * PAGE as u64;
                     loop {
+                        while let Ok(applied) = back_rx.try_recv() {
+                            drop(applied);
+                        }
                         let page = match store.read_payloads(page_start, PAGE) {
                             Ok(p) if p.is_empty() => return,
                             Ok(p) => {
@@ -238,12 +245,13 @@ fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), En
                         page_start += HELPERS * PAGE as u64;
                     }
                 });
-                rx
+                (rx, back_tx)
             })
             .collect();
         let mut k = 0;
         loop {
-            let Ok(page) = receivers[k].recv() else {
+            let (rx, back) = &receivers[k];
+            let Ok(page) = rx.recv() else {
                 return Ok(()); // that helper reached the end of the log
             };
             let page: Vec<LogEvent> = page?;
@@ -251,6 +259,8 @@ fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), En
             for ev in &page {
                 st.apply(ev);
             }
+            // A helper that has stopped hands the page back: dropped here.
+            let _ = back.send(page);
             if short {
                 return Ok(());
             }
