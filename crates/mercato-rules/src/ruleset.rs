@@ -98,7 +98,11 @@ impl RuleSet {
     /// An invalid price or a SKU already in the catalog.
     pub fn add_item(&mut self, item: CatalogItem) -> Result<(), RulesError> {
         self.insert_item(item)?;
-        self.rebuild_index();
+        // Incremental: rebuilding the whole index per item made loading a
+        // catalog of n items cost O(n²).
+        if let Some(item) = self.catalog.last() {
+            self.index.add_item(item);
+        }
         Ok(())
     }
 

@@ -161,6 +161,20 @@ impl ScopeIndex {
         ix
     }
 
+    /// Adds one catalog item after the index was built. The compiled
+    /// scopes stay as they are: every name a scope refers to was interned
+    /// when the scope was compiled, so the item's names get the same
+    /// numbers the scopes use, and a name no scope knows gets a new number
+    /// that no reverse-index list holds (as in a full build).
+    pub fn add_item(&mut self, it: &CatalogItem) {
+        let keys = ItemKeys {
+            sku: self.intern(&it.sku),
+            product: self.intern(&it.product),
+            category: it.category.as_deref().map(|c| self.intern(c)),
+        };
+        self.items.push(keys);
+    }
+
     fn intern(&mut self, name: &str) -> u32 {
         if let Some(id) = self.names.get(name) {
             return *id;

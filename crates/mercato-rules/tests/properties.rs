@@ -312,6 +312,35 @@ proptest! {
     }
 
     #[test]
+    fn items_added_one_by_one_price_as_a_catalog_built_at_once(c in case(6)) {
+        let b = build(&c, &c.settings);
+        // Bundles and gifts must name SKUs of the catalog they are checked
+        // against: those start the catalog; "b" and "d" come one by one
+        // after the promotions' scopes were compiled.
+        let (first, later): (Vec<CatalogItem>, Vec<CatalogItem>) = b
+            .rules
+            .catalog()
+            .iter()
+            .cloned()
+            .partition(|it| ["a", "c", "g"].contains(&it.sku.as_str()));
+        let mut grown = RuleSet::new(
+            Currency::CNY,
+            b.rules.settings().clone(),
+            first,
+            b.rules.promotions().to_vec(),
+            b.rules.coupons().to_vec(),
+        )
+        .unwrap();
+        for item in later {
+            grown.add_item(item).unwrap();
+        }
+        let cart = cart(&c, requested(&c));
+        let at_once = price(&cart, &PricingContext::new(&b.rules, now(), &b.shop));
+        let one_by_one = price(&cart, &PricingContext::new(&grown, now(), &b.shop));
+        prop_assert_eq!(at_once, one_by_one);
+    }
+
+    #[test]
     fn adding_a_coupon_never_raises_the_payable(c in case(6), extra in 0_usize..6) {
         // Without shipping: a lower goods amount can cost a free-shipping
         // threshold, which is the one way a coupon raises the payable.
