@@ -16,7 +16,7 @@ use mercato::{EngineOptions, EngineState, LogEvent, rebuild};
 /// Events in the log under test.
 const EVENTS: u64 = 1_000_000;
 /// Bumped whenever the bench shop or the workload changes.
-const FIXTURE: &str = "replay-v2";
+const FIXTURE: &str = "replay-v3";
 
 fn data_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/bench-data")

@@ -401,27 +401,46 @@ impl fmt::Display for Money {
     }
 }
 
-#[derive(Serialize, Deserialize)]
+/// The object form `{"amount": "19.90", "currency": "CNY"}`, still read.
+#[derive(Deserialize)]
 struct MoneyRepr {
     #[serde(with = "amount_str")]
     amount: Decimal,
     currency: Currency,
 }
 
+/// Money is written as one string, the amount in minor-unit digits then
+/// the currency code: `"19.90 CNY"` (what `Display` prints). One short
+/// string per amount keeps stored events small and fast to read; the
+/// object form `{"amount": "19.90", "currency": "CNY"}` is still accepted.
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        MoneyRepr {
-            amount: self.amount,
-            currency: self.currency,
-        }
-        .serialize(s)
+        s.collect_str(self)
     }
 }
 
 impl<'de> Deserialize<'de> for Money {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let r = MoneyRepr::deserialize(d)?;
-        Money::new(r.amount, r.currency).map_err(serde::de::Error::custom)
+        struct MoneyVisitor;
+        impl<'de> serde::de::Visitor<'de> for MoneyVisitor {
+            type Value = Money;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an amount and its currency, e.g. \"19.90 CNY\"")
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Money, E> {
+                let Some((amount, code)) = v.split_once(' ') else {
+                    return Err(E::custom(format!("`{v}` is not an amount and a currency")));
+                };
+                let amount = amount_str::parse(amount)?;
+                let currency = Currency::from_code(code).map_err(E::custom)?;
+                Money::new(amount, currency).map_err(E::custom)
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Money, A::Error> {
+                let r = MoneyRepr::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                Money::new(r.amount, r.currency).map_err(serde::de::Error::custom)
+            }
+        }
+        d.deserialize_any(MoneyVisitor)
     }
 }
 
@@ -444,6 +463,16 @@ pub mod amount_str {
         d.deserialize_any(StrOnly)
     }
 
+    /// Parses a decimal amount written as a string (no exponent).
+    pub(crate) fn parse<E: de::Error>(v: &str) -> Result<Decimal, E> {
+        let t = v.trim();
+        if t.is_empty() || t.contains(['e', 'E']) {
+            return Err(E::custom(format!("`{v}` is not a decimal amount")));
+        }
+        t.parse::<Decimal>()
+            .map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
+    }
+
     pub(crate) struct StrOnly;
 
     impl de::Visitor<'_> for StrOnly {
@@ -452,12 +481,7 @@ pub mod amount_str {
             f.write_str("a decimal amount as a string, e.g. \"19.90\"")
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
-            let t = v.trim();
-            if t.is_empty() || t.contains(['e', 'E']) {
-                return Err(E::custom(format!("`{v}` is not a decimal amount")));
-            }
-            t.parse::<Decimal>()
-                .map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
+            parse(v)
         }
     }
 
@@ -590,8 +614,25 @@ mod tests {
     fn serde_uses_strings_and_refuses_numbers() {
         let m = cny("19.9");
         let json = serde_json::to_string(&m).unwrap();
-        assert_eq!(json, r#"{"amount":"19.90","currency":"CNY"}"#);
+        assert_eq!(json, r#""19.90 CNY""#);
         assert_eq!(serde_json::from_str::<Money>(&json).unwrap(), m);
+        let yen = Money::new(Decimal::from(1990), Currency::JPY).unwrap();
+        assert_eq!(serde_json::to_string(&yen).unwrap(), r#""1990 JPY""#);
+        // The object form is still read.
+        assert_eq!(
+            serde_json::from_str::<Money>(r#"{"amount":"19.90","currency":"CNY"}"#).unwrap(),
+            m
+        );
+        for bad in [
+            r#""19.90""#,
+            r#""19.999 CNY""#,
+            r#""1e3 CNY""#,
+            r#""19.90 XYZ""#,
+            r#""19.90  CNY""#,
+            "19.9",
+        ] {
+            assert!(serde_json::from_str::<Money>(bad).is_err(), "{bad}");
+        }
         assert!(serde_json::from_str::<Money>(r#"{"amount":19.9,"currency":"CNY"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"amount":"19.999","currency":"CNY"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"amount":"1","currency":"XYZ"}"#).is_err());
