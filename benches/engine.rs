@@ -8,7 +8,8 @@
 //! cargo bench -p mercato --bench engine -- memory      # one group
 //! ```
 //! Throughput = 1 / (time per order); concurrent groups report the time per
-//! order over all callers (criterion's `iter_custom`).
+//! order over all callers (criterion's `iter_custom`). The in-memory place
+//! benches run in fresh shops of up to 10,000 orders each.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,6 +25,32 @@ use mercato::store::{MemoryStore, Store};
 use mercato::{Engine, EngineOptions, ManualClock};
 use shop::{order, place_pay, shop, three_lines};
 
+/// Orders a bench shop holds before it is replaced by a fresh one: the
+/// in-memory figures are per order in a shop of up to this many orders, not
+/// in one that grows with however many iterations criterion chooses (a
+/// faster engine would otherwise be measured on a bigger, slower heap).
+const SHOP_ORDERS: u64 = 10_000;
+
+/// Times `iters` runs of `op` (given a shop and an order number) in fresh
+/// shops of at most [`SHOP_ORDERS`] orders; building and dropping the
+/// shops is not timed.
+fn in_fresh_shops(iters: u64, op: impl Fn(&Engine<MemoryStore, ManualClock>, u64)) -> Duration {
+    let mut total = Duration::ZERO;
+    let mut done = 0;
+    while done < iters {
+        let e = shop(MemoryStore::new(), EngineOptions::default());
+        let n = (iters - done).min(SHOP_ORDERS);
+        let start = Instant::now();
+        for i in 0..n {
+            op(&e, i);
+        }
+        total += start.elapsed();
+        done += n;
+        drop(e);
+    }
+    total
+}
+
 fn memory(c: &mut Criterion) {
     let mut g = c.benchmark_group("memory");
     g.throughput(Throughput::Elements(1));
@@ -37,31 +64,28 @@ fn memory(c: &mut Criterion) {
     g.bench_function("quote_3_lines_2_rules", |b| {
         b.iter(|| e.quote(&cart).expect("quote"))
     });
-    let next = AtomicU64::new(0);
     g.bench_function("place_3_lines_2_rules", |b| {
-        b.iter(|| {
-            e.place_order(
-                order(next.fetch_add(1, Ordering::Relaxed), three_lines()),
-                None,
-            )
-            .expect("place")
+        b.iter_custom(|iters| {
+            in_fresh_shops(iters, |e, i| {
+                e.place_order(order(i, three_lines()), None).expect("place");
+            })
         })
     });
-    let e = shop(MemoryStore::new(), EngineOptions::default());
     g.bench_function("place_pay_3_lines_2_rules", |b| {
-        b.iter(|| place_pay(&e, next.fetch_add(1, Ordering::Relaxed), three_lines()))
+        b.iter_custom(|iters| in_fresh_shops(iters, |e, i| place_pay(e, i, three_lines())))
     });
-    let e = shop(MemoryStore::new(), EngineOptions::default());
     g.bench_function("flash_sale_place_pay", |b| {
-        b.iter(|| {
-            place_pay(
-                &e,
-                next.fetch_add(1, Ordering::Relaxed),
-                vec![CartLine {
-                    sku: "phone".into(),
-                    qty: 1,
-                }],
-            )
+        b.iter_custom(|iters| {
+            in_fresh_shops(iters, |e, i| {
+                place_pay(
+                    e,
+                    i,
+                    vec![CartLine {
+                        sku: "phone".into(),
+                        qty: 1,
+                    }],
+                )
+            })
         })
     });
     g.finish();
