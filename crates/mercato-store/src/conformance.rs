@@ -54,7 +54,8 @@ fn one<S: Store + ?Sized>(store: &S, c: Commit) -> CommitOutcome {
     out.remove(0)
 }
 
-/// Append and read back: order, seq, stream versions, payload bytes.
+/// Append and read back: order, seq, stream versions, payload bytes, and
+/// the `(seq, payload)` pages a replay reads.
 pub fn append_and_read<S: Store + ?Sized>(store: &S) {
     assert_eq!(store.head().unwrap(), 0);
     let out = one(
@@ -68,6 +69,18 @@ pub fn append_and_read<S: Store + ?Sized>(store: &S) {
     assert_eq!(all[2].payload, ev("a", 3).payload, "payload bytes survive");
     assert_eq!(all[2].stream_version, 2);
     assert_eq!(store.read_from(1, 1).unwrap()[0].seq, 2, "paging");
+    let payloads: Vec<(u64, String)> = all.iter().map(|e| (e.seq, e.payload.clone())).collect();
+    assert_eq!(
+        store.read_payloads(0, 100).unwrap(),
+        payloads,
+        "replay reads"
+    );
+    assert_eq!(
+        store.read_payloads(1, 1).unwrap(),
+        payloads[1..2],
+        "replay paging"
+    );
+    assert!(store.read_payloads(3, 10).unwrap().is_empty());
     let a = store.read_stream("a").unwrap();
     assert_eq!(
         a.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
