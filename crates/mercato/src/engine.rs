@@ -205,6 +205,11 @@ const PAGE: usize = 10_000;
 /// that decoded them to be freed there: freeing on the applying thread
 /// memory another thread allocated makes the allocator lock that thread's
 /// arena, which it is busy allocating in.
+///
+/// The helpers stop at the first page shorter than [`PAGE`]. A store may
+/// return short pages before the end of its log (`read_payloads` promises
+/// at most `limit` events), so the rest is always read on this thread,
+/// page by page, until a page comes back empty.
 fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), EngineError> {
     let first = store.read_payloads(st.durable.position, PAGE)?;
     let full = first.len() == PAGE;
@@ -212,9 +217,28 @@ fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), En
     for ev in decode_page(first, &mut after)? {
         st.apply(&ev);
     }
-    if !full {
-        return Ok(());
+    if full {
+        catch_up_on_helpers(store, st)?;
     }
+    loop {
+        let page = store.read_payloads(st.durable.position, PAGE)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let mut after = st.durable.position;
+        for ev in decode_page(page, &mut after)? {
+            st.apply(&ev);
+        }
+    }
+}
+
+/// The pipelined part of [`catch_up`]: two helpers read and decode, this
+/// thread applies, until a helper finds a short or empty page.
+fn catch_up_on_helpers<S: Store + ?Sized>(
+    store: &S,
+    st: &mut EngineState,
+) -> Result<(), EngineError> {
+    let after = st.durable.position;
     const HELPERS: u64 = 2;
     std::thread::scope(|scope| {
         let receivers: Vec<_> = (0..HELPERS)
