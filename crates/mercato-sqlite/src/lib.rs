@@ -374,15 +374,17 @@ impl Store for SqliteStore {
                 // Stream versions this commit moved: each read once.
                 let mut touched: Vec<(&str, u64)> = Vec::new();
                 for e in &c.events {
-                    let current = match touched.iter().find(|(s, _)| *s == e.stream) {
-                        Some((_, v)) => *v,
-                        None => version_of(&e.stream, &mut get_version)?,
+                    let sv = match touched.iter_mut().find(|(s, _)| *s == e.stream) {
+                        Some((_, v)) => {
+                            *v += 1;
+                            *v
+                        }
+                        None => {
+                            let v = version_of(&e.stream, &mut get_version)? + 1;
+                            touched.push((&e.stream, v));
+                            v
+                        }
                     };
-                    let sv = current + 1;
-                    match touched.iter_mut().find(|(s, _)| *s == e.stream) {
-                        Some(t) => t.1 = sv,
-                        None => touched.push((&e.stream, sv)),
-                    }
                     seq += 1;
                     let hash = event_hash(&prev, seq, &e.stream, sv, &e.kind, &e.payload);
                     put_event
