@@ -836,7 +836,7 @@ impl Shop {
                 if self.orders.contains_key(&o.id) {
                     return;
                 }
-                self.count_limits(&o, 1);
+                self.count_quote(&o.quote, o.customer.as_deref(), 1);
                 self.by_seq.push(o.id.clone());
                 if let Some(c) = &o.customer {
                     self.by_customer
@@ -857,10 +857,6 @@ impl Shop {
             let (quote, customer) = (Arc::clone(&o.quote), o.customer.clone());
             self.count_quote(&quote, customer.as_deref(), -1);
         }
-    }
-
-    fn count_limits(&mut self, o: &Order, sign: i64) {
-        self.count_quote(&o.quote, o.customer.as_deref(), sign);
     }
 
     /// Moves the per-promotion counters (units per customer, units in all,

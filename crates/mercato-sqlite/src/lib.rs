@@ -272,6 +272,15 @@ fn migrate(c: &Connection) -> Result<(), StoreError> {
     }
 }
 
+/// The record of `key` from a `(request_hash, response)` row.
+fn idempotency_row(key: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<IdempotencyRecord> {
+    Ok(IdempotencyRecord {
+        key: key.to_string(),
+        request_hash: r.get(0)?,
+        response: r.get(1)?,
+    })
+}
+
 fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
         seq: to_u64(r.get(0)?),
@@ -341,13 +350,7 @@ impl Store for SqliteStore {
                 let checked = c.check(
                     |key| {
                         get_idem
-                            .query_row([key], |r| {
-                                Ok(IdempotencyRecord {
-                                    key: key.to_string(),
-                                    request_hash: r.get(0)?,
-                                    response: r.get(1)?,
-                                })
-                            })
+                            .query_row([key], |r| idempotency_row(key, r))
                             .optional()
                             .map_err(backend)
                     },
@@ -487,13 +490,7 @@ impl Store for SqliteStore {
         c.query_row(
             "SELECT request_hash, response FROM idempotency WHERE key = ?1",
             [key],
-            |r| {
-                Ok(IdempotencyRecord {
-                    key: key.to_string(),
-                    request_hash: r.get(0)?,
-                    response: r.get(1)?,
-                })
-            },
+            |r| idempotency_row(key, r),
         )
         .optional()
         .map_err(backend)

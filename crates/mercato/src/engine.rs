@@ -211,23 +211,20 @@ const PAGE: usize = 10_000;
 /// at most `limit` events), so the rest is always read on this thread,
 /// page by page, until a page comes back empty.
 fn catch_up<S: Store + ?Sized>(store: &S, st: &mut EngineState) -> Result<(), EngineError> {
-    let first = store.read_payloads(st.durable.position, PAGE)?;
-    let full = first.len() == PAGE;
-    let mut after = st.durable.position;
-    for ev in decode_page(first, &mut after)? {
-        st.apply(&ev);
-    }
-    if full {
-        catch_up_on_helpers(store, st)?;
-    }
+    let mut helpers_done = false;
     loop {
         let page = store.read_payloads(st.durable.position, PAGE)?;
         if page.is_empty() {
             return Ok(());
         }
+        let full = page.len() == PAGE;
         let mut after = st.durable.position;
         for ev in decode_page(page, &mut after)? {
             st.apply(&ev);
+        }
+        if full && !helpers_done {
+            helpers_done = true;
+            catch_up_on_helpers(store, st)?;
         }
     }
 }
