@@ -127,7 +127,7 @@ fn sqlite(c: &mut Criterion) {
     for (sync, name) in [(Synchronous::Full, "full"), (Synchronous::Normal, "normal")] {
         let store = SqliteStore::open(
             dir.path().join(format!("{name}.db")),
-            SqliteOptions { synchronous: sync },
+            SqliteOptions::default().synchronous(sync),
         )
         .expect("db");
         let e = Arc::new(shop(store, EngineOptions::default()));
@@ -144,7 +144,7 @@ fn sqlite(c: &mut Criterion) {
         }
         let store = SqliteStore::open(
             dir.path().join(format!("{name}-single.db")),
-            SqliteOptions { synchronous: sync },
+            SqliteOptions::default().synchronous(sync),
         )
         .expect("db");
         let single = Arc::new(shop(

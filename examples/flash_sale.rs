@@ -383,7 +383,7 @@ fn main() -> ExitCode {
         } else {
             Synchronous::Full
         };
-        match SqliteStore::open(&path, SqliteOptions { synchronous: sync }) {
+        match SqliteStore::open(&path, SqliteOptions::default().synchronous(sync)) {
             Ok(s) => go(s, &a, &format!("sqlite:{} ({})", path.display(), a.sync)),
             Err(e) => Err(e.into()),
         }

@@ -25,9 +25,7 @@ fn data_dir() -> PathBuf {
 fn open(path: &Path) -> SqliteStore {
     SqliteStore::open(
         path,
-        SqliteOptions {
-            synchronous: Synchronous::Normal,
-        },
+        SqliteOptions::default().synchronous(Synchronous::Normal),
     )
     .expect("open bench database")
 }
@@ -94,7 +92,7 @@ pub fn run(c: &mut Criterion, suffix: &str) {
         let page = store.read_from(after, 50_000).expect("read");
         let Some(last) = page.last() else { break };
         after = last.seq;
-        payloads.extend(page.into_iter().map(|e| e.payload));
+        payloads.extend(page.into_iter().map(|e| (e.payload, e.stream, e.also)));
     }
     drop(store);
 
@@ -105,9 +103,12 @@ pub fn run(c: &mut Criterion, suffix: &str) {
     g.bench_function("decode_apply_1m_events", |b| {
         b.iter_with_large_drop(|| {
             let mut st = EngineState::default();
-            for p in &payloads {
+            for (p, stream, also) in &payloads {
                 let ev: LogEvent = serde_json::from_str(p).expect("stored event");
-                st.apply(&ev);
+                st.apply(
+                    &ev,
+                    std::iter::once(stream.as_str()).chain(also.iter().map(String::as_str)),
+                );
             }
             st
         })

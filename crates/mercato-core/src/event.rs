@@ -44,20 +44,61 @@ pub enum Event {
     Points(PointsEvent),
 }
 
+/// Stream names: the unit of optimistic concurrency. Every fact a decision
+/// can read lives in exactly one stream, and every event that changes a
+/// fact belongs to that fact's stream (see [`Event::streams`]).
+pub mod stream {
+    /// A SKU's stock (levels, locations, quotas, threshold).
+    pub fn sku(sku: &str) -> String {
+        format!("sku/{sku}")
+    }
+    /// An order, with its reservation, payments and returns.
+    pub fn order(id: &str) -> String {
+        format!("order/{id}")
+    }
+    /// A coupon's state and uses.
+    pub fn coupon(code: &str) -> String {
+        format!("coupon/{code}")
+    }
+    /// A customer: tier, points, and the orders they placed.
+    pub fn customer(id: &str) -> String {
+        format!("customer/{id}")
+    }
+}
+
 impl Event {
-    /// The stream this event belongs to: `order/ID`, `sku/SKU`,
-    /// `coupon/CODE`, `customer/ID`, or `stock` for a reservation that spans
-    /// several SKUs. Stores may partition or index by it.
+    /// The event's home stream: `order/ID`, `sku/SKU`, `coupon/CODE` or
+    /// `customer/ID`. A reservation is part of its order (its id is the
+    /// order id), so reservation events live in `order/ID`.
     pub fn stream(&self) -> String {
         match self {
-            Event::Customer(CustomerEvent::Registered { id, .. }) => format!("customer/{id}"),
-            Event::Order(e) => format!("order/{}", e.order_id()),
-            Event::Coupon(e) => format!("coupon/{}", e.code()),
-            Event::Points(e) => format!("customer/{}", e.customer()),
-            Event::Stock(e) => match e.skus().as_slice() {
-                [one] => format!("sku/{one}"),
-                _ => "stock".to_string(),
+            Event::Customer(CustomerEvent::Registered { id, .. }) => stream::customer(id),
+            Event::Order(e) => stream::order(e.order_id()),
+            Event::Coupon(e) => stream::coupon(e.code()),
+            Event::Points(e) => stream::customer(e.customer()),
+            Event::Stock(e) => match e.reservation() {
+                Some(id) => stream::order(id),
+                None => match e.skus().first() {
+                    Some(sku) => stream::sku(sku),
+                    None => "stock".to_string(),
+                },
             },
+        }
+    }
+
+    /// Every stream whose facts the event changes besides its home stream:
+    /// a reservation event changes the stock of each SKU it holds, and a
+    /// placed order changes its customer's order history (which review
+    /// rules and new-customer conditions read).
+    pub fn also_streams(&self) -> Vec<String> {
+        match self {
+            Event::Stock(e) if e.reservation().is_some() => {
+                e.skus().into_iter().map(stream::sku).collect()
+            }
+            Event::Order(crate::order::OrderEvent::Placed {
+                customer: Some(c), ..
+            }) => vec![stream::customer(c)],
+            _ => Vec::new(),
         }
     }
 }

@@ -395,6 +395,18 @@ pub enum StockEvent {
 }
 
 impl StockEvent {
+    /// The reservation this event belongs to, if any.
+    pub fn reservation(&self) -> Option<&str> {
+        match self {
+            StockEvent::Reserved { id, .. }
+            | StockEvent::Extended { id, .. }
+            | StockEvent::Committed { id, .. }
+            | StockEvent::Released { id, .. }
+            | StockEvent::Restocked { id, .. } => Some(id),
+            _ => None,
+        }
+    }
+
     /// The SKUs this event touches (for stream keys and low-stock checks).
     pub fn skus(&self) -> Vec<&str> {
         match self {

@@ -14,8 +14,10 @@
 //!   arrays in data-modifying CTEs): five round trips per batch whatever its
 //!   size, on one writer connection with prepared statements. No
 //!   transaction is held open across anything but the batch itself.
-//! - The same SHA-256 hash chain as the other stores
-//!   ([`mercato_store::event_hash`]), so [`Store::verify`] works unchanged.
+//! - The same hash chain as the other stores ([`mercato_store::Chain`]:
+//!   SHA-256, or HMAC-SHA256 under the application's key, recorded in the
+//!   database and checked when it is opened), so [`Store::verify`] works
+//!   unchanged.
 //! - Schema in a version table with migrations; a database written by a
 //!   newer build is refused ([`StoreError::SchemaTooNew`]). An optional
 //!   PostgreSQL schema (namespace) lets one database hold several stores.
@@ -31,15 +33,15 @@ use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use mercato_store::{
-    Commit, CommitOutcome, GENESIS, IdempotencyRecord, ReadModel, Store, StoreError, StoredEvent,
-    event_hash,
+    BatchCheck, Chain, ChainTail, Commit, CommitOutcome, GENESIS, IdempotencyRecord, ReadModel,
+    ReplayEntry, SnapshotRecord, Store, StoreError, StoredEvent,
 };
 use postgres::types::FromSql;
 use postgres::{NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
@@ -56,6 +58,9 @@ pub struct PgOptions {
     pub schema: Option<String>,
     /// How long to wait for a connection (default 10 s).
     pub connect_timeout: Duration,
+    /// How events are chained (default plain SHA-256). A log records its
+    /// chain when it is created and opens only with the same one.
+    pub chain: Chain,
 }
 
 impl Default for PgOptions {
@@ -64,6 +69,7 @@ impl Default for PgOptions {
             pool_size: 4,
             schema: None,
             connect_timeout: Duration::from_secs(10),
+            chain: Chain::default(),
         }
     }
 }
@@ -72,6 +78,12 @@ impl PgOptions {
     /// These options with the tables in `schema`.
     pub fn schema(mut self, schema: impl Into<String>) -> Self {
         self.schema = Some(schema.into());
+        self
+    }
+
+    /// These options with `chain` (e.g. `Chain::hmac(key)`).
+    pub fn chain(mut self, chain: Chain) -> Self {
+        self.chain = chain;
         self
     }
 }
@@ -157,8 +169,41 @@ VALUES (1, 0, '0000000000000000000000000000000000000000000000000000000000000000'
 ON CONFLICT (id) DO NOTHING;
 ";
 
+/// Version 2: an event may belong to further streams (`also`, a JSON array,
+/// empty for most events; `streams` counts them too), snapshots are sealed
+/// to their place in the chain (older, unsealed ones are dropped: the next
+/// open replays the whole log), and the chain mode is recorded (older logs
+/// with events were written with SHA-256).
+const SCHEMA_V2: &str = "
+ALTER TABLE events ADD COLUMN IF NOT EXISTS also TEXT NOT NULL DEFAULT '';
+DELETE FROM snapshots;
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS chain_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE snapshots ADD COLUMN IF NOT EXISTS seal TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS chain_meta (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT    NOT NULL
+);
+INSERT INTO chain_meta (id, fingerprint)
+    SELECT 1, 'sha256' WHERE EXISTS (SELECT 1 FROM events);
+";
+
 /// Each schema version and the SQL that brings the previous one to it.
-const MIGRATIONS: [(i64, &str); 1] = [(1, SCHEMA_V1)];
+const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
+
+/// `also` as stored: empty, or a JSON array of stream names.
+fn encode_also(also: &[String]) -> Result<String, StoreError> {
+    if also.is_empty() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(also).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn decode_also(text: &str) -> Result<Vec<String>, StoreError> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("events.also: {e}")))
+}
 
 /// A mercato store in a PostgreSQL database.
 pub struct PgStore {
@@ -166,6 +211,7 @@ pub struct PgStore {
     config: postgres::Config,
     writer: std::sync::Mutex<Option<Writer>>,
     schema: Option<String>,
+    chain: Chain,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -207,8 +253,10 @@ impl PgStore {
             config,
             writer: std::sync::Mutex::new(None),
             schema: options.schema,
+            chain: options.chain,
         };
         store.migrate()?;
+        store.check_chain()?;
         Ok(store)
     }
 
@@ -293,12 +341,52 @@ impl PgStore {
         tx.commit().map_err(backend)
     }
 
+    /// Records the chain of a new log, or refuses a log recorded with another.
+    fn check_chain(&self) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        c.execute(
+            "INSERT INTO chain_meta (id, fingerprint) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",
+            &[&self.chain.fingerprint()],
+        )
+        .map_err(backend)?;
+        let recorded: String = col(
+            &c.query_one("SELECT fingerprint FROM chain_meta WHERE id = 1", &[])
+                .map_err(backend)?,
+            0,
+        )?;
+        self.chain.check_fingerprint(&recorded)
+    }
+
+    /// Runs one batch on the writer connection, reconnecting after a lost
+    /// connection.
+    fn write(&self, source: Source<'_>) -> Result<Vec<CommitOutcome>, StoreError> {
+        let mut slot = self
+            .writer
+            .lock()
+            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
+        if slot.is_none() {
+            *slot = Some(Writer::connect(&self.config, &self.chain)?);
+        }
+        let Some(writer) = slot.as_mut() else {
+            return Err(StoreError::Backend("no writer connection".into()));
+        };
+        let result = writer.commit_batch(source);
+        if result.is_err() && writer.client.is_closed() {
+            // Reconnect on the next batch.
+            *slot = None;
+        }
+        result
+    }
+
     /// Test and audit hook: runs SQL on the database as an outside writer
     /// would (used to prove that tampering is detected).
     pub fn execute_raw(&self, sql: &str) -> Result<(), StoreError> {
         self.conn()?.batch_execute(sql).map_err(backend)
     }
 }
+
+/// The columns [`row_to_event`] reads, in order.
+const EVENT_COLUMNS: &str = "seq, stream, stream_version, kind, payload, prev_hash, hash, also";
 
 fn row_to_event(r: &Row) -> Result<StoredEvent, StoreError> {
     Ok(StoredEvent {
@@ -309,6 +397,7 @@ fn row_to_event(r: &Row) -> Result<StoredEvent, StoreError> {
         payload: col(r, 4)?,
         prev_hash: col(r, 5)?,
         hash: col(r, 6)?,
+        also: decode_also(col::<&str>(r, 7)?)?,
     })
 }
 
@@ -322,6 +411,7 @@ struct Writes {
     payload: Vec<String>,
     prev_hash: Vec<String>,
     hash: Vec<String>,
+    also: Vec<String>,
     idem_key: Vec<String>,
     idem_hash: Vec<String>,
     idem_response: Vec<String>,
@@ -348,9 +438,9 @@ SELECT 2::int4, key, used, NULL::text, NULL::text FROM guards WHERE key = ANY($3
 /// idempotency records, read models, guard counters and the chain head.
 const WRITE_BATCH: &str = "
 WITH e AS (
-    INSERT INTO events (seq, stream, stream_version, kind, payload, prev_hash, hash)
+    INSERT INTO events (seq, stream, stream_version, kind, payload, prev_hash, hash, also)
     SELECT * FROM UNNEST($1::int8[], $2::text[], $3::int8[], $4::text[], $5::text[],
-                         $6::text[], $7::text[])
+                         $6::text[], $7::text[], $20::text[])
 ), s AS (
     INSERT INTO streams (stream, version)
     SELECT * FROM UNNEST($8::text[], $9::int8[])
@@ -369,10 +459,19 @@ WITH e AS (
 )
 UPDATE chain_head SET seq = $18, hash = $19 WHERE id = 1";
 
+/// Where a batch's commits come from.
+enum Source<'a> {
+    /// Decided before the batch.
+    Given(&'a [Commit]),
+    /// Decided while the chain head is locked.
+    Decide(&'a mut dyn FnMut() -> Vec<Commit>),
+}
+
 /// The connection that writes batches, with its prepared statements.
 /// Batches are serialized on the chain head row anyway, so one connection
 /// per store is all the writing needs; reads use the pool.
 struct Writer {
+    chain: Chain,
     client: postgres::Client,
     lock: postgres::Statement,
     read: postgres::Statement,
@@ -380,7 +479,7 @@ struct Writer {
 }
 
 impl Writer {
-    fn connect(config: &postgres::Config) -> Result<Writer, StoreError> {
+    fn connect(config: &postgres::Config, chain: &Chain) -> Result<Writer, StoreError> {
         let mut client = config
             .connect(NoTls)
             .map_err(|e| StoreError::Backend(format!("writer connection: {}", pg_message(&e))))?;
@@ -388,6 +487,7 @@ impl Writer {
         let read = client.prepare(READ_BATCH).map_err(backend)?;
         let write = client.prepare(WRITE_BATCH).map_err(backend)?;
         Ok(Writer {
+            chain: chain.clone(),
             client,
             lock,
             read,
@@ -395,18 +495,28 @@ impl Writer {
         })
     }
 
-    /// One batch in one transaction (see [`Store::commit_batch`]).
-    fn commit_batch(&mut self, commits: &[Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
+    /// One batch in one transaction (see [`Store::commit_batch`]); the
+    /// commits are given, or decided once the chain head is locked (see
+    /// [`Store::commit_exclusive`]).
+    fn commit_batch(&mut self, source: Source<'_>) -> Result<Vec<CommitOutcome>, StoreError> {
         let mut tx = self.client.transaction().map_err(backend)?;
         let head = tx.query_one(&self.lock, &[]).map_err(backend)?;
         let (mut seq, mut prev): (u64, String) = (to_u64(col(&head, 0)?), col(&head, 1)?);
+        let decided;
+        let commits: &[Commit] = match source {
+            Source::Given(c) => c,
+            Source::Decide(decide) => {
+                decided = decide();
+                &decided
+            }
+        };
 
         let mut stream_names: Vec<&str> = Vec::new();
         let mut idem_keys: Vec<&str> = Vec::new();
         let mut guard_keys: Vec<&str> = Vec::new();
         for c in commits {
             stream_names.extend(c.expected.iter().map(|(s, _)| s.as_str()));
-            stream_names.extend(c.events.iter().map(|e| e.stream.as_str()));
+            stream_names.extend(c.events.iter().flat_map(|e| e.streams()));
             idem_keys.extend(c.idempotency.iter().map(|r| r.key.as_str()));
             guard_keys.extend(c.guards.iter().map(|g| g.key.as_str()));
         }
@@ -449,8 +559,10 @@ impl Writer {
 
         let mut w = Writes::default();
         let mut out = Vec::with_capacity(commits.len());
+        let mut batch = BatchCheck::new();
         for c in commits {
-            let checked = c.check::<StoreError>(
+            let checked = batch.check::<StoreError>(
+                c,
                 |k| Ok(known_keys.get(k).cloned()),
                 |st| Ok(versions.get(st).copied().unwrap_or(0)),
                 |k| Ok(guards.get(k).copied().unwrap_or(0)),
@@ -470,13 +582,19 @@ impl Writer {
             }
             let first = seq + 1;
             for e in &c.events {
-                let sv = versions.get(&e.stream).copied().unwrap_or(0) + 1;
-                versions.insert(e.stream.clone(), sv);
-                if touched.insert((true, e.stream.clone())) {
-                    touched_streams.push(e.stream.clone());
+                for st in e.streams() {
+                    let v = versions.get(st).copied().unwrap_or(0) + 1;
+                    versions.insert(st.to_string(), v);
+                    if touched.insert((true, st.to_string())) {
+                        touched_streams.push(st.to_string());
+                    }
                 }
+                let sv = versions.get(&e.stream).copied().unwrap_or(0);
                 seq += 1;
-                let hash = event_hash(&prev, seq, &e.stream, sv, &e.kind, &e.payload);
+                let hash = self
+                    .chain
+                    .link(&prev, seq, &e.stream, sv, &e.also, &e.kind, &e.payload);
+                w.also.push(encode_also(&e.also)?);
                 w.seq.push(to_i64(seq)?);
                 w.stream.push(e.stream.clone());
                 w.stream_version.push(to_i64(sv)?);
@@ -548,6 +666,7 @@ impl Writer {
                     &guard_used,
                     &head_seq,
                     &prev,
+                    &w.also,
                 ],
             )
             .map_err(backend)?;
@@ -559,30 +678,25 @@ impl Writer {
 
 impl Store for PgStore {
     fn commit_batch(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
-        let mut slot = self
-            .writer
-            .lock()
-            .map_err(|_| StoreError::Backend("writer lock poisoned".into()))?;
-        if slot.is_none() {
-            *slot = Some(Writer::connect(&self.config)?);
-        }
-        let Some(writer) = slot.as_mut() else {
-            return Err(StoreError::Backend("no writer connection".into()));
-        };
-        let result = writer.commit_batch(commits);
-        if result.is_err() && writer.client.is_closed() {
-            // Reconnect on the next batch.
-            *slot = None;
-        }
-        result
+        self.write(Source::Given(commits))
+    }
+
+    /// The batch's transaction locks the chain head row, which every
+    /// writer in every process locks first; `decide` runs under that lock
+    /// and reads through the pool (read committed: everything stored
+    /// before the lock).
+    fn commit_exclusive(
+        &self,
+        decide: &mut dyn FnMut() -> Vec<Commit>,
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
+        self.write(Source::Decide(decide))
     }
 
     fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.conn()?
             .query(
-                "SELECT seq, stream, stream_version, kind, payload, prev_hash, hash
-                 FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq > $1 ORDER BY seq LIMIT $2"),
                 &[&to_i64(after)?, &limit],
             )
             .map_err(backend)?
@@ -591,24 +705,32 @@ impl Store for PgStore {
             .collect()
     }
 
-    fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+    fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<ReplayEntry>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.conn()?
             .query(
-                "SELECT seq, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                "SELECT seq, stream, also, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
                 &[&to_i64(after)?, &limit],
             )
             .map_err(backend)?
             .iter()
-            .map(|r| Ok((to_u64(col(r, 0)?), col(r, 1)?)))
+            .map(|r| {
+                Ok(ReplayEntry {
+                    seq: to_u64(col(r, 0)?),
+                    stream: col(r, 1)?,
+                    also: decode_also(col::<&str>(r, 2)?)?,
+                    payload: col(r, 3)?,
+                })
+            })
             .collect()
     }
 
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.conn()?
             .query(
-                "SELECT seq, stream, stream_version, kind, payload, prev_hash, hash
-                 FROM events WHERE stream = $1 ORDER BY stream_version",
+                &format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE stream = $1 ORDER BY stream_version"
+                ),
                 &[&stream],
             )
             .map_err(backend)?
@@ -654,24 +776,40 @@ impl Store for PgStore {
         .transpose()
     }
 
-    fn save_snapshot(&self, seq: u64, state: &str) -> Result<(), StoreError> {
+    fn save_snapshot(&self, snapshot: &SnapshotRecord) -> Result<(), StoreError> {
         self.conn()?
             .execute(
-                "INSERT INTO snapshots (id, seq, state) VALUES (1, $1, $2)
-                 ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state",
-                &[&to_i64(seq)?, &state],
+                "INSERT INTO snapshots (id, seq, state, chain_hash, seal) VALUES (1, $1, $2, $3, $4)
+                 ON CONFLICT (id) DO UPDATE SET seq = EXCLUDED.seq, state = EXCLUDED.state,
+                     chain_hash = EXCLUDED.chain_hash, seal = EXCLUDED.seal",
+                &[
+                    &to_i64(snapshot.seq)?,
+                    &snapshot.state,
+                    &snapshot.chain_hash,
+                    &snapshot.seal,
+                ],
             )
             .map_err(backend)?;
         Ok(())
     }
 
-    fn load_snapshot(&self) -> Result<Option<(u64, String)>, StoreError> {
+    fn load_snapshot(&self) -> Result<Option<SnapshotRecord>, StoreError> {
         let r = self
             .conn()?
-            .query_opt("SELECT seq, state FROM snapshots WHERE id = 1", &[])
+            .query_opt(
+                "SELECT seq, state, chain_hash, seal FROM snapshots WHERE id = 1",
+                &[],
+            )
             .map_err(backend)?;
-        r.map(|r| Ok((to_u64(col(&r, 0)?), col(&r, 1)?)))
-            .transpose()
+        r.map(|r| {
+            Ok(SnapshotRecord {
+                seq: to_u64(col(&r, 0)?),
+                state: col(&r, 1)?,
+                chain_hash: col(&r, 2)?,
+                seal: col(&r, 3)?,
+            })
+        })
+        .transpose()
     }
 
     fn read_model(&self, model: ReadModel, key: &str) -> Result<Option<String>, StoreError> {
@@ -706,6 +844,43 @@ impl Store for PgStore {
             Some(r) => col(&r, 0)?,
             None => 0,
         })
+    }
+
+    fn tail(&self) -> Result<ChainTail, StoreError> {
+        let mut c = self.conn()?;
+        // One snapshot for both reads, whatever other processes append.
+        let mut tx = c
+            .build_transaction()
+            .isolation_level(postgres::IsolationLevel::RepeatableRead)
+            .read_only(true)
+            .start()
+            .map_err(backend)?;
+        let (head_seq, head_hash) = match tx
+            .query_opt("SELECT seq, hash FROM chain_head WHERE id = 1", &[])
+            .map_err(backend)?
+        {
+            Some(r) => (to_u64(col(&r, 0)?), col::<String>(&r, 1)?),
+            None => (0, GENESIS.to_string()),
+        };
+        let events = tx
+            .query(
+                &format!("SELECT {EVENT_COLUMNS} FROM events WHERE seq >= $1 ORDER BY seq LIMIT 2"),
+                &[&to_i64(head_seq.max(1))?],
+            )
+            .map_err(backend)?
+            .iter()
+            .map(row_to_event)
+            .collect::<Result<Vec<_>, _>>()?;
+        tx.commit().map_err(backend)?;
+        Ok(ChainTail {
+            head_seq,
+            head_hash,
+            events,
+        })
+    }
+
+    fn chain(&self) -> &Chain {
+        &self.chain
     }
 
     fn chain_head(&self) -> Result<(u64, String), StoreError> {

@@ -18,11 +18,7 @@ fn fresh() -> PgStore {
 
 fn three_events(s: &PgStore) {
     let events = (1..=3)
-        .map(|i| NewEvent {
-            stream: "a".into(),
-            kind: "k".into(),
-            payload: format!("{{\"i\":{i}}}"),
-        })
+        .map(|i| NewEvent::new("a", "k", format!("{{\"i\":{i}}}")))
         .collect();
     s.commit_batch(&[Commit {
         events,
@@ -147,16 +143,8 @@ fn a_big_batch_is_one_transaction() {
         .map(|i| Commit {
             expected: vec![(format!("o{i}"), 0), ("shared".into(), i)],
             events: vec![
-                NewEvent {
-                    stream: format!("o{i}"),
-                    kind: "k".into(),
-                    payload: format!("{{\"i\":{i}}}"),
-                },
-                NewEvent {
-                    stream: "shared".into(),
-                    kind: "k".into(),
-                    payload: "{}".into(),
-                },
+                NewEvent::new(format!("o{i}"), "k", format!("{{\"i\":{i}}}")),
+                NewEvent::new("shared", "k", "{}"),
             ],
             ..Commit::default()
         })
@@ -190,11 +178,11 @@ fn two_stores_on_one_schema_serialize_on_the_chain_head() {
                 for i in 0..30 {
                     let out = s
                         .commit_batch(&[Commit {
-                            events: vec![NewEvent {
-                                stream: format!("own{t}"),
-                                kind: "k".into(),
-                                payload: format!("{{\"i\":{i}}}"),
-                            }],
+                            events: vec![NewEvent::new(
+                                format!("own{t}"),
+                                "k",
+                                format!("{{\"i\":{i}}}"),
+                            )],
                             guards: vec![Guard {
                                 key: "hot".into(),
                                 delta: 1,
@@ -221,4 +209,98 @@ fn two_stores_on_one_schema_serialize_on_the_chain_head() {
         stores[1].verify().unwrap().ok(),
         "no gap, no fork in the chain"
     );
+}
+
+#[test]
+fn chain_mode_is_recorded_in_the_schema() {
+    let c = cluster();
+    let schema = c.fresh_schema_name();
+    conformance::chain_mode_is_recorded(|chain| {
+        PgStore::open(
+            c.url(),
+            PgOptions::default().schema(schema.clone()).chain(chain),
+        )
+    });
+}
+
+#[test]
+fn damaged_tails_are_refused() {
+    conformance::damaged_tail_is_refused(&fresh(), |s, seq| {
+        s.execute_raw(&format!("DELETE FROM events WHERE seq = {seq}"))
+            .unwrap();
+    });
+    conformance::damaged_tail_is_refused(&fresh(), |s, seq| {
+        s.execute_raw(&format!(
+            "UPDATE events SET payload = '{{\"i\":7}}' WHERE seq = {seq}"
+        ))
+        .unwrap();
+    });
+}
+
+/// A schema written by version 1 (no `also`, unsealed snapshots, no chain
+/// record) is migrated when opened: the log verifies, the unsealed snapshot
+/// is dropped, the log is recorded as SHA-256 chained, and events with
+/// further streams can be appended.
+#[test]
+fn version_1_schemas_are_migrated() {
+    let c = cluster();
+    let schema = c.fresh_schema_name();
+    let open = |chain: mercato_store::Chain| {
+        PgStore::open(
+            c.url(),
+            PgOptions::default().schema(schema.clone()).chain(chain),
+        )
+    };
+    {
+        let s = open(mercato_store::Chain::sha256()).unwrap();
+        three_events(&s);
+        for sql in [
+            "ALTER TABLE events DROP COLUMN also",
+            "ALTER TABLE snapshots DROP COLUMN chain_hash",
+            "ALTER TABLE snapshots DROP COLUMN seal",
+            "DROP TABLE chain_meta",
+            "INSERT INTO snapshots (id, seq, state) VALUES (1, 3, '{}')",
+            "DELETE FROM schema_version WHERE version > 1",
+        ] {
+            s.execute_raw(sql).unwrap();
+        }
+    }
+    let key = mercato_store::ChainKey::new(*b"postgres test key 0123456789").unwrap();
+    assert!(matches!(
+        open(mercato_store::Chain::hmac(key)),
+        Err(StoreError::ChainKey(_))
+    ));
+    let s = open(mercato_store::Chain::sha256()).unwrap();
+    assert!(s.verify().unwrap().ok());
+    assert_eq!(s.load_snapshot().unwrap(), None);
+    assert_eq!(mercato_store::check_tail(&s).unwrap().0, 3);
+    let out = s
+        .commit_batch(&[Commit {
+            expected: vec![("a".into(), 3)],
+            events: vec![NewEvent {
+                also: vec!["b".into()],
+                ..NewEvent::new("a", "k", "{}")
+            }],
+            ..Commit::default()
+        }])
+        .unwrap();
+    assert!(matches!(
+        out[0],
+        mercato_store::CommitOutcome::Committed { .. }
+    ));
+    assert_eq!(s.stream_version("b").unwrap(), 1);
+    assert!(s.verify().unwrap().ok());
+}
+
+/// Two stores on one schema (two writer connections, as two processes).
+#[test]
+fn exclusive_commits_across_connections() {
+    let c = cluster();
+    let schema = c.fresh_schema_name();
+    let open = || {
+        std::sync::Arc::new(
+            PgStore::open(c.url(), PgOptions::default().schema(schema.clone())).unwrap(),
+        )
+    };
+    conformance::exclusive_commits_never_conflict(open(), open());
 }

@@ -6,15 +6,16 @@
 //! statements. A whole batch of commits (group commit) is one transaction:
 //! one fsync for many callers.
 //!
-//! Schema (version 3, see `docs/storage.md`): `events` (the hash-chained
-//! log; its unique `(stream, stream_version)` index also answers a stream's
-//! current version), `idempotency`, `snapshots`, `read_models`,
-//! `chain_head`, `guards` (cross-stream limit counters, added by version 2),
-//! and `schema_version`. Older files are migrated when opened (version 3
-//! dropped the `streams` table, which repeated what the index holds). Payloads and read
-//! models are JSON text whose amounts are decimal strings: no REAL column
-//! ever holds money. Opening a database written by a newer schema is an
-//! error, never a silent downgrade.
+//! Schema (version 4, see `docs/storage.md`): `events` (the hash-chained
+//! log; `also` lists the further streams an event belongs to), `streams`
+//! (each stream's version: how many events belong to it), `idempotency`,
+//! `snapshots` (sealed to their place in the chain), `read_models`,
+//! `chain_head`, `chain_meta` (which chain the log is written with: plain
+//! SHA-256 or HMAC under the application's key), `guards` (cross-stream
+//! limit counters), and `schema_version`. Older files are migrated when
+//! opened. Payloads and read models are JSON text whose amounts are decimal
+//! strings: no REAL column ever holds money. Opening a database written by a
+//! newer schema is an error, never a silent downgrade.
 //!
 //! ```
 //! use mercato_sqlite::{SqliteOptions, SqliteStore};
@@ -23,7 +24,7 @@
 //! let dir = tempfile::tempdir().unwrap();
 //! let store = SqliteStore::open(dir.path().join("shop.db"), SqliteOptions::default()).unwrap();
 //! let commit = Commit {
-//!     events: vec![NewEvent { stream: "order/o1".into(), kind: "placed.v1".into(), payload: "{}".into() }],
+//!     events: vec![NewEvent::new("order/o1", "placed.v1", "{}")],
 //!     ..Commit::default()
 //! };
 //! store.commit_batch(&[commit]).unwrap();
@@ -36,14 +37,16 @@
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
 
+use std::collections::HashMap;
+
 use mercato_store::{
-    Commit, CommitOutcome, GENESIS, IdempotencyRecord, ReadModel, Store, StoreError, StoredEvent,
-    event_hash,
+    BatchCheck, Chain, ChainTail, Commit, CommitOutcome, GENESIS, IdempotencyRecord, ReadModel,
+    ReplayEntry, SnapshotRecord, Store, StoreError, StoredEvent,
 };
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 
 /// SQLite's `synchronous` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -69,10 +72,27 @@ impl Synchronous {
 }
 
 /// How to open the database.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SqliteOptions {
     /// Durability level (default FULL).
     pub synchronous: Synchronous,
+    /// How events are chained (default plain SHA-256). A log records its
+    /// chain when it is created and opens only with the same one.
+    pub chain: Chain,
+}
+
+impl SqliteOptions {
+    /// These options with `synchronous`.
+    pub fn synchronous(mut self, synchronous: Synchronous) -> Self {
+        self.synchronous = synchronous;
+        self
+    }
+
+    /// These options with `chain` (e.g. `Chain::hmac(key)`).
+    pub fn chain(mut self, chain: Chain) -> Self {
+        self.chain = chain;
+        self
+    }
 }
 
 fn backend(e: rusqlite::Error) -> StoreError {
@@ -92,6 +112,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
+    chain: Chain,
 }
 
 const SCHEMA: &str = "
@@ -148,11 +169,54 @@ const SCHEMA_V3: &str = "
 DROP TABLE IF EXISTS streams;
 ";
 
-/// A stream's current version (0 when it has no events).
-const STREAM_VERSION_SQL: &str = "SELECT MAX(stream_version) FROM events WHERE stream = ?1";
+/// Version 4: an event may belong to further streams (`also`, a JSON array,
+/// empty for most events), so a stream's version is no longer the largest
+/// `stream_version` of its home events: `streams` keeps it again, filled
+/// from the events (every older event belongs to its home stream only).
+/// Snapshots are sealed to their place in the chain; older, unsealed
+/// snapshots are dropped (the next open replays the whole log). The chain
+/// mode is recorded: older logs with events were written with SHA-256.
+const SCHEMA_V4: &str = "
+CREATE TABLE IF NOT EXISTS streams (
+    stream  TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+) WITHOUT ROWID;
+INSERT INTO streams (stream, version)
+    SELECT stream, MAX(stream_version) FROM events GROUP BY stream;
+ALTER TABLE events ADD COLUMN also TEXT NOT NULL DEFAULT '';
+DELETE FROM snapshots;
+ALTER TABLE snapshots ADD COLUMN chain_hash TEXT NOT NULL DEFAULT '';
+ALTER TABLE snapshots ADD COLUMN seal TEXT NOT NULL DEFAULT '';
+CREATE TABLE IF NOT EXISTS chain_meta (
+    id          INTEGER PRIMARY KEY CHECK (id = 1),
+    fingerprint TEXT    NOT NULL
+);
+INSERT INTO chain_meta (id, fingerprint)
+    SELECT 1, 'sha256' WHERE EXISTS (SELECT 1 FROM events);
+";
+
+/// A stream's current version (no row: 0).
+const STREAM_VERSION_SQL: &str = "SELECT version FROM streams WHERE stream = ?1";
 
 /// Each schema version and the SQL that brings the previous one to it.
-const MIGRATIONS: [(i64, &str); 3] = [(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3)];
+const MIGRATIONS: [(i64, &str); 4] = [(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3), (4, SCHEMA_V4)];
+
+/// `also` as stored: empty, or a JSON array of stream names.
+fn encode_also(also: &[String]) -> Result<String, StoreError> {
+    if also.is_empty() {
+        return Ok(String::new());
+    }
+    serde_json::to_string(also).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn decode_also(text: &str) -> rusqlite::Result<Vec<String>> {
+    if text.is_empty() {
+        return Ok(Vec::new());
+    }
+    serde_json::from_str(text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it to
@@ -161,15 +225,17 @@ impl SqliteStore {
         let path = path.as_ref().to_path_buf();
         let writer = Connection::open(&path)
             .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
-        configure(&writer, options)?;
+        configure(&writer, &options)?;
         migrate(&writer)?;
+        check_chain(&writer, &options.chain)?;
         let reader = Connection::open(&path)
             .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
-        configure(&reader, options)?;
+        configure(&reader, &options)?;
         Ok(SqliteStore {
             path,
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
+            chain: options.chain,
         })
     }
 
@@ -211,7 +277,7 @@ impl SqliteStore {
     }
 }
 
-fn configure(c: &Connection, options: SqliteOptions) -> Result<(), StoreError> {
+fn configure(c: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
     c.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(backend)?;
     c.pragma_update(None, "journal_mode", "WAL")
@@ -272,6 +338,21 @@ fn migrate(c: &Connection) -> Result<(), StoreError> {
     }
 }
 
+/// Records the chain of a new log, or refuses a log recorded with another.
+fn check_chain(c: &Connection, chain: &Chain) -> Result<(), StoreError> {
+    c.execute(
+        "INSERT OR IGNORE INTO chain_meta (id, fingerprint) VALUES (1, ?1)",
+        [chain.fingerprint()],
+    )
+    .map_err(backend)?;
+    let recorded: String = c
+        .query_row("SELECT fingerprint FROM chain_meta WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .map_err(backend)?;
+    chain.check_fingerprint(&recorded)
+}
+
 /// The record of `key` from a `(request_hash, response)` row.
 fn idempotency_row(key: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<IdempotencyRecord> {
     Ok(IdempotencyRecord {
@@ -280,6 +361,9 @@ fn idempotency_row(key: &str, r: &rusqlite::Row<'_>) -> rusqlite::Result<Idempot
         response: r.get(1)?,
     })
 }
+
+/// The columns [`row_to_event`] reads, in order.
+const EVENT_COLUMNS: &str = "seq, stream, stream_version, kind, payload, prev_hash, hash, also";
 
 fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
     Ok(StoredEvent {
@@ -290,7 +374,165 @@ fn row_to_event(r: &rusqlite::Row<'_>) -> rusqlite::Result<StoredEvent> {
         payload: r.get(4)?,
         prev_hash: r.get(5)?,
         hash: r.get(6)?,
+        also: decode_also(r.get_ref(7)?.as_str()?)?,
     })
+}
+
+/// Checks and writes one batch inside a write transaction (the body of
+/// `commit_batch`, shared with `commit_exclusive`).
+fn append(
+    tx: &rusqlite::Transaction<'_>,
+    chain: &Chain,
+    commits: &[Commit],
+) -> Result<Vec<CommitOutcome>, StoreError> {
+    let mut out = Vec::with_capacity(commits.len());
+    let (mut seq, mut prev): (u64, String) = tx
+        .query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
+            Ok((to_u64(r.get(0)?), r.get(1)?))
+        })
+        .optional()
+        .map_err(backend)?
+        .unwrap_or((0, GENESIS.to_string()));
+    let start_seq = seq;
+    let mut get_idem = tx
+        .prepare_cached("SELECT request_hash, response FROM idempotency WHERE key = ?1")
+        .map_err(backend)?;
+    let mut get_version = tx.prepare_cached(STREAM_VERSION_SQL).map_err(backend)?;
+    let mut put_version = tx
+        .prepare_cached(
+            "INSERT INTO streams (stream, version) VALUES (?1, ?2)
+             ON CONFLICT (stream) DO UPDATE SET version = excluded.version",
+        )
+        .map_err(backend)?;
+    let mut put_event = tx
+        .prepare_cached(
+            "INSERT INTO events (seq, stream, stream_version, kind, payload, prev_hash, hash, also)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )
+        .map_err(backend)?;
+    let mut put_idem = tx
+        .prepare_cached("INSERT INTO idempotency (key, request_hash, response) VALUES (?1, ?2, ?3)")
+        .map_err(backend)?;
+    let mut put_model = tx
+        .prepare_cached(
+            "INSERT INTO read_models (model, key, value) VALUES (?1, ?2, ?3)
+             ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
+        )
+        .map_err(backend)?;
+    let mut get_guard = tx
+        .prepare_cached("SELECT used FROM guards WHERE key = ?1")
+        .map_err(backend)?;
+    let mut put_guard = tx
+        .prepare_cached(
+            "INSERT INTO guards (key, used) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET used = excluded.used",
+        )
+        .map_err(backend)?;
+    // Stream versions as the batch goes: read once, written once at
+    // the end (`dirty`), seen by every later commit of the batch.
+    let mut versions: HashMap<String, u64> = HashMap::new();
+    let mut dirty: Vec<String> = Vec::new();
+    let mut version_of =
+        |s: &str, versions: &mut HashMap<String, u64>| -> Result<u64, StoreError> {
+            if let Some(v) = versions.get(s) {
+                return Ok(*v);
+            }
+            let v = get_version
+                .query_row([s], |r| r.get::<_, i64>(0))
+                .optional()
+                .map_err(backend)?
+                .map_or(0, to_u64);
+            versions.insert(s.to_string(), v);
+            Ok(v)
+        };
+    let mut batch = BatchCheck::new();
+    for c in commits {
+        for (stream, _) in &c.expected {
+            version_of(stream, &mut versions)?;
+        }
+        let checked = batch.check(
+            c,
+            |key| {
+                get_idem
+                    .query_row([key], |r| idempotency_row(key, r))
+                    .optional()
+                    .map_err(backend)
+            },
+            |stream| {
+                // Every expected stream was read just above.
+                Ok(versions.get(stream).copied().unwrap_or(0))
+            },
+            |key| {
+                Ok(get_guard
+                    .query_row([key], |r| r.get::<_, i64>(0))
+                    .optional()
+                    .map_err(backend)?
+                    .unwrap_or(0))
+            },
+        )?;
+        let moved = match checked {
+            Ok(moved) => moved,
+            Err(refused) => {
+                out.push(refused);
+                continue;
+            }
+        };
+        for (key, used) in &moved {
+            put_guard.execute(params![key, used]).map_err(backend)?;
+        }
+        let first = seq + 1;
+        for e in &c.events {
+            for s in e.streams() {
+                let v = version_of(s, &mut versions)? + 1;
+                versions.insert(s.to_string(), v);
+                if !dirty.iter().any(|d| d == s) {
+                    dirty.push(s.to_string());
+                }
+            }
+            let sv = versions.get(&e.stream).copied().unwrap_or(0);
+            seq += 1;
+            let hash = chain.link(&prev, seq, &e.stream, sv, &e.also, &e.kind, &e.payload);
+            put_event
+                .execute(params![
+                    to_i64(seq)?,
+                    e.stream,
+                    to_i64(sv)?,
+                    e.kind,
+                    e.payload,
+                    prev,
+                    hash,
+                    encode_also(&e.also)?
+                ])
+                .map_err(backend)?;
+            prev = hash;
+        }
+        if let Some(rec) = &c.idempotency {
+            put_idem
+                .execute(params![rec.key, rec.request_hash, rec.response])
+                .map_err(backend)?;
+        }
+        for row in &c.read_models {
+            put_model
+                .execute(params![row.model.name(), row.key, row.value])
+                .map_err(backend)?;
+        }
+        out.push(CommitOutcome::Committed { first, last: seq });
+    }
+    for s in &dirty {
+        let v = versions.get(s).copied().unwrap_or(0);
+        put_version
+            .execute(params![s, to_i64(v)?])
+            .map_err(backend)?;
+    }
+    if seq != start_seq {
+        tx.execute(
+            "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?1, ?2)
+             ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
+            params![to_i64(seq)?, prev],
+        )
+        .map_err(backend)?;
+    }
+    Ok(out)
 }
 
 impl Store for SqliteStore {
@@ -299,131 +541,24 @@ impl Store for SqliteStore {
         let tx = conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(backend)?;
-        let mut out = Vec::with_capacity(commits.len());
-        {
-            let (mut seq, mut prev): (u64, String) = tx
-                .query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
-                    Ok((to_u64(r.get(0)?), r.get(1)?))
-                })
-                .optional()
-                .map_err(backend)?
-                .unwrap_or((0, GENESIS.to_string()));
-            let start_seq = seq;
-            let mut get_idem = tx
-                .prepare_cached("SELECT request_hash, response FROM idempotency WHERE key = ?1")
-                .map_err(backend)?;
-            let mut get_version = tx.prepare_cached(STREAM_VERSION_SQL).map_err(backend)?;
-            let mut put_event = tx
-                .prepare_cached(
-                    "INSERT INTO events (seq, stream, stream_version, kind, payload, prev_hash, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                )
-                .map_err(backend)?;
-            let mut put_idem = tx
-                .prepare_cached(
-                    "INSERT INTO idempotency (key, request_hash, response) VALUES (?1, ?2, ?3)",
-                )
-                .map_err(backend)?;
-            let mut put_model = tx
-                .prepare_cached(
-                    "INSERT INTO read_models (model, key, value) VALUES (?1, ?2, ?3)
-                     ON CONFLICT (model, key) DO UPDATE SET value = excluded.value",
-                )
-                .map_err(backend)?;
-            let mut get_guard = tx
-                .prepare_cached("SELECT used FROM guards WHERE key = ?1")
-                .map_err(backend)?;
-            let mut put_guard = tx
-                .prepare_cached(
-                    "INSERT INTO guards (key, used) VALUES (?1, ?2)
-                     ON CONFLICT (key) DO UPDATE SET used = excluded.used",
-                )
-                .map_err(backend)?;
-            let version_of =
-                |s: &str, stmt: &mut rusqlite::CachedStatement<'_>| -> Result<u64, StoreError> {
-                    Ok(stmt
-                        .query_row([s], |r| r.get::<_, Option<i64>>(0))
-                        .map_err(backend)?
-                        .map_or(0, to_u64))
-                };
-            for c in commits {
-                let checked = c.check(
-                    |key| {
-                        get_idem
-                            .query_row([key], |r| idempotency_row(key, r))
-                            .optional()
-                            .map_err(backend)
-                    },
-                    |stream| version_of(stream, &mut get_version),
-                    |key| {
-                        Ok(get_guard
-                            .query_row([key], |r| r.get::<_, i64>(0))
-                            .optional()
-                            .map_err(backend)?
-                            .unwrap_or(0))
-                    },
-                )?;
-                let moved = match checked {
-                    Ok(moved) => moved,
-                    Err(refused) => {
-                        out.push(refused);
-                        continue;
-                    }
-                };
-                for (key, used) in &moved {
-                    put_guard.execute(params![key, used]).map_err(backend)?;
-                }
-                let first = seq + 1;
-                // Stream versions this commit moved: each read once.
-                let mut touched: Vec<(&str, u64)> = Vec::new();
-                for e in &c.events {
-                    let sv = match touched.iter_mut().find(|(s, _)| *s == e.stream) {
-                        Some((_, v)) => {
-                            *v += 1;
-                            *v
-                        }
-                        None => {
-                            let v = version_of(&e.stream, &mut get_version)? + 1;
-                            touched.push((&e.stream, v));
-                            v
-                        }
-                    };
-                    seq += 1;
-                    let hash = event_hash(&prev, seq, &e.stream, sv, &e.kind, &e.payload);
-                    put_event
-                        .execute(params![
-                            to_i64(seq)?,
-                            e.stream,
-                            to_i64(sv)?,
-                            e.kind,
-                            e.payload,
-                            prev,
-                            hash
-                        ])
-                        .map_err(backend)?;
-                    prev = hash;
-                }
-                if let Some(rec) = &c.idempotency {
-                    put_idem
-                        .execute(params![rec.key, rec.request_hash, rec.response])
-                        .map_err(backend)?;
-                }
-                for row in &c.read_models {
-                    put_model
-                        .execute(params![row.model.name(), row.key, row.value])
-                        .map_err(backend)?;
-                }
-                out.push(CommitOutcome::Committed { first, last: seq });
-            }
-            if seq != start_seq {
-                tx.execute(
-                    "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?1, ?2)
-                     ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-                    params![to_i64(seq)?, prev],
-                )
-                .map_err(backend)?;
-            }
-        }
+        let out = append(&tx, &self.chain, commits)?;
+        tx.commit().map_err(backend)?;
+        Ok(out)
+    }
+
+    /// `BEGIN IMMEDIATE` takes SQLite's write lock (across processes) for
+    /// `decide` and its commits; `decide` reads through this store's reader
+    /// connection, which sees everything committed before the lock.
+    fn commit_exclusive(
+        &self,
+        decide: &mut dyn FnMut() -> Vec<Commit>,
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
+        let mut conn = self.writer()?;
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(backend)?;
+        let commits = decide();
+        let out = append(&tx, &self.chain, &commits)?;
         tx.commit().map_err(backend)?;
         Ok(out)
     }
@@ -431,10 +566,9 @@ impl Store for SqliteStore {
     fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let c = self.reader()?;
         let mut stmt = c
-            .prepare_cached(
-                "SELECT seq, stream, stream_version, kind, payload, prev_hash, hash
-                 FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2"
+            ))
             .map_err(backend)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt
@@ -443,15 +577,22 @@ impl Store for SqliteStore {
         rows.collect::<Result<_, _>>().map_err(backend)
     }
 
-    fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<(u64, String)>, StoreError> {
+    fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<ReplayEntry>, StoreError> {
         let c = self.reader()?;
         let mut stmt = c
-            .prepare_cached("SELECT seq, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2")
+            .prepare_cached(
+                "SELECT seq, stream, also, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+            )
             .map_err(backend)?;
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let rows = stmt
             .query_map(params![to_i64(after)?, limit], |r| {
-                Ok((to_u64(r.get(0)?), r.get(1)?))
+                Ok(ReplayEntry {
+                    seq: to_u64(r.get(0)?),
+                    stream: r.get(1)?,
+                    also: decode_also(r.get_ref(2)?.as_str()?)?,
+                    payload: r.get(3)?,
+                })
             })
             .map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
@@ -460,10 +601,9 @@ impl Store for SqliteStore {
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let c = self.reader()?;
         let mut stmt = c
-            .prepare_cached(
-                "SELECT seq, stream, stream_version, kind, payload, prev_hash, hash
-                 FROM events WHERE stream = ?1 ORDER BY stream_version",
-            )
+            .prepare_cached(&format!(
+                "SELECT {EVENT_COLUMNS} FROM events WHERE stream = ?1 ORDER BY stream_version"
+            ))
             .map_err(backend)?;
         let rows = stmt.query_map([stream], row_to_event).map_err(backend)?;
         rows.collect::<Result<_, _>>().map_err(backend)
@@ -473,6 +613,7 @@ impl Store for SqliteStore {
         let c = self.reader()?;
         let v: Option<i64> = c
             .query_row(STREAM_VERSION_SQL, [stream], |r| r.get(0))
+            .optional()
             .map_err(backend)?;
         Ok(v.map_or(0, to_u64))
     }
@@ -496,22 +637,37 @@ impl Store for SqliteStore {
         .map_err(backend)
     }
 
-    fn save_snapshot(&self, seq: u64, state: &str) -> Result<(), StoreError> {
+    fn save_snapshot(&self, snapshot: &SnapshotRecord) -> Result<(), StoreError> {
         self.writer()?
             .execute(
-                "INSERT INTO snapshots (id, seq, state) VALUES (1, ?1, ?2)
-                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state",
-                params![to_i64(seq)?, state],
+                "INSERT INTO snapshots (id, seq, state, chain_hash, seal) VALUES (1, ?1, ?2, ?3, ?4)
+                 ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, state = excluded.state,
+                     chain_hash = excluded.chain_hash, seal = excluded.seal",
+                params![
+                    to_i64(snapshot.seq)?,
+                    snapshot.state,
+                    snapshot.chain_hash,
+                    snapshot.seal
+                ],
             )
             .map_err(backend)?;
         Ok(())
     }
 
-    fn load_snapshot(&self) -> Result<Option<(u64, String)>, StoreError> {
+    fn load_snapshot(&self) -> Result<Option<SnapshotRecord>, StoreError> {
         let c = self.reader()?;
-        c.query_row("SELECT seq, state FROM snapshots WHERE id = 1", [], |r| {
-            Ok((to_u64(r.get(0)?), r.get(1)?))
-        })
+        c.query_row(
+            "SELECT seq, state, chain_hash, seal FROM snapshots WHERE id = 1",
+            [],
+            |r| {
+                Ok(SnapshotRecord {
+                    seq: to_u64(r.get(0)?),
+                    state: r.get(1)?,
+                    chain_hash: r.get(2)?,
+                    seal: r.get(3)?,
+                })
+            },
+        )
         .optional()
         .map_err(backend)
     }
@@ -548,6 +704,41 @@ impl Store for SqliteStore {
             .map_err(backend)?
             .unwrap_or(0),
         )
+    }
+
+    fn tail(&self) -> Result<ChainTail, StoreError> {
+        let mut c = self.reader()?;
+        // One read transaction: a snapshot of the WAL, whatever other
+        // connections append meanwhile.
+        let tx = c.transaction().map_err(backend)?;
+        let (head_seq, head_hash): (u64, String) = tx
+            .query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
+                Ok((to_u64(r.get(0)?), r.get(1)?))
+            })
+            .optional()
+            .map_err(backend)?
+            .unwrap_or((0, GENESIS.to_string()));
+        let events = {
+            let mut stmt = tx
+                .prepare_cached(&format!(
+                    "SELECT {EVENT_COLUMNS} FROM events WHERE seq >= ?1 ORDER BY seq LIMIT 2"
+                ))
+                .map_err(backend)?;
+            let rows = stmt
+                .query_map([to_i64(head_seq.max(1))?], row_to_event)
+                .map_err(backend)?;
+            rows.collect::<Result<Vec<_>, _>>().map_err(backend)?
+        };
+        tx.commit().map_err(backend)?;
+        Ok(ChainTail {
+            head_seq,
+            head_hash,
+            events,
+        })
+    }
+
+    fn chain(&self) -> &Chain {
+        &self.chain
     }
 
     fn chain_head(&self) -> Result<(u64, String), StoreError> {

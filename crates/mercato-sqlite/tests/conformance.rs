@@ -12,20 +12,14 @@ fn fresh_in(dir: &std::path::Path) -> SqliteStore {
     let n = N.fetch_add(1, Ordering::SeqCst);
     SqliteStore::open(
         dir.join(format!("t{n}.db")),
-        SqliteOptions {
-            synchronous: Synchronous::Normal,
-        },
+        SqliteOptions::default().synchronous(Synchronous::Normal),
     )
     .unwrap()
 }
 
 fn three_events(s: &SqliteStore) {
     let events = (1..=3)
-        .map(|i| NewEvent {
-            stream: "a".into(),
-            kind: "k".into(),
-            payload: format!("{{\"i\":{i}}}"),
-        })
+        .map(|i| NewEvent::new("a", "k", format!("{{\"i\":{i}}}")))
         .collect();
     s.commit_batch(&[Commit {
         events,
@@ -108,18 +102,31 @@ fn newer_schema_is_refused_not_corrupted() {
     );
 }
 
-/// Turns a current file into what an older schema version wrote: version 2
-/// still had the `streams` table (kept in step with the events), version 1
-/// had no `guards` table either.
+/// Turns a current file into what an older schema version wrote: version 3
+/// had no `also` column, sealed snapshots, chain record or `streams` table;
+/// version 2 still had the `streams` table (kept in step with the events),
+/// version 1 had no `guards` table either.
 fn downgrade(s: &SqliteStore, to: i64) {
-    s.execute_raw(
-        "CREATE TABLE streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
-    )
-    .unwrap();
-    s.execute_raw(
-        "INSERT INTO streams SELECT stream, MAX(stream_version) FROM events GROUP BY stream",
-    )
-    .unwrap();
+    for sql in [
+        "DROP TABLE streams",
+        "ALTER TABLE events DROP COLUMN also",
+        "ALTER TABLE snapshots DROP COLUMN chain_hash",
+        "ALTER TABLE snapshots DROP COLUMN seal",
+        "DROP TABLE chain_meta",
+        "INSERT INTO snapshots (id, seq, state) VALUES (1, 3, '{\"old\":\"unsealed\"}')",
+    ] {
+        s.execute_raw(sql).unwrap();
+    }
+    if to < 3 {
+        s.execute_raw(
+            "CREATE TABLE streams (stream TEXT PRIMARY KEY, version INTEGER NOT NULL) WITHOUT ROWID",
+        )
+        .unwrap();
+        s.execute_raw(
+            "INSERT INTO streams SELECT stream, MAX(stream_version) FROM events GROUP BY stream",
+        )
+        .unwrap();
+    }
     if to < 2 {
         s.execute_raw("DROP TABLE guards").unwrap();
     }
@@ -130,7 +137,7 @@ fn downgrade(s: &SqliteStore, to: i64) {
 #[test]
 fn older_databases_are_migrated() {
     use mercato_store::{CommitOutcome, Guard};
-    for from in [1, 2] {
+    for from in [1, 2, 3] {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join(format!("v{from}.db"));
         {
@@ -149,23 +156,27 @@ fn older_databases_are_migrated() {
             3,
             "versions come from the events"
         );
-        let tables: i64 = rusqlite::Connection::open(&path)
-            .unwrap()
-            .query_row(
-                "SELECT count(*) FROM sqlite_master WHERE name = 'streams'",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
-        assert_eq!(tables, 0, "version 3 has no streams table");
+        assert_eq!(
+            s.load_snapshot().unwrap(),
+            None,
+            "an unsealed snapshot of an older version is dropped"
+        );
+        assert_eq!(
+            mercato_store::check_tail(&s).unwrap().0,
+            3,
+            "older logs are SHA-256 chained"
+        );
+        assert!(matches!(
+            SqliteStore::open(&path, SqliteOptions::default().chain(key_chain())),
+            Err(StoreError::ChainKey(_))
+        ));
         assert_eq!(s.guard("g").unwrap(), 0);
         let out = s
             .commit_batch(&[Commit {
                 expected: vec![("a".into(), 3)],
                 events: vec![NewEvent {
-                    stream: "a".into(),
-                    kind: "k".into(),
-                    payload: "{}".into(),
+                    also: vec!["b".into()],
+                    ..NewEvent::new("a", "k", "{}")
                 }],
                 guards: vec![Guard {
                     key: "g".into(),
@@ -183,8 +194,39 @@ fn older_databases_are_migrated() {
         let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
         assert_eq!(s.guard("g").unwrap(), 1);
         assert_eq!(s.stream_version("a").unwrap(), 4);
+        assert_eq!(s.stream_version("b").unwrap(), 1);
         assert!(s.verify().unwrap().ok());
     }
+}
+
+fn key_chain() -> mercato_store::Chain {
+    mercato_store::Chain::hmac(
+        mercato_store::ChainKey::new(*b"sqlite test key 0123456789").unwrap(),
+    )
+}
+
+#[test]
+fn chain_mode_is_recorded_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("keyed.db");
+    conformance::chain_mode_is_recorded(|chain| {
+        SqliteStore::open(&path, SqliteOptions::default().chain(chain))
+    });
+}
+
+#[test]
+fn damaged_tails_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    conformance::damaged_tail_is_refused(&fresh_in(dir.path()), |s, seq| {
+        s.execute_raw(&format!("DELETE FROM events WHERE seq = {seq}"))
+            .unwrap();
+    });
+    conformance::damaged_tail_is_refused(&fresh_in(dir.path()), |s, seq| {
+        s.execute_raw(&format!(
+            "UPDATE events SET payload = '{{\"i\":7}}' WHERE seq = {seq}"
+        ))
+        .unwrap();
+    });
 }
 
 #[test]
@@ -210,4 +252,21 @@ fn unopenable_path_is_an_error() {
         SqliteStore::open("/nonexistent-dir/x/y.db", SqliteOptions::default()),
         Err(StoreError::Open(_))
     ));
+}
+
+/// Two stores on one file (two connections, as two processes have).
+#[test]
+fn exclusive_commits_across_connections() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("x.db");
+    let open = || {
+        std::sync::Arc::new(
+            SqliteStore::open(
+                &path,
+                SqliteOptions::default().synchronous(Synchronous::Normal),
+            )
+            .unwrap(),
+        )
+    };
+    conformance::exclusive_commits_never_conflict(open(), open());
 }

@@ -7,16 +7,24 @@
 
 use std::sync::Arc;
 
+use crate::chain::{Chain, check_snapshot, check_tail, snapshot_record};
 use crate::types::{
-    Commit, CommitOutcome, Guard, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow,
+    Commit, CommitOutcome, Guard, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow, ReplayEntry,
 };
 use crate::{Store, StoreError};
 
 fn ev(stream: &str, n: usize) -> NewEvent {
+    NewEvent::new(
+        stream,
+        "test.v1",
+        format!("{{\"n\":{n},\"text\":\"héllo \\\"quoted\\\"\"}}"),
+    )
+}
+
+fn ev_also(stream: &str, also: &[&str], n: usize) -> NewEvent {
     NewEvent {
-        stream: stream.to_string(),
-        kind: "test.v1".to_string(),
-        payload: format!("{{\"n\":{n},\"text\":\"héllo \\\"quoted\\\"\"}}"),
+        also: also.iter().map(|s| (*s).to_string()).collect(),
+        ..ev(stream, n)
     }
 }
 
@@ -55,7 +63,7 @@ fn one<S: Store + ?Sized>(store: &S, c: Commit) -> CommitOutcome {
 }
 
 /// Append and read back: order, seq, stream versions, payload bytes, and
-/// the `(seq, payload)` pages a replay reads.
+/// the entries a replay reads.
 pub fn append_and_read<S: Store + ?Sized>(store: &S) {
     assert_eq!(store.head().unwrap(), 0);
     let out = one(
@@ -68,19 +76,19 @@ pub fn append_and_read<S: Store + ?Sized>(store: &S) {
     assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(all[2].payload, ev("a", 3).payload, "payload bytes survive");
     assert_eq!(all[2].stream_version, 2);
-    assert_eq!(store.read_from(1, 1).unwrap()[0].seq, 2, "paging");
-    let payloads: Vec<(u64, String)> = all.iter().map(|e| (e.seq, e.payload.clone())).collect();
+    let entries: Vec<ReplayEntry> = all.iter().cloned().map(ReplayEntry::from).collect();
     assert_eq!(
         store.read_payloads(0, 100).unwrap(),
-        payloads,
+        entries,
         "replay reads"
     );
     assert_eq!(
         store.read_payloads(1, 1).unwrap(),
-        payloads[1..2],
+        entries[1..2],
         "replay paging"
     );
     assert!(store.read_payloads(3, 10).unwrap().is_empty());
+    assert_eq!(store.read_from(1, 1).unwrap()[0].seq, 2, "paging");
     let a = store.read_stream("a").unwrap();
     assert_eq!(
         a.iter().map(|e| e.stream_version).collect::<Vec<_>>(),
@@ -89,33 +97,92 @@ pub fn append_and_read<S: Store + ?Sized>(store: &S) {
     assert_eq!(store.stream_version("a").unwrap(), 2);
     assert_eq!(store.stream_version("nothing").unwrap(), 0);
     assert!(store.verify().unwrap().ok());
+    assert_eq!(check_tail(store).unwrap().0, 3);
 }
 
-/// A stale expected version is refused and stores nothing; other commits of
-/// the same batch still go through and see the ones before them.
+/// An event that belongs to further streams (`also`) moves each of their
+/// versions; they are stored with it, read back for replays, covered by the
+/// chain, and a commit that read one of those streams at an older version
+/// is refused.
+pub fn events_in_several_streams<S: Store + ?Sized>(store: &S) {
+    one(store, commit(&[], vec![ev("sku/a", 1)]));
+    let out = one(
+        store,
+        commit(
+            &[("sku/a", 1), ("sku/b", 0)],
+            vec![ev_also("order/o1", &["sku/a", "sku/b"], 2)],
+        ),
+    );
+    assert_eq!(out, CommitOutcome::Committed { first: 2, last: 2 });
+    assert_eq!(store.stream_version("sku/a").unwrap(), 2);
+    assert_eq!(store.stream_version("sku/b").unwrap(), 1);
+    assert_eq!(store.stream_version("order/o1").unwrap(), 1);
+    let e = &store.read_from(1, 1).unwrap()[0];
+    assert_eq!(e.also, ["sku/a", "sku/b"]);
+    assert_eq!(e.stream_version, 1, "the home stream's version");
+    assert_eq!(
+        store.read_payloads(1, 1).unwrap()[0].also,
+        ["sku/a", "sku/b"]
+    );
+    assert_eq!(
+        store.read_stream("sku/b").unwrap().len(),
+        0,
+        "read_stream lists home events only"
+    );
+    // A single-SKU event read sku/a before the order above: refused.
+    assert_eq!(
+        one(store, commit(&[("sku/a", 1)], vec![ev("sku/a", 3)])),
+        CommitOutcome::Conflict {
+            stream: "sku/a".into(),
+            expected: 1,
+            actual: 2
+        }
+    );
+    // The next home event of sku/a gets version 3 (2 was the order's).
+    one(store, commit(&[("sku/a", 2)], vec![ev("sku/a", 4)]));
+    assert_eq!(store.read_stream("sku/a").unwrap()[1].stream_version, 3);
+    assert!(store.verify().unwrap().ok());
+}
+
+/// A stale expected version is refused and stores nothing; the commits of
+/// the same batch after it see the ones stored before them, and a commit
+/// that read a stream the refused one would have written is refused too
+/// (`Skipped`), even when the version it expected happens to be current.
 pub fn version_conflicts<S: Store + ?Sized>(store: &S) {
     one(store, commit(&[("s", 0)], vec![ev("s", 1)]));
     let out = store
         .commit_batch(&[
-            commit(&[("s", 0)], vec![ev("s", 2)]),
-            commit(&[("s", 1)], vec![ev("s", 3)]),
-            commit(&[("s", 1)], vec![ev("s", 4)]),
+            commit(&[("t", 0)], vec![ev("t", 2)]),
+            commit(&[("t", 0)], vec![ev("t", 3)]),
+            commit(&[("s", 0)], vec![ev("s", 4)]),
+            // Decided after the refused commit above: expects s at 1, which
+            // is what the store has, but counted an event never stored.
+            commit(&[("s", 1)], vec![ev("s", 5)]),
+            commit(&[("u", 0)], vec![ev("u", 6)]),
         ])
         .unwrap();
+    assert_eq!(out[0], CommitOutcome::Committed { first: 2, last: 2 });
+    assert!(
+        matches!(out[1], CommitOutcome::Conflict { actual: 1, .. }),
+        "sees the commit before it: {:?}",
+        out[1]
+    );
     assert_eq!(
-        out[0],
+        out[2],
         CommitOutcome::Conflict {
             stream: "s".into(),
             expected: 0,
             actual: 1
         }
     );
-    assert_eq!(out[1], CommitOutcome::Committed { first: 2, last: 2 });
-    assert!(
-        matches!(out[2], CommitOutcome::Conflict { actual: 2, .. }),
-        "sees the commit before it"
+    assert_eq!(
+        out[3],
+        CommitOutcome::Skipped { stream: "s".into() },
+        "the chain rule"
     );
-    assert_eq!(store.head().unwrap(), 2);
+    assert_eq!(out[4], CommitOutcome::Committed { first: 3, last: 3 });
+    assert_eq!(store.head().unwrap(), 3);
+    assert_eq!(store.stream_version("s").unwrap(), 1);
     assert!(store.verify().unwrap().ok());
 }
 
@@ -151,14 +218,38 @@ pub fn idempotency<S: Store + ?Sized>(store: &S) {
     assert_eq!(store.idempotency("nope").unwrap(), None);
 }
 
-/// Snapshots and read models round-trip; the latest snapshot wins.
+/// Snapshots and read models round-trip; the latest snapshot wins; a
+/// snapshot is sealed to its state and its place in the chain, and a
+/// changed one is refused by [`check_snapshot`].
 pub fn snapshots_and_read_models<S: Store + ?Sized>(store: &S) {
     assert_eq!(store.load_snapshot().unwrap(), None);
-    store.save_snapshot(5, "{\"state\":1}").unwrap();
-    store.save_snapshot(9, "{\"state\":2}").unwrap();
-    assert_eq!(
-        store.load_snapshot().unwrap(),
-        Some((9, "{\"state\":2}".into()))
+    one(store, commit(&[], vec![ev("a", 1), ev("a", 2)]));
+    let first = snapshot_record(store, 1, "{\"state\":1}".into()).unwrap();
+    store.save_snapshot(&first).unwrap();
+    let second = snapshot_record(store, 2, "{\"state\":2}".into()).unwrap();
+    store.save_snapshot(&second).unwrap();
+    let loaded = store.load_snapshot().unwrap().expect("a snapshot");
+    assert_eq!(loaded, second);
+    check_snapshot(store, &loaded).unwrap();
+    let forged = crate::SnapshotRecord {
+        state: "{\"state\":3}".into(),
+        ..loaded.clone()
+    };
+    assert!(matches!(
+        check_snapshot(store, &forged),
+        Err(StoreError::SnapshotRejected { seq: 2, .. })
+    ));
+    let moved = crate::SnapshotRecord {
+        chain_hash: first.chain_hash.clone(),
+        ..loaded.clone()
+    };
+    assert!(
+        check_snapshot(store, &moved).is_err(),
+        "sealed to its place"
+    );
+    assert!(
+        snapshot_record(store, 9, "{}".into()).is_err(),
+        "no snapshot past the log"
     );
     let mut c = commit(&[], vec![]);
     c.read_models = vec![
@@ -260,7 +351,8 @@ pub fn reopen_keeps_everything<S: Store>(open: impl Fn() -> S) {
             value: "10".into(),
         }];
         one(&s, c);
-        s.save_snapshot(2, "snap").unwrap();
+        let snap = snapshot_record(&s, 2, "snap".into()).unwrap();
+        s.save_snapshot(&snap).unwrap();
     }
     let s = open();
     assert_eq!(s.head().unwrap(), 2);
@@ -270,8 +362,11 @@ pub fn reopen_keeps_everything<S: Store>(open: impl Fn() -> S) {
         s.read_model(ReadModel::Balance, "u1").unwrap(),
         Some("10".into())
     );
-    assert_eq!(s.load_snapshot().unwrap(), Some((2, "snap".into())));
+    let snap = s.load_snapshot().unwrap().expect("the snapshot");
+    assert_eq!((snap.seq, snap.state.as_str()), (2, "snap"));
+    check_snapshot(&s, &snap).unwrap();
     assert!(s.verify().unwrap().ok());
+    assert_eq!(check_tail(&s).unwrap().0, 2);
     assert!(matches!(
         one(&s, commit(&[("r", 2)], vec![ev("r", 3)])),
         CommitOutcome::Committed { first: 3, last: 3 }
@@ -351,7 +446,8 @@ pub fn guards<S: Store + ?Sized>(store: &S) {
 
 /// Guards inside one batch: each commit sees the guards of the commits
 /// before it and of its own earlier guards; a refused or conflicting commit
-/// moves nothing, and the commits after it still land.
+/// moves nothing, and the commits after it that did not read what it wrote
+/// still land.
 pub fn guards_within_batch<S: Store + ?Sized>(store: &S) {
     let out = store
         .commit_batch(&[
@@ -469,9 +565,97 @@ pub fn newer_schema_is_refused<S: Store>(
     }
 }
 
+/// `commit_exclusive`: while another writer (`b`, a second handle on the
+/// same store, as another process would have) appends to a hot stream as
+/// fast as it can, every decision made inside `commit_exclusive` on `a`
+/// reads the stream's current version and is stored without a conflict.
+pub fn exclusive_commits_never_conflict<S: Store + 'static>(a: Arc<S>, b: Arc<S>) {
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer = {
+        let stop = Arc::clone(&stop);
+        std::thread::spawn(move || {
+            let (mut n, mut landed) = (0, 0);
+            while !stop.load(std::sync::atomic::Ordering::SeqCst) {
+                let v = b.stream_version("hot").unwrap();
+                let out = b
+                    .commit_batch(&[commit(&[("hot", v)], vec![ev("hot", n)])])
+                    .unwrap();
+                if matches!(out[0], CommitOutcome::Committed { .. }) {
+                    landed += 1;
+                }
+                n += 1;
+            }
+            landed
+        })
+    };
+    for i in 0..50 {
+        let mut read = 0;
+        let out = a
+            .commit_exclusive(&mut || {
+                read = a.stream_version("hot").unwrap();
+                vec![commit(&[("hot", read)], vec![ev("hot", 1_000 + i)])]
+            })
+            .unwrap();
+        assert!(
+            matches!(out.as_slice(), [CommitOutcome::Committed { .. }]),
+            "an exclusive decision (read version {read}) must land: {out:?}"
+        );
+    }
+    stop.store(true, std::sync::atomic::Ordering::SeqCst);
+    let theirs = writer.join().expect("writer");
+    assert_eq!(a.stream_version("hot").unwrap(), 50 + theirs as u64);
+    assert!(a.verify().unwrap().ok());
+}
+
+/// The O(1) tail check: after `damage` (which must remove the last
+/// event, or change it without fixing its hash, as an outside writer
+/// would), [`check_tail`] refuses the log naming the last event.
+pub fn damaged_tail_is_refused<S: Store + ?Sized>(store: &S, damage: impl FnOnce(&S, u64)) {
+    one(store, commit(&[], vec![ev("a", 1), ev("a", 2), ev("a", 3)]));
+    assert_eq!(check_tail(store).unwrap().0, 3);
+    damage(store, 3);
+    match check_tail(store) {
+        Err(StoreError::Tampered { seq, .. }) => assert_eq!(seq, 3, "names the last event"),
+        other => panic!("a damaged tail must be refused, got {other:?}"),
+    }
+    assert!(!store.verify().unwrap().ok());
+}
+
+/// The chain a log was written with is recorded: `open(chain)` opens the
+/// same persistent store with `chain`. A keyed log opens only with its
+/// key; a plain log refuses a key; a keyed log verifies only with its key.
+pub fn chain_mode_is_recorded<S: Store>(open: impl Fn(Chain) -> Result<S, StoreError>) {
+    let key = crate::ChainKey::new(*b"conformance key 0123456789").unwrap();
+    let other = crate::ChainKey::new(*b"another key 0123456789abcd").unwrap();
+    {
+        let s = open(Chain::hmac(key.clone())).expect("open keyed");
+        one(&s, commit(&[], vec![ev("a", 1), ev("a", 2)]));
+        assert!(s.verify().unwrap().ok());
+        assert_eq!(check_tail(&s).unwrap().0, 2);
+        let plain = Chain::sha256().link(GENESIS_FOR_TESTS, 1, "a", 1, &[], "test.v1", "x");
+        let keyed = s
+            .chain()
+            .link(GENESIS_FOR_TESTS, 1, "a", 1, &[], "test.v1", "x");
+        assert_ne!(plain, keyed, "the store links with its key");
+    }
+    for wrong in [Chain::sha256(), Chain::hmac(other)] {
+        match open(wrong) {
+            Err(StoreError::ChainKey(_)) => {}
+            Err(e) => panic!("expected a chain key error, got {e}"),
+            Ok(_) => panic!("a keyed log must not open with another chain"),
+        }
+    }
+    let s = open(Chain::hmac(key)).expect("reopen with the key");
+    assert!(s.verify().unwrap().ok());
+    assert_eq!(check_tail(&s).unwrap().0, 2);
+}
+
+const GENESIS_FOR_TESTS: &str = crate::GENESIS;
+
 /// Runs every check that needs only fresh stores.
 pub fn run_all<S: Store + 'static>(fresh: impl Fn() -> S) {
     append_and_read(&fresh());
+    events_in_several_streams(&fresh());
     version_conflicts(&fresh());
     idempotency(&fresh());
     snapshots_and_read_models(&fresh());
@@ -479,6 +663,8 @@ pub fn run_all<S: Store + 'static>(fresh: impl Fn() -> S) {
     guards_within_batch(&fresh());
     concurrent_appends(Arc::new(fresh()));
     concurrent_guards(Arc::new(fresh()));
+    let shared = Arc::new(fresh());
+    exclusive_commits_never_conflict(Arc::clone(&shared), shared);
 }
 
 #[cfg(test)]
@@ -490,6 +676,54 @@ mod tests {
     fn memory_store_conforms() {
         run_all(MemoryStore::new);
         tamper_is_detected(&MemoryStore::new(), |s, seq| s.tamper(seq, "{}").unwrap());
+    }
+
+    #[test]
+    fn memory_store_tail_checks() {
+        damaged_tail_is_refused(&MemoryStore::new(), |s, seq| s.delete(seq).unwrap());
+        damaged_tail_is_refused(&MemoryStore::new(), |s, seq| s.tamper(seq, "{}").unwrap());
+        // Swapping two payloads keeps every hash field but breaks the links.
+        let s = MemoryStore::new();
+        one(&s, commit(&[], vec![ev("a", 1), ev("a", 2), ev("a", 3)]));
+        let second = s.read_from(1, 1).unwrap()[0].payload.clone();
+        let first = s.read_from(0, 1).unwrap()[0].payload.clone();
+        s.tamper(1, &second).unwrap();
+        s.tamper(2, &first).unwrap();
+        assert_eq!(s.verify().unwrap().first_break.map(|b| b.0), Some(1));
+    }
+
+    /// An attacker who can write the store but lacks the key changes an
+    /// event and re-chains everything after it with plain SHA-256: the
+    /// keyed store's O(1) tail check already refuses it, and so does
+    /// `verify`; a plain store cannot tell.
+    #[test]
+    fn rechained_suffix_is_caught_only_with_a_key() {
+        let key = crate::ChainKey::new(*b"0123456789abcdef").unwrap();
+        for keyed in [false, true] {
+            let chain = if keyed {
+                Chain::hmac(key.clone())
+            } else {
+                Chain::sha256()
+            };
+            let s = MemoryStore::with_chain(chain);
+            one(&s, commit(&[], vec![ev("a", 1), ev("a", 2), ev("a", 3)]));
+            // Forge event 2 and re-chain 2..=3 with the attacker's chain.
+            let mut prev = s.read_from(0, 1).unwrap()[0].hash.clone();
+            for seq in 2..=3 {
+                s.tamper_with(seq, |e| {
+                    if seq == 2 {
+                        e.payload = "{\"forged\":true}".into();
+                    }
+                    e.prev_hash = prev.clone();
+                    e.hash = Chain::sha256().link_of(e);
+                    prev = e.hash.clone();
+                })
+                .unwrap();
+            }
+            s.set_head_raw(3, &prev).unwrap();
+            assert_eq!(check_tail(&s).is_err(), keyed, "keyed: {keyed}");
+            assert_eq!(!s.verify().unwrap().ok(), keyed, "keyed: {keyed}");
+        }
     }
 
     #[test]
@@ -520,7 +754,9 @@ mod tests {
                 max: 5
             })
         );
-        assert_eq!(guard("k", -7, None).apply_to(3), Ok(-4));
-        assert_eq!(guard("k", -1, Some(0)).apply_to(0), Ok(-1));
+        assert_eq!(guard("k", -2, None).apply_to(3), Ok(1));
+        // A give-back never takes a counter below zero.
+        assert_eq!(guard("k", -7, None).apply_to(3), Ok(0));
+        assert_eq!(guard("k", -1, Some(0)).apply_to(0), Ok(0));
     }
 }

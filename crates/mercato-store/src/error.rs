@@ -1,7 +1,7 @@
 //! [`StoreError`]: what a storage adapter can fail with.
 
 /// A storage failure. Business refusals never come from a store.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The underlying database failed (I/O, locking, corruption...).
@@ -21,4 +21,40 @@ pub enum StoreError {
     /// The store cannot be opened at that location.
     #[error("cannot open store: {0}")]
     Open(String),
+    /// The log does not match its recorded chain: an event was changed,
+    /// deleted or added outside the store, or the log was truncated.
+    #[error("the log was tampered with at event {seq}: {reason}")]
+    Tampered {
+        /// The first event found wrong.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+    /// The chain key given does not fit the log (missing, wrong, or given
+    /// for a log chained without one).
+    #[error("chain key: {0}")]
+    ChainKey(String),
+    /// A stored snapshot does not match its seal or the log.
+    #[error("the snapshot at event {seq} is refused: {reason}")]
+    SnapshotRejected {
+        /// The event the snapshot claims to follow.
+        seq: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl StoreError {
+    /// A stable code per variant, for logs and APIs.
+    pub fn code(&self) -> &'static str {
+        match self {
+            StoreError::Backend(_) => "backend",
+            StoreError::SchemaTooNew { .. } => "schema_too_new",
+            StoreError::Corrupt(_) => "corrupt",
+            StoreError::Open(_) => "open",
+            StoreError::Tampered { .. } => "tampered",
+            StoreError::ChainKey(_) => "chain_key",
+            StoreError::SnapshotRejected { .. } => "snapshot_rejected",
+        }
+    }
 }

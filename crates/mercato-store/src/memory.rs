@@ -4,16 +4,22 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Mutex, MutexGuard};
 
-use crate::chain::{GENESIS, event_hash};
-use crate::types::{Commit, CommitOutcome, IdempotencyRecord, ReadModel, StoredEvent};
+use crate::chain::{Chain, GENESIS};
+use crate::types::{
+    BatchCheck, ChainTail, Commit, CommitOutcome, IdempotencyRecord, ReadModel, SnapshotRecord,
+    StoredEvent,
+};
 use crate::{Store, StoreError};
 
 #[derive(Default)]
 struct Inner {
     events: Vec<StoredEvent>,
-    streams: HashMap<String, Vec<usize>>,
+    /// Stream → version (events that belong to it).
+    versions: HashMap<String, u64>,
+    /// Home stream → indexes of its events.
+    homes: HashMap<String, Vec<usize>>,
     idempotency: HashMap<String, IdempotencyRecord>,
-    snapshot: Option<(u64, String)>,
+    snapshot: Option<SnapshotRecord>,
     models: HashMap<ReadModel, BTreeMap<String, String>>,
     head: Option<(u64, String)>,
     guards: HashMap<String, i64>,
@@ -23,12 +29,26 @@ struct Inner {
 #[derive(Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    /// Held by every writer for its whole batch (and by
+    /// `commit_exclusive` across its decision), apart from `inner`, so that
+    /// reads go on meanwhile.
+    writer: Mutex<()>,
+    chain: Chain,
 }
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store with the plain SHA-256 chain.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// An empty store with the given chain (for example keyed).
+    pub fn with_chain(chain: Chain) -> Self {
+        MemoryStore {
+            inner: Mutex::default(),
+            writer: Mutex::default(),
+            chain,
+        }
     }
 
     fn lock(&self) -> Result<MutexGuard<'_, Inner>, StoreError> {
@@ -37,18 +57,28 @@ impl MemoryStore {
             .map_err(|_| StoreError::Backend("memory store lock poisoned".into()))
     }
 
-    /// Test hook: replaces the payload of event `seq` without fixing its
-    /// hash, as an attacker editing the database would.
-    pub fn tamper(&self, seq: u64, payload: &str) -> Result<(), StoreError> {
+    /// Test hook: runs `f` on stored event `seq` without fixing any hash,
+    /// as an attacker editing the database would.
+    pub fn tamper_with(
+        &self,
+        seq: u64,
+        f: impl FnOnce(&mut StoredEvent),
+    ) -> Result<(), StoreError> {
         let mut g = self.lock()?;
         let i = usize::try_from(seq).unwrap_or(usize::MAX).wrapping_sub(1);
         match g.events.get_mut(i) {
             Some(e) => {
-                e.payload = payload.to_string();
+                f(e);
                 Ok(())
             }
             None => Err(StoreError::Backend(format!("no event {seq}"))),
         }
+    }
+
+    /// Test hook: replaces the payload of event `seq` without fixing its
+    /// hash.
+    pub fn tamper(&self, seq: u64, payload: &str) -> Result<(), StoreError> {
+        self.tamper_with(seq, |e| e.payload = payload.to_string())
     }
 
     /// Test hook: deletes event `seq`.
@@ -62,16 +92,31 @@ impl MemoryStore {
             Err(StoreError::Backend(format!("no event {seq}")))
         }
     }
-}
 
-impl Store for MemoryStore {
-    fn commit_batch(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
+    /// Test hook: overwrites the recorded chain head, as an attacker who
+    /// re-chained the log would.
+    pub fn set_head_raw(&self, seq: u64, hash: &str) -> Result<(), StoreError> {
+        self.lock()?.head = Some((seq, hash.to_string()));
+        Ok(())
+    }
+
+    /// Test hook: overwrites the stored snapshot as it is, unchecked.
+    pub fn put_snapshot_raw(&self, snapshot: SnapshotRecord) -> Result<(), StoreError> {
+        self.lock()?.snapshot = Some(snapshot);
+        Ok(())
+    }
+
+    /// Checks and writes one batch (the writer lock is held).
+    fn append(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
         let mut g = self.lock()?;
+        let g = &mut *g;
         let mut out = Vec::with_capacity(commits.len());
+        let mut batch = BatchCheck::new();
         for c in commits {
-            let checked = c.check::<StoreError>(
+            let checked = batch.check::<StoreError>(
+                c,
                 |k| Ok(g.idempotency.get(k).cloned()),
-                |st| Ok(g.streams.get(st).map_or(0, |x| x.len() as u64)),
+                |st| Ok(g.versions.get(st).copied().unwrap_or(0)),
                 |k| Ok(g.guards.get(k).copied().unwrap_or(0)),
             )?;
             let moved = match checked {
@@ -90,17 +135,30 @@ impl Store for MemoryStore {
                     .events
                     .last()
                     .map_or(GENESIS.to_string(), |p| p.hash.clone());
-                let idx = g.events.len();
-                let positions = g.streams.entry(e.stream.clone()).or_default();
-                positions.push(idx);
-                let stream_version = positions.len() as u64;
-                let hash = event_hash(&prev, seq, &e.stream, stream_version, &e.kind, &e.payload);
+                for s in e.streams() {
+                    *g.versions.entry(s.to_string()).or_insert(0) += 1;
+                }
+                let stream_version = g.versions.get(&e.stream).copied().unwrap_or(0);
+                g.homes
+                    .entry(e.stream.clone())
+                    .or_default()
+                    .push(g.events.len());
+                let hash = self.chain.link(
+                    &prev,
+                    seq,
+                    &e.stream,
+                    stream_version,
+                    &e.also,
+                    &e.kind,
+                    &e.payload,
+                );
                 g.events.push(StoredEvent {
                     seq,
                     stream: e.stream.clone(),
                     stream_version,
                     kind: e.kind.clone(),
                     payload: e.payload.clone(),
+                    also: e.also.clone(),
                     prev_hash: prev,
                     hash,
                 });
@@ -124,6 +182,22 @@ impl Store for MemoryStore {
         }
         Ok(out)
     }
+}
+
+impl Store for MemoryStore {
+    fn commit_batch(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        self.append(commits)
+    }
+
+    fn commit_exclusive(
+        &self,
+        decide: &mut dyn FnMut() -> Vec<Commit>,
+    ) -> Result<Vec<CommitOutcome>, StoreError> {
+        let _writer = self.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let commits = decide();
+        self.append(&commits)
+    }
 
     fn read_from(&self, after: u64, limit: usize) -> Result<Vec<StoredEvent>, StoreError> {
         let g = self.lock()?;
@@ -133,7 +207,7 @@ impl Store for MemoryStore {
 
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         let g = self.lock()?;
-        Ok(g.streams
+        Ok(g.homes
             .get(stream)
             .map(|ix| {
                 ix.iter()
@@ -144,11 +218,7 @@ impl Store for MemoryStore {
     }
 
     fn stream_version(&self, stream: &str) -> Result<u64, StoreError> {
-        Ok(self
-            .lock()?
-            .streams
-            .get(stream)
-            .map_or(0, |x| x.len() as u64))
+        Ok(self.lock()?.versions.get(stream).copied().unwrap_or(0))
     }
 
     fn head(&self) -> Result<u64, StoreError> {
@@ -159,12 +229,12 @@ impl Store for MemoryStore {
         Ok(self.lock()?.idempotency.get(key).cloned())
     }
 
-    fn save_snapshot(&self, seq: u64, state: &str) -> Result<(), StoreError> {
-        self.lock()?.snapshot = Some((seq, state.to_string()));
+    fn save_snapshot(&self, snapshot: &SnapshotRecord) -> Result<(), StoreError> {
+        self.lock()?.snapshot = Some(snapshot.clone());
         Ok(())
     }
 
-    fn load_snapshot(&self) -> Result<Option<(u64, String)>, StoreError> {
+    fn load_snapshot(&self) -> Result<Option<SnapshotRecord>, StoreError> {
         Ok(self.lock()?.snapshot.clone())
     }
 
@@ -195,5 +265,21 @@ impl Store for MemoryStore {
             .head
             .clone()
             .unwrap_or((0, GENESIS.to_string())))
+    }
+
+    fn tail(&self) -> Result<ChainTail, StoreError> {
+        let g = self.lock()?;
+        let (head_seq, head_hash) = g.head.clone().unwrap_or((0, GENESIS.to_string()));
+        let from = head_seq.max(1);
+        let start = g.events.partition_point(|e| e.seq < from);
+        Ok(ChainTail {
+            head_seq,
+            head_hash,
+            events: g.events.iter().skip(start).take(2).cloned().collect(),
+        })
+    }
+
+    fn chain(&self) -> &Chain {
+        &self.chain
     }
 }

@@ -113,9 +113,7 @@ fn round(setup: &ShopSetup, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(
         dir.path().join("shop.db"),
-        SqliteOptions {
-            synchronous: Synchronous::Off,
-        },
+        SqliteOptions::default().synchronous(Synchronous::Off),
     )
     .unwrap();
     let engine = Arc::new(Engine::open(store, clock()).unwrap());

@@ -42,7 +42,7 @@ proptest! {
         let dir = tempfile::tempdir().map_err(|e| TestCaseError::fail(e.to_string()))?;
         let store = SqliteStore::open(
             dir.path().join("shop.db"),
-            SqliteOptions { synchronous: Synchronous::Off },
+            SqliteOptions::default().synchronous(Synchronous::Off),
         )
         .map_err(|e| TestCaseError::fail(e.to_string()))?;
         let mut r = ModelRunner::new(store, &setup).map_err(|e| TestCaseError::fail(e.to_string()))?;

@@ -41,23 +41,28 @@ fn money(st: &EngineState, amount: rust_decimal::Decimal) -> Result<Money, Engin
     Ok(Money::new(amount, c)?)
 }
 
-/// Prices a cart against the current state.
+/// Prices a cart against the current state, reading shop facts through
+/// `view` (the state itself, or a recording view of it).
 pub(crate) fn quote(
     st: &EngineState,
+    view: &dyn ShopView,
     cart: &Cart,
     now: DateTime<Utc>,
 ) -> Result<Quote, EngineError> {
     let rules = st.rules()?;
-    let ctx = PricingContext::new(rules, now, st);
+    let ctx = PricingContext::new(rules, now, view);
     Ok(price(cart, &ctx)?)
 }
 
-/// Decides a request: the events to log, or why it is refused.
+/// Decides a request: the events to log, or why it is refused. Pricing
+/// reads shop facts through `view` (the plan passes a recording view, so
+/// that what pricing read joins the commit's read set).
 pub(crate) fn decide(
     st: &EngineState,
     req: &Request,
     now: DateTime<Utc>,
     extra_review: &[std::sync::Arc<dyn ReviewRule>],
+    view: &dyn ShopView,
 ) -> Result<Vec<LogEvent>, EngineError> {
     match req {
         Request::Configure { currency, settings } => {
@@ -216,7 +221,7 @@ pub(crate) fn decide(
                 coupons: p.coupons.clone(),
                 points: p.points,
             };
-            let q = quote(st, &cart, now)?;
+            let q = quote(st, view, &cart, now)?;
             if let Some(r) = q.rejected.iter().find(|r| p.coupons.contains(&r.source)) {
                 return Err(EngineError::CouponRejected {
                     code: r.source.clone(),
@@ -328,7 +333,7 @@ pub(crate) fn decide(
             o.check_return(lines)?;
             let owed_back = match st.settings.refund_policy {
                 RefundPolicy::ProRata => Money::zero(o.quote.currency),
-                RefundPolicy::Reprice => clawback(st, order, &o.kept_after(lines))?,
+                RefundPolicy::Reprice => clawback(st, view, order, &o.kept_after(lines))?,
             };
             shop_decide(
                 st,
@@ -350,12 +355,12 @@ pub(crate) fn decide(
 /// now, limits that do not bind (the order already holds its uses), and
 /// gifts always in stock.
 struct RepriceView<'a> {
-    st: &'a EngineState,
+    view: &'a dyn ShopView,
 }
 
 impl ShopView for RepriceView<'_> {
     fn customer(&self, id: &str) -> Option<mercato_rules::CustomerView<'_>> {
-        self.st.customer(id)
+        self.view.customer(id)
     }
     fn available(&self, _sku: &str) -> i64 {
         i64::MAX / 4
@@ -363,7 +368,12 @@ impl ShopView for RepriceView<'_> {
 }
 
 /// `C` of the contract's reprice rule for keeping `kept` units per line.
-fn clawback(st: &EngineState, order: &str, kept: &[i64]) -> Result<Money, EngineError> {
+fn clawback(
+    st: &EngineState,
+    view: &dyn ShopView,
+    order: &str,
+    kept: &[i64],
+) -> Result<Money, EngineError> {
     let o = st
         .shop()
         .order(order)
@@ -398,7 +408,7 @@ fn clawback(st: &EngineState, order: &str, kept: &[i64]) -> Result<Money, Engine
         .filter(|(l, _)| !l.gift)
         .map(|(_, k)| *k)
         .collect();
-    let view = RepriceView { st };
+    let view = RepriceView { view };
     let ctx = PricingContext::new(&rules, o.placed_at, &view);
     Ok(reprice_clawback(&cart, &kept, &o.quote, &ctx)?)
 }

@@ -7,7 +7,7 @@ use mercato_rules::RulesError;
 use mercato_store::StoreError;
 
 /// Why an engine call failed. A failed call changes nothing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum EngineError {
     /// The state machine refused the command.
@@ -45,6 +45,10 @@ pub enum EngineError {
     /// The engine's committer is gone (it panicked or was shut down).
     #[error("the engine is shut down")]
     ShutDown,
+    /// A bug: a step of the engine panicked. Nothing of the call is stored;
+    /// the engine reloads its state from the store before the next call.
+    #[error("internal error: {0}")]
+    Internal(String),
 }
 
 impl EngineError {
@@ -93,6 +97,7 @@ impl EngineError {
             | EngineError::InvalidInput(_) => "invalid_input",
             EngineError::TooManyConflicts(_) => "conflict",
             EngineError::ShutDown => "shut_down",
+            EngineError::Internal(_) => "internal",
         }
     }
 }

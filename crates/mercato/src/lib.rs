@@ -14,6 +14,7 @@ mod decide;
 mod engine;
 mod error;
 mod log;
+mod plan;
 mod request;
 mod review;
 pub mod scenario;
@@ -27,10 +28,14 @@ pub use mercato_sqlite as sqlite;
 pub use mercato_store as store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use engine::{CustomerReport, Engine, EngineOptions, rebuild};
+pub use engine::{
+    CustomerReport, Engine, EngineOptions, OpenOptions, SNAPSHOT_FORMAT, Submitted, Verify,
+    rebuild, rebuild_with,
+};
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};
 pub use mercato_core::{Currency, Money, Rounding, apportion};
+pub use plan::CONFIG_STREAM;
 pub use request::{PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, TickReport};
 pub use review::{ReviewInput, ReviewRule, SettingsReview};
 pub use settings::{MaxOrders, RefundPolicy, ReviewSettings, Settings};

@@ -9,8 +9,8 @@ use std::collections::HashMap;
 
 use mercato_core::coupon::CouponStatus;
 use mercato_core::order::{Order, OrderEvent};
-use mercato_core::{Currency, Shop};
-use mercato_rules::{BudgetSpent, CustomerView, PromotionRule, RuleSet, ShopView};
+use mercato_core::{Currency, Money, Shop};
+use mercato_rules::{Budget, BudgetSpent, CustomerView, PromotionRule, RuleSet, ShopView};
 use mercato_store::{Guard, ReadModel, ReadModelRow};
 use serde::{Deserialize, Serialize};
 
@@ -81,9 +81,24 @@ impl EngineState {
         self.rules.as_ref().ok_or(EngineError::NotConfigured)
     }
 
-    /// Folds one logged event in (total: a config event that no longer
-    /// validates is kept in the log but changes nothing).
-    pub fn apply(&mut self, e: &LogEvent) {
+    /// The version of a stream as this state has it (0: no event).
+    pub fn version(&self, stream: &str) -> u64 {
+        self.durable.streams.get(stream).copied().unwrap_or(0)
+    }
+
+    /// Folds one logged event in, with the streams it belongs to (as
+    /// stored, or as about to be stored): their versions move by one. Total:
+    /// a config event that no longer validates is kept in the log but
+    /// changes nothing.
+    pub fn apply<'s>(&mut self, e: &LogEvent, streams: impl IntoIterator<Item = &'s str>) {
+        for s in streams {
+            match self.durable.streams.get_mut(s) {
+                Some(v) => *v += 1,
+                None => {
+                    self.durable.streams.insert(s.to_string(), 1);
+                }
+            }
+        }
         match e {
             LogEvent::Core(ev) => {
                 if let mercato_core::Event::Order(mercato_core::order::OrderEvent::Placed {
@@ -102,7 +117,6 @@ impl EngineState {
                 self.durable.config_log.push((**c).clone());
             }
         }
-        *self.durable.streams.entry(e.stream()).or_insert(0) += 1;
         self.durable.position += 1;
     }
 
@@ -204,13 +218,11 @@ impl EngineState {
             });
         }
         for c in shop.coupons().iter() {
-            if !c.uses.is_empty() {
-                rows.push(ReadModelRow {
-                    model: ReadModel::Coupon,
-                    key: c.code.clone(),
-                    value: coupon_row(c),
-                });
-            }
+            rows.push(ReadModelRow {
+                model: ReadModel::Coupon,
+                key: c.code.clone(),
+                value: coupon_row(c),
+            });
         }
         for (id, a) in shop.points().iter() {
             rows.push(ReadModelRow {
@@ -261,9 +273,26 @@ pub fn promo_guard_key(promotion: &str, customer: Option<&str>) -> String {
     }
 }
 
-/// Adds the guard moves of `o`'s limited-promotion units: `sign` 1 when it
-/// becomes live (checked against the limits), -1 when it stops being live
+/// The guard keys of a promotion's budget: live orders it applied to
+/// (`budget/<id>/uses`) and the discount it gave them in minor units
+/// (`budget/<id>/amount`).
+pub fn budget_guard_keys(promotion: &str) -> (String, String) {
+    (
+        format!("budget/{promotion}/uses"),
+        format!("budget/{promotion}/amount"),
+    )
+}
+
+/// Adds the guard moves of `o`: `sign` 1 when it becomes live (checked
+/// against the limits the rules set now), -1 when it stops being live
 /// (given back, no limit). Moves on one key are merged.
+///
+/// The moves depend on the order's quote alone — every promotion use and
+/// every promotion that gave a discount moves its counters, whether or not
+/// its rule has a limit today — so the counters always equal what live
+/// orders hold (a limit added later, or a new version of the promotion,
+/// counts every order before it), and a give-back undoes exactly what the
+/// order took.
 fn order_guards(rules: &RuleSet, o: &Order, sign: i64, out: &mut Vec<Guard>) {
     let mut push = |key: String, units: i64, max: Option<i64>| {
         let delta = sign.saturating_mul(units);
@@ -278,26 +307,54 @@ fn order_guards(rules: &RuleSet, o: &Order, sign: i64, out: &mut Vec<Guard>) {
             out.push(Guard { key, delta, max });
         }
     };
+    let rule = |id: &str| rules.promotions().iter().find(|p| p.id == id);
     for line in &o.quote.lines {
         for u in &line.uses {
-            let Some(p) = rules.promotions().iter().find(|p| p.id == u.source) else {
-                continue;
+            let (limit, quota) = match rule(&u.source).map(|p| &p.rule) {
+                Some(PromotionRule::Price {
+                    per_customer_limit,
+                    quota,
+                    ..
+                }) => (*per_customer_limit, *quota),
+                _ => (None, None),
             };
-            let PromotionRule::Price {
-                per_customer_limit,
-                quota,
-                ..
-            } = &p.rule
-            else {
-                continue;
-            };
-            if let (Some(limit), Some(c)) = (per_customer_limit, o.customer.as_deref()) {
-                push(promo_guard_key(&p.id, Some(c)), u.units, Some(*limit));
+            if let Some(c) = o.customer.as_deref() {
+                push(promo_guard_key(&u.source, Some(c)), u.units, limit);
             }
-            if let Some(q) = quota {
-                push(promo_guard_key(&p.id, None), u.units, Some(*q));
-            }
+            push(promo_guard_key(&u.source, None), u.units, quota);
         }
+    }
+    let currency = o.quote.currency;
+    for a in &o.quote.applied {
+        if o.quote.coupons.contains(&a.source) {
+            continue; // coupon limits live in the coupon's stream
+        }
+        let budget = rule(&a.source).and_then(|p| p.budget);
+        let (uses_key, amount_key) = budget_guard_keys(&a.source);
+        let max_uses = match budget {
+            Some(Budget::Uses(n)) => Some(n),
+            _ => None,
+        };
+        let max_amount = match budget {
+            Some(Budget::Amount(total)) => Some(minor_units(total, currency)),
+            _ => None,
+        };
+        push(uses_key, 1, max_uses);
+        push(
+            amount_key,
+            minor_units(a.amount.amount(), currency),
+            max_amount,
+        );
+    }
+}
+
+/// An amount in minor units, saturating (budgets and discounts are far
+/// below the bounds; saturation keeps the function total).
+fn minor_units(amount: rust_decimal::Decimal, currency: Currency) -> i64 {
+    let minor = Money::round(amount, currency, mercato_core::Rounding::Down);
+    match minor.to_minor() {
+        Ok(m) => i64::try_from(m).unwrap_or(if m < 0 { i64::MIN } else { i64::MAX }),
+        Err(_) => i64::MAX,
     }
 }
 
@@ -319,10 +376,10 @@ impl EngineState {
     }
 
     /// The guard moves of `events`, read from the state after them: a
-    /// placed order takes its limited-promotion units against each
-    /// promotion's `per_customer_limit` and `quota`; an order of
-    /// `was_live` that is no longer live (cancelled, rejected, closed) gives
-    /// them back.
+    /// placed order takes its promotion units (against each promotion's
+    /// `per_customer_limit` and `quota`) and its promotions' budget uses
+    /// and amounts (against their `budget`); an order of `was_live` that is
+    /// no longer live (cancelled, rejected, closed) gives them back.
     pub fn guards_for(&self, events: &[LogEvent], was_live: &[String]) -> Vec<Guard> {
         let Some(rules) = &self.rules else {
             return Vec::new();

@@ -214,9 +214,7 @@ fn concurrent_orders_on_sqlite_never_oversell_or_overuse_a_coupon() {
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(
         dir.path().join("c.db"),
-        SqliteOptions {
-            synchronous: Synchronous::Normal,
-        },
+        SqliteOptions::default().synchronous(Synchronous::Normal),
     )
     .unwrap();
     let e = Arc::new(Engine::open(store, clock()).unwrap());
@@ -395,8 +393,8 @@ fn max_orders_review_holds_the_extra_order_within_the_window_only() {
 
 /// Rebuilding reads long logs in pages on helper threads: the result must
 /// be the live state whether the log ends inside a page or exactly on a
-/// page boundary, and a damaged or missing event in a later page must stop
-/// the rebuild with `Corrupt` naming it.
+/// page boundary, and a damaged event in a later page must stop the
+/// rebuild with `Corrupt` naming it, a missing one with `Tampered`.
 #[test]
 fn rebuild_of_a_long_log_matches_the_live_state_and_finds_damage() {
     let e = Engine::open(MemoryStore::new(), clock()).unwrap();
@@ -440,10 +438,11 @@ fn rebuild_of_a_long_log_matches_the_live_state_and_finds_damage() {
     }
     e2.store().delete(32_000).unwrap();
     match mercato::rebuild(e2.store()) {
-        Err(EngineError::Store(mercato::store::StoreError::Corrupt(m))) => {
-            assert!(m.contains("follows"), "{m}")
+        Err(EngineError::Store(mercato::store::StoreError::Tampered { seq, reason })) => {
+            assert_eq!(seq, 32_000, "{reason}");
+            assert!(reason.contains("missing"), "{reason}");
         }
-        other => panic!("expected Corrupt, got {other:?}"),
+        other => panic!("expected Tampered, got {other:?}"),
     }
 }
 
@@ -483,10 +482,15 @@ impl Store for ShortPages {
     ) -> Result<Option<mercato::store::IdempotencyRecord>, mercato::store::StoreError> {
         self.0.idempotency(key)
     }
-    fn save_snapshot(&self, seq: u64, state: &str) -> Result<(), mercato::store::StoreError> {
-        self.0.save_snapshot(seq, state)
+    fn save_snapshot(
+        &self,
+        snapshot: &mercato::store::SnapshotRecord,
+    ) -> Result<(), mercato::store::StoreError> {
+        self.0.save_snapshot(snapshot)
     }
-    fn load_snapshot(&self) -> Result<Option<(u64, String)>, mercato::store::StoreError> {
+    fn load_snapshot(
+        &self,
+    ) -> Result<Option<mercato::store::SnapshotRecord>, mercato::store::StoreError> {
         self.0.load_snapshot()
     }
     fn read_model(
@@ -504,6 +508,9 @@ impl Store for ShortPages {
     }
     fn chain_head(&self) -> Result<(u64, String), mercato::store::StoreError> {
         self.0.chain_head()
+    }
+    fn chain(&self) -> &mercato::store::Chain {
+        self.0.chain()
     }
 }
 

@@ -101,9 +101,7 @@ fn a_stale_engine_cannot_pass_the_limits_of_another() {
     stale_engine_is_stopped_by_guards(|| {
         SqliteStore::open(
             &path,
-            SqliteOptions {
-                synchronous: Synchronous::Normal,
-            },
+            SqliteOptions::default().synchronous(Synchronous::Normal),
         )
         .unwrap()
     });

@@ -92,8 +92,8 @@ fn run(a: &Args) -> Result<Results, String> {
         for suffix in ["", "-wal", "-shm"] {
             let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
         }
-        let store =
-            SqliteStore::open(&path, SqliteOptions { synchronous: sync }).map_err(|x| e(&x))?;
+        let store = SqliteStore::open(&path, SqliteOptions::default().synchronous(sync))
+            .map_err(|x| e(&x))?;
         let units = i64::try_from(a.orders * 2 * a.callers.len() as u64).unwrap_or(i64::MAX);
         let engine = Arc::new(flash_shop(store, units).map_err(|x| e(&x))?);
         for &n in &a.callers {

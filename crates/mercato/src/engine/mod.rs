@@ -1,0 +1,540 @@
+//! [`Engine`]: the pure core and the rules wired to a [`Store`] and a
+//! [`Clock`]. One call per business operation.
+//!
+//! How a call flows ([`Engine::execute`]): a repeated idempotency key joins
+//! the call already running under it, or is answered from its record; take
+//! the state lock (reloading the state first if a commit failed); run the
+//! pure step [`crate::plan::plan`] (decide, derive the read set and guard
+//! moves, apply the events, build the answer and read-model rows); queue the
+//! commit; release the lock; wait until the commit is durable; answer.
+//!
+//! The jobs live in submodules: `execute` (calls, idempotency, retries,
+//! reloads), `commit` (group commit, staleness and epochs), `open`
+//! (checks, rebuild, catch-up, snapshots).
+
+mod commit;
+mod execute;
+mod open;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, RwLock};
+
+use chrono::{DateTime, Utc};
+use mercato_core::order::{LineQty, Order};
+use mercato_core::stock::StockLevel;
+use mercato_core::{Currency, Quote};
+use mercato_rules::{BestCoupons, Cart, CartLine, PricingContext, best_coupons, usable_coupons};
+use mercato_store::{Store, snapshot_record};
+use rust_decimal::Decimal;
+
+use crate::clock::Clock;
+use crate::decide::quote;
+use crate::error::EngineError;
+use crate::request::{PlaceOrderRequest, PlacedOrder, Request, Response, TickReport};
+use crate::review::ReviewRule;
+use crate::settings::Settings;
+use crate::state::EngineState;
+
+use commit::{Committer, Health};
+use execute::Call;
+pub use execute::Submitted;
+pub use open::{OpenOptions, SNAPSHOT_FORMAT, Verify, rebuild, rebuild_with};
+
+/// Tuning knobs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineOptions {
+    /// Most commits stored in one transaction.
+    pub max_batch: usize,
+    /// Optimistic-concurrency retries before giving up.
+    pub max_retries: u32,
+    /// Batches a leader writes before handing the lead on.
+    pub leader_rounds: u32,
+    /// Lost optimistic races after which a call decides under the store's
+    /// write lock (`Store::commit_exclusive`), where it cannot lose again;
+    /// 0: never.
+    pub exclusive_after: u32,
+    /// What opening checks, and whether it starts from the snapshot.
+    pub open: OpenOptions,
+}
+
+impl Default for EngineOptions {
+    fn default() -> Self {
+        EngineOptions {
+            max_batch: 1024,
+            max_retries: 8,
+            leader_rounds: 2,
+            exclusive_after: 2,
+            open: OpenOptions::default(),
+        }
+    }
+}
+
+/// A customer's points and coupons.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CustomerReport {
+    /// Spendable points.
+    pub points: i64,
+    /// Owned coupons in definition order with their status
+    /// (`available`, `locked`, `redeemed`, `expired`).
+    pub coupons: Vec<(String, String)>,
+}
+
+struct Shared<S> {
+    store: S,
+    state: Mutex<EngineState>,
+    committer: Committer,
+    health: Health,
+    /// The state as of the last resync, holding only stored events (an
+    /// exact prefix of the log); a resync catches it up with the events
+    /// stored since and copies it, instead of replaying the whole log.
+    base: Mutex<Option<EngineState>>,
+    review: RwLock<Vec<Arc<dyn ReviewRule>>>,
+    /// Calls running under an idempotency key in this engine.
+    in_flight: Mutex<HashMap<String, Arc<Call>>>,
+    options: EngineOptions,
+}
+
+/// The embeddable order engine.
+///
+/// `Engine` is `Send + Sync` and cheap to clone (clones share one engine):
+/// call it from as many threads as you like; their commits share batches.
+///
+/// ```
+/// use mercato::{Engine, ManualClock, Settings, PlaceOrderRequest};
+/// use mercato::core::Currency;
+/// use mercato::rules::CartLine;
+/// use mercato::store::MemoryStore;
+///
+/// let clock = ManualClock::new("2026-11-11T10:00:00Z".parse().unwrap());
+/// let engine = Engine::open(MemoryStore::new(), clock).unwrap();
+/// engine.configure(Currency::CNY, Settings::default()).unwrap();
+/// engine.add_catalog_item(serde_json::from_str(r#"{"sku": "tea", "price": "12.00"}"#).unwrap()).unwrap();
+/// engine.adjust_stock("tea", "main", 10, "received").unwrap();
+/// let placed = engine.place_order(PlaceOrderRequest {
+///     id: "o1".into(), customer: None, coupons: vec![], points: 0, channel: None,
+///     lines: vec![CartLine { sku: "tea".into(), qty: 3 }],
+/// }, Some("checkout-1")).unwrap();
+/// assert_eq!(placed.quote.totals.payable.amount().to_string(), "36.00");
+/// assert_eq!(engine.pay("o1", "36.00".parse().unwrap(), None).unwrap(), "paid");
+/// assert_eq!(engine.stock("tea").unwrap().on_hand, 7);
+/// ```
+pub struct Engine<S: Store + 'static, C: Clock> {
+    shared: Arc<Shared<S>>,
+    clock: C,
+}
+
+impl<S: Store + 'static, C: Clock + Clone> Clone for Engine<S, C> {
+    fn clone(&self) -> Self {
+        Engine {
+            shared: Arc::clone(&self.shared),
+            clock: self.clock.clone(),
+        }
+    }
+}
+
+impl<S: Store + 'static, C: Clock> Engine<S, C> {
+    /// Opens an engine over `store`: checks the log (see [`OpenOptions`]),
+    /// then rebuilds the state from the latest snapshot and the events
+    /// after it. A damaged or tampered log is refused with
+    /// [`mercato_store::StoreError::Tampered`],
+    /// [`mercato_store::StoreError::SnapshotRejected`] or
+    /// [`mercato_store::StoreError::ChainKey`].
+    pub fn open(store: S, clock: C) -> Result<Self, EngineError> {
+        Self::with_options(store, clock, EngineOptions::default())
+    }
+
+    /// [`Engine::open`] with options.
+    pub fn with_options(store: S, clock: C, options: EngineOptions) -> Result<Self, EngineError> {
+        let state = rebuild_with(&store, options.open)?;
+        let shared = Arc::new(Shared {
+            store,
+            state: Mutex::new(state),
+            committer: Committer::new(options.max_batch, options.leader_rounds),
+            health: Health::default(),
+            base: Mutex::new(None),
+            review: RwLock::new(Vec::new()),
+            in_flight: Mutex::new(HashMap::new()),
+            options,
+        });
+        Ok(Engine { shared, clock })
+    }
+
+    /// The store.
+    pub fn store(&self) -> &S {
+        &self.shared.store
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &C {
+        &self.clock
+    }
+
+    /// Adds an application review rule, evaluated at every placement after
+    /// the built-in `settings.review` rules.
+    ///
+    /// An application rule may read anything in the shop; the facts it
+    /// reads beyond the customer's own (whose stream every placement
+    /// checks) are not part of the commit's read set.
+    pub fn add_review_rule(&self, rule: Arc<dyn ReviewRule>) {
+        let mut g = self
+            .shared
+            .review
+            .write()
+            .unwrap_or_else(|p| p.into_inner());
+        g.push(rule);
+    }
+
+    /// Runs `f` on the current state (for queries and invariant checks).
+    ///
+    /// The state is this engine's view: it includes commands whose commit
+    /// is still in flight (they are durable or gone before their callers
+    /// return; a failed one is gone before any read after its failure), and
+    /// what other processes stored up to this engine's last
+    /// synchronisation ([`Engine::sync`]).
+    pub fn read<T>(&self, f: impl FnOnce(&EngineState) -> T) -> Result<T, EngineError> {
+        let (st, _) = self.fresh_state()?;
+        Ok(f(&st))
+    }
+
+    /// Catches up with the store: applies every event stored since this
+    /// engine last read the log (by other engines, in this process or
+    /// others). Reads then reflect them. Returns the log position.
+    pub fn sync(&self) -> Result<u64, EngineError> {
+        let (mut st, _) = self.fresh_state()?;
+        self.shared
+            .committer
+            .drain(&self.shared.store, &self.shared.health);
+        let fresh = self.resync()?;
+        let position = fresh.durable.position;
+        *st = fresh;
+        Ok(position)
+    }
+
+    /// Stores a snapshot of the state, so that opening replays only the
+    /// events after it; returns the log position it covers. Waits for
+    /// queued commits first, and snapshots the log as stored (caught up
+    /// with every engine's events), sealed to its place in the chain.
+    pub fn snapshot(&self) -> Result<u64, EngineError> {
+        let (mut st, _) = self.fresh_state()?;
+        self.shared
+            .committer
+            .drain(&self.shared.store, &self.shared.health);
+        let fresh = self.resync()?;
+        let json = open::snapshot_json(&fresh)?;
+        let position = fresh.durable.position;
+        let record = snapshot_record(&self.shared.store, position, json)?;
+        self.shared.store.save_snapshot(&record)?;
+        *st = fresh;
+        Ok(position)
+    }
+
+    // ----- configuration -------------------------------------------------
+
+    /// Sets the shop's currency and settings (once).
+    pub fn configure(&self, currency: Currency, settings: Settings) -> Result<(), EngineError> {
+        self.execute(&Request::Configure { currency, settings }, None)
+            .map(|_| ())
+    }
+
+    /// Adds a catalog item.
+    pub fn add_catalog_item(&self, item: mercato_rules::CatalogItem) -> Result<(), EngineError> {
+        self.execute(&Request::AddCatalogItem { item }, None)
+            .map(|_| ())
+    }
+
+    /// Adds a promotion (validated: an invalid one is `invalid_rule`).
+    pub fn add_promotion(&self, promotion: mercato_rules::Promotion) -> Result<(), EngineError> {
+        self.execute(&Request::AddPromotion { promotion }, None)
+            .map(|_| ())
+    }
+
+    /// Defines and issues a coupon.
+    pub fn add_coupon(&self, coupon: mercato_rules::Coupon) -> Result<(), EngineError> {
+        self.execute(&Request::AddCoupon { coupon }, None)
+            .map(|_| ())
+    }
+
+    /// Registers a customer with opening points.
+    pub fn register_customer(
+        &self,
+        id: &str,
+        tier: Option<&str>,
+        points: i64,
+    ) -> Result<(), EngineError> {
+        self.execute(
+            &Request::RegisterCustomer {
+                id: id.to_string(),
+                tier: tier.map(str::to_string),
+                points,
+            },
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// Creates or reconfigures a stock location.
+    pub fn configure_location(
+        &self,
+        sku: &str,
+        location: &str,
+        safety: i64,
+        backorder: bool,
+        priority: i64,
+    ) -> Result<(), EngineError> {
+        self.execute(
+            &Request::ConfigureLocation {
+                sku: sku.to_string(),
+                location: location.to_string(),
+                safety,
+                backorder,
+                priority,
+            },
+            None,
+        )
+        .map(|_| ())
+    }
+
+    /// Adds (or removes) units at a location; returns on_hand there.
+    pub fn adjust_stock(
+        &self,
+        sku: &str,
+        location: &str,
+        delta: i64,
+        reason: &str,
+    ) -> Result<i64, EngineError> {
+        match self.execute(
+            &Request::AdjustStock {
+                sku: sku.to_string(),
+                location: location.to_string(),
+                delta,
+                reason: reason.to_string(),
+            },
+            None,
+        )? {
+            Response::Stock { on_hand, .. } => Ok(on_hand),
+            _ => Ok(0),
+        }
+    }
+
+    // ----- orders ----------------------------------------------------------
+
+    /// Prices a cart without placing it.
+    pub fn quote(&self, cart: &Cart) -> Result<Quote, EngineError> {
+        let now = self.clock.now();
+        let (st, _) = self.fresh_state()?;
+        quote(&st, &*st, cart, now)
+    }
+
+    /// The best combination of the customer's usable coupons for a cart.
+    pub fn best_coupons(
+        &self,
+        customer: Option<&str>,
+        lines: &[CartLine],
+        points: i64,
+    ) -> Result<BestCoupons, EngineError> {
+        let now = self.clock.now();
+        let (st, _) = self.fresh_state()?;
+        let rules = st.rules()?;
+        let cart = Cart {
+            customer: customer.map(str::to_string),
+            lines: lines.to_vec(),
+            coupons: Vec::new(),
+            points,
+        };
+        let ctx = PricingContext::new(rules, now, &*st);
+        let wallet = usable_coupons(&cart, &ctx)?;
+        Ok(best_coupons(&cart, &wallet, &ctx)?)
+    }
+
+    /// Prices and places an order: stock reserved, coupons locked, points
+    /// spent, in one atomic append.
+    pub fn place_order(
+        &self,
+        req: PlaceOrderRequest,
+        key: Option<&str>,
+    ) -> Result<PlacedOrder, EngineError> {
+        match self.execute(&Request::PlaceOrder(req), key)? {
+            Response::Placed(p) => Ok(*p),
+            other => Err(EngineError::InvalidInput(format!(
+                "unexpected response {other:?}"
+            ))),
+        }
+    }
+
+    fn status_of(&self, req: Request, key: Option<&str>) -> Result<String, EngineError> {
+        match self.execute(&req, key)? {
+            Response::Status { status, .. } => Ok(status),
+            Response::Cancelled { .. } => Ok("cancelled".into()),
+            other => Err(EngineError::InvalidInput(format!(
+                "unexpected response {other:?}"
+            ))),
+        }
+    }
+
+    /// Pays an order; the amount must equal its payable. Returns the status.
+    pub fn pay(
+        &self,
+        order: &str,
+        amount: Decimal,
+        key: Option<&str>,
+    ) -> Result<String, EngineError> {
+        self.status_of(
+            Request::Pay {
+                order: order.to_string(),
+                amount,
+            },
+            key,
+        )
+    }
+
+    /// Cancels an order before shipment; returns the refund.
+    pub fn cancel(
+        &self,
+        order: &str,
+        key: Option<&str>,
+    ) -> Result<mercato_core::Money, EngineError> {
+        match self.execute(
+            &Request::Cancel {
+                order: order.to_string(),
+            },
+            key,
+        )? {
+            Response::Cancelled { refund, .. } => Ok(refund),
+            other => Err(EngineError::InvalidInput(format!(
+                "unexpected response {other:?}"
+            ))),
+        }
+    }
+
+    /// Holds an order for review.
+    pub fn hold(
+        &self,
+        order: &str,
+        reasons: Vec<String>,
+        key: Option<&str>,
+    ) -> Result<String, EngineError> {
+        self.status_of(
+            Request::Hold {
+                order: order.to_string(),
+                reasons,
+            },
+            key,
+        )
+    }
+
+    /// Releases a held order.
+    pub fn release(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+        self.status_of(
+            Request::Release {
+                order: order.to_string(),
+            },
+            key,
+        )
+    }
+
+    /// Rejects a held order (cancels it, giving everything back).
+    pub fn reject(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+        self.status_of(
+            Request::Reject {
+                order: order.to_string(),
+            },
+            key,
+        )
+    }
+
+    /// Ships units (`None`: everything left). Returns the status.
+    pub fn ship(
+        &self,
+        order: &str,
+        lines: Option<Vec<LineQty>>,
+        key: Option<&str>,
+    ) -> Result<String, EngineError> {
+        self.status_of(
+            Request::Ship {
+                order: order.to_string(),
+                lines,
+            },
+            key,
+        )
+    }
+
+    /// Marks an order delivered.
+    pub fn deliver(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+        self.status_of(
+            Request::Deliver {
+                order: order.to_string(),
+            },
+            key,
+        )
+    }
+
+    /// Confirms receipt.
+    pub fn complete(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+        self.status_of(
+            Request::Complete {
+                order: order.to_string(),
+            },
+            key,
+        )
+    }
+
+    /// Returns units after delivery and refunds them.
+    pub fn return_items(
+        &self,
+        order: &str,
+        lines: Vec<LineQty>,
+        restock: bool,
+        key: Option<&str>,
+    ) -> Result<Response, EngineError> {
+        self.execute(
+            &Request::Return {
+                order: order.to_string(),
+                lines,
+                restock,
+            },
+            key,
+        )
+    }
+
+    /// Runs the timers at the clock's time.
+    pub fn tick(&self) -> Result<TickReport, EngineError> {
+        match self.execute(&Request::Tick, None)? {
+            Response::Tick(r) => Ok(r),
+            _ => Ok(TickReport::default()),
+        }
+    }
+
+    // ----- queries -----------------------------------------------------------
+
+    /// An order.
+    pub fn order(&self, id: &str) -> Result<Order, EngineError> {
+        self.fresh_state()?
+            .0
+            .shop()
+            .order(id)
+            .cloned()
+            .ok_or_else(|| mercato_core::CoreError::UnknownOrder(id.to_string()).into())
+    }
+
+    /// A SKU's stock summed over locations.
+    pub fn stock(&self, sku: &str) -> Result<StockLevel, EngineError> {
+        Ok(self.fresh_state()?.0.shop().stock().level(sku))
+    }
+
+    /// A customer's points and coupons.
+    pub fn customer(&self, id: &str) -> Result<CustomerReport, EngineError> {
+        let now: DateTime<Utc> = self.clock.now();
+        let (st, _) = self.fresh_state()?;
+        if st.shop().customer(id).is_none() {
+            return Err(mercato_core::CoreError::UnknownCustomer(id.to_string()).into());
+        }
+        Ok(CustomerReport {
+            points: st.shop().points().balance(id),
+            coupons: st
+                .customer_coupons(id, now)
+                .into_iter()
+                .map(|(c, s)| (c, s.as_str().to_string()))
+                .collect(),
+        })
+    }
+}

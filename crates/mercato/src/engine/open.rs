@@ -1,0 +1,315 @@
+//! Opening a store: the checks that refuse a damaged or tampered log, the
+//! rebuild of the state from the latest snapshot and the events after it,
+//! and snapshots.
+//!
+//! What opening checks ([`OpenOptions`]):
+//!
+//! - always, in O(1): the log ends exactly at its recorded chain head and
+//!   the last event's hash recomputes (`check_tail`): a truncated log, an
+//!   appended or changed last event, a wrong chain key, and — with the
+//!   keyed chain — any re-chained suffix are refused before anything is
+//!   read;
+//! - a snapshot is used only if its seal and its place in the chain check
+//!   (`check_snapshot`); a snapshot in a format this build cannot read is
+//!   skipped (the log is replayed instead), never taken for corrupt;
+//! - the replay itself refuses a gap in the sequence, and a log that ends
+//!   before its recorded head;
+//! - with [`Verify::Full`], every link of the chain first (`Store::verify`).
+
+use mercato_store::{ReplayEntry, SnapshotRecord, Store, StoreError, check_snapshot, check_tail};
+use serde::{Deserialize, Serialize};
+
+use crate::error::EngineError;
+use crate::log::LogEvent;
+use crate::state::{Durable, EngineState};
+
+/// How much of the log opening checks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Verify {
+    /// The O(1) checks: the chain head, the last event, the snapshot's seal.
+    #[default]
+    Tail,
+    /// Also every link of the chain before replaying (one hash per event).
+    Full,
+}
+
+/// How an engine opens its store.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OpenOptions {
+    /// Checks made before the state is rebuilt.
+    pub verify: Verify,
+    /// Start from the stored snapshot when there is one (default); `false`
+    /// replays the whole log.
+    pub use_snapshot: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            verify: Verify::Tail,
+            use_snapshot: true,
+        }
+    }
+}
+
+impl OpenOptions {
+    /// These options with `verify`.
+    pub fn verify(mut self, verify: Verify) -> Self {
+        self.verify = verify;
+        self
+    }
+
+    /// These options with `use_snapshot`.
+    pub fn use_snapshot(mut self, use_snapshot: bool) -> Self {
+        self.use_snapshot = use_snapshot;
+        self
+    }
+}
+
+/// The snapshot format this build writes.
+pub const SNAPSHOT_FORMAT: u32 = 2;
+
+/// A snapshot's state as stored: the format, then the durable state.
+#[derive(Serialize, Deserialize)]
+struct SnapshotState {
+    format: u32,
+    durable: Durable,
+}
+
+/// Rebuilds the engine state from a store with the default checks (what
+/// opening an engine does; audits use it on its own).
+pub fn rebuild<S: Store + ?Sized>(store: &S) -> Result<EngineState, EngineError> {
+    rebuild_with(store, OpenOptions::default())
+}
+
+/// Rebuilds the engine state from a store: checks, the latest usable
+/// snapshot, then every event after it.
+pub fn rebuild_with<S: Store + ?Sized>(
+    store: &S,
+    options: OpenOptions,
+) -> Result<EngineState, EngineError> {
+    let (head, _) = check_tail(store)?;
+    if options.verify == Verify::Full {
+        let report = store.verify()?;
+        if let Some((seq, reason)) = report.first_break {
+            return Err(StoreError::Tampered { seq, reason }.into());
+        }
+    }
+    let mut st = EngineState::default();
+    if options.use_snapshot {
+        if let Some(snap) = store.load_snapshot()? {
+            if let Some(from) = restore(store, &snap)? {
+                st = from;
+            }
+        }
+    }
+    catch_up(store, &mut st)?;
+    if st.durable.position < head {
+        return Err(StoreError::Tampered {
+            seq: st.durable.position + 1,
+            reason: format!(
+                "the log ends at event {} but its recorded head is event {head}",
+                st.durable.position
+            ),
+        }
+        .into());
+    }
+    Ok(st)
+}
+
+/// The state a checked snapshot holds, or `None` for a snapshot in a format
+/// this build cannot read (the caller replays the log instead).
+fn restore<S: Store + ?Sized>(
+    store: &S,
+    snap: &SnapshotRecord,
+) -> Result<Option<EngineState>, EngineError> {
+    check_snapshot(store, snap)?;
+    let Ok(state) = serde_json::from_str::<SnapshotState>(&snap.state) else {
+        tracing::warn!(
+            seq = snap.seq,
+            "snapshot in an unknown format: replaying the log"
+        );
+        return Ok(None);
+    };
+    if state.format != SNAPSHOT_FORMAT {
+        tracing::warn!(
+            seq = snap.seq,
+            format = state.format,
+            "snapshot in another format: replaying the log"
+        );
+        return Ok(None);
+    }
+    if state.durable.position != snap.seq {
+        return Err(StoreError::SnapshotRejected {
+            seq: snap.seq,
+            reason: format!(
+                "its state stands at event {}, not at the event it is sealed to",
+                state.durable.position
+            ),
+        }
+        .into());
+    }
+    Ok(Some(EngineState::from_durable(state.durable)))
+}
+
+/// The serialized snapshot of a state that is exactly a prefix of the log.
+pub(super) fn snapshot_json(st: &EngineState) -> Result<String, EngineError> {
+    serde_json::to_string(&SnapshotStateRef {
+        format: SNAPSHOT_FORMAT,
+        durable: &st.durable,
+    })
+    .map_err(|e| EngineError::Internal(format!("cannot serialize snapshot: {e}")))
+}
+
+#[derive(Serialize)]
+struct SnapshotStateRef<'a> {
+    format: u32,
+    durable: &'a Durable,
+}
+
+/// Events read from the store per page while catching up.
+const PAGE: usize = 10_000;
+
+/// A decoded log entry: the event and the streams it was stored in.
+pub(super) struct Decoded {
+    event: LogEvent,
+    stream: String,
+    also: Vec<String>,
+}
+
+impl Decoded {
+    fn apply_to(&self, st: &mut EngineState) {
+        st.apply(
+            &self.event,
+            std::iter::once(self.stream.as_str()).chain(self.also.iter().map(String::as_str)),
+        );
+    }
+}
+
+/// Applies every stored event after `st`'s position, in log order.
+///
+/// A short tail (one partial page: the usual resync) is read, decoded and
+/// applied on this thread. A longer log is read and decoded by two helper
+/// threads, page by page in turn (page `k` by helper `k % 2`), while this
+/// thread applies the decoded pages in order: decoding is pure and costs
+/// more than applying, so on two cores the three overlap. Each helper keeps
+/// at most two decoded pages waiting. Applied pages go back to the helper
+/// that decoded them to be freed there: freeing on the applying thread
+/// memory another thread allocated makes the allocator lock that thread's
+/// arena, which it is busy allocating in.
+///
+/// The helpers stop at the first page shorter than [`PAGE`]. A store may
+/// return short pages before the end of its log (`read_payloads` promises
+/// at most `limit` events), so the rest is always read on this thread,
+/// page by page, until a page comes back empty.
+pub(super) fn catch_up<S: Store + ?Sized>(
+    store: &S,
+    st: &mut EngineState,
+) -> Result<(), EngineError> {
+    let mut helpers_done = false;
+    loop {
+        let page = store.read_payloads(st.durable.position, PAGE)?;
+        if page.is_empty() {
+            return Ok(());
+        }
+        let full = page.len() == PAGE;
+        let mut after = st.durable.position;
+        for d in decode_page(page, &mut after)? {
+            d.apply_to(st);
+        }
+        if full && !helpers_done {
+            helpers_done = true;
+            catch_up_on_helpers(store, st)?;
+        }
+    }
+}
+
+/// The pipelined part of [`catch_up`]: two helpers read and decode, this
+/// thread applies, until a helper finds a short or empty page.
+fn catch_up_on_helpers<S: Store + ?Sized>(
+    store: &S,
+    st: &mut EngineState,
+) -> Result<(), EngineError> {
+    let after = st.durable.position;
+    const HELPERS: u64 = 2;
+    std::thread::scope(|scope| {
+        let receivers: Vec<_> = (0..HELPERS)
+            .map(|k| {
+                let (tx, rx) = std::sync::mpsc::sync_channel(2);
+                let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Decoded>>();
+                scope.spawn(move || {
+                    // Pages are contiguous seq ranges (the log has no gaps;
+                    // decode_page checks it), so helper k knows its own.
+                    let mut page_start = after + k * PAGE as u64;
+                    loop {
+                        while let Ok(applied) = back_rx.try_recv() {
+                            drop(applied);
+                        }
+                        let page = match store.read_payloads(page_start, PAGE) {
+                            Ok(p) if p.is_empty() => return,
+                            Ok(p) => {
+                                let mut last = page_start;
+                                decode_page(p, &mut last)
+                            }
+                            Err(e) => Err(e.into()),
+                        };
+                        let stop = page.as_ref().map_or(true, |p| p.len() < PAGE);
+                        // A closed channel means the applier stopped early.
+                        if tx.send(page).is_err() || stop {
+                            return;
+                        }
+                        page_start += HELPERS * PAGE as u64;
+                    }
+                });
+                (rx, back_tx)
+            })
+            .collect();
+        let mut k = 0;
+        loop {
+            let (rx, back) = &receivers[k];
+            let Ok(page) = rx.recv() else {
+                return Ok(()); // that helper reached the end of the log
+            };
+            let page: Vec<Decoded> = page?;
+            let short = page.len() < PAGE;
+            for d in &page {
+                d.apply_to(st);
+            }
+            // A helper that has stopped hands the page back: dropped here.
+            let _ = back.send(page);
+            if short {
+                return Ok(());
+            }
+            k = (k + 1) % receivers.len();
+        }
+    })
+}
+
+/// Decodes a page of stored events that must follow `after` without a gap;
+/// moves `after` to the last one.
+fn decode_page(page: Vec<ReplayEntry>, after: &mut u64) -> Result<Vec<Decoded>, EngineError> {
+    let mut out = Vec::with_capacity(page.len());
+    for entry in page {
+        let seq = entry.seq;
+        if seq != *after + 1 {
+            return Err(StoreError::Tampered {
+                seq: *after + 1,
+                reason: format!(
+                    "event {} is missing (event {seq} follows {after})",
+                    *after + 1
+                ),
+            }
+            .into());
+        }
+        let event: LogEvent = serde_json::from_str(&entry.payload)
+            .map_err(|err| StoreError::Corrupt(format!("event {seq}: {err}")))?;
+        out.push(Decoded {
+            event,
+            stream: entry.stream,
+            also: entry.also,
+        });
+        *after = seq;
+    }
+    Ok(out)
+}
