@@ -20,10 +20,12 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod faults;
 pub mod invariants;
 pub mod model;
 pub mod runner;
 pub mod scenario_gen;
+pub mod sim;
 pub mod strategies;
 mod util;
 
