@@ -63,13 +63,18 @@ pub fn apportion(total: Money, weights: &[Decimal]) -> Result<Vec<Money>, CoreEr
     let t = total.to_minor()?;
     let n = weights.len();
 
-    // Integer weights: scale every weight by the same power of ten.
+    // Integer weights: scale every weight by the same power of ten. This is
+    // done on the mantissas in i128, never with `Decimal::rescale`, which
+    // stops short of a scale whose mantissa would not fit in 96 bits and so
+    // would silently weigh that line a power of ten too little.
     let scale = weights.iter().map(|w| w.scale()).max().unwrap_or(0);
     let mut ints = Vec::with_capacity(n);
     for w in weights {
-        let mut w = *w;
-        w.rescale(scale);
-        ints.push(w.mantissa());
+        let up = 10_i128
+            .checked_pow(scale - w.scale())
+            .and_then(|p| w.mantissa().checked_mul(p))
+            .ok_or(CoreError::Overflow("apportion"))?;
+        ints.push(up);
     }
     let sum = ints
         .iter()
@@ -284,6 +289,20 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn weights_of_different_scales_keep_their_value() {
+        // 918.46 (scale 0 here: 91846 minor units) against 3415.80 ÷ 7 =
+        // 48797.142857142857142857142857 (scale 24). Brought to scale 24,
+        // 91846 needs a mantissa above 2^96, which `Decimal` cannot hold: the
+        // weights must still compare as 91846 : 48797.14… (issue 17).
+        let w = Decimal::from(341_580) / Decimal::from(7);
+        assert_eq!(w.scale(), 24);
+        // 263.81 × 91846 / 140643.142857… = 172.279…, the other 91.530…:
+        // floors 172.27 / 91.53, the odd cent to the larger remainder (.9).
+        let s = apportion(cny("263.81"), &[Decimal::from(91846), w]).unwrap();
+        assert_eq!(amounts(&s), ["172.28", "91.53"]);
     }
 
     #[test]

@@ -125,6 +125,49 @@ pub(crate) fn percent_of_units(
     Ok(div_round(p, den, rounding))
 }
 
+/// Greatest common divisor of two non-negative numbers (`gcd(0, 0) = 0`).
+pub(crate) fn gcd(mut a: i128, mut b: i128) -> i128 {
+    a = a.abs();
+    b = b.abs();
+    while b != 0 {
+        (a, b) = (b, a % b);
+    }
+    a
+}
+
+/// Non-negative fractions `num / den` (`den > 0`) brought over their least
+/// common denominator `d`: returns the numerators over `d`, and `d`. The
+/// result is exact, so weights that are fractions of a minor unit (a line
+/// amount × units ÷ qty) can be compared and apportioned in integers; when
+/// every fraction is whole, `d` is 1 and the numerators are the values.
+///
+/// # Errors
+/// [`RulesError::Overflow`] when the denominator or a numerator does not
+/// fit in `i128`.
+pub(crate) fn over_common_denominator(
+    fractions: &[(i128, i128)],
+) -> Result<(Vec<i128>, i128), RulesError> {
+    let overflow = || RulesError::Overflow("common denominator");
+    // Lowest terms first, so the common denominator stays as small as it can.
+    let reduced: Vec<(i128, i128)> = fractions
+        .iter()
+        .map(|&(n, d)| {
+            let g = gcd(n, d).max(1);
+            (n / g, (d / g).max(1))
+        })
+        .collect();
+    let mut common = 1_i128;
+    for &(_, d) in &reduced {
+        let g = gcd(common, d).max(1);
+        common = common.checked_mul(d / g).ok_or_else(overflow)?;
+    }
+    let nums = reduced
+        .iter()
+        .map(|&(n, d)| n.checked_mul(common / d).ok_or_else(overflow))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((nums, common))
+}
+
 /// Splits `total` minor units over `weights` by largest remainder (the
 /// contract's apportionment, through [`mercato_core::apportion`]).
 pub(crate) fn apportion(
@@ -234,6 +277,28 @@ mod tests {
             percent_of(1, pct_units(Decimal::from(50)), Rounding::HalfEven).unwrap(),
             0
         );
+    }
+
+    #[test]
+    fn fractions_over_their_least_common_denominator() {
+        // 918.46 and 2 × 1707.90 ÷ 7 = 3415.80 ÷ 7 (in minor units): over 7,
+        // 91846 × 7 = 642922 and 341580.
+        let (nums, d) = over_common_denominator(&[(91846, 1), (341_580, 7)]).unwrap();
+        assert_eq!((nums, d), (vec![642_922, 341_580], 7));
+        // 10/4 = 5/2 and 1/6: lcm(2, 6) = 6 -> 15/6 and 1/6.
+        let (nums, d) = over_common_denominator(&[(10, 4), (1, 6)]).unwrap();
+        assert_eq!((nums, d), (vec![15, 1], 6));
+        // Whole values stay themselves over 1; a zero numerator stays 0.
+        let (nums, d) = over_common_denominator(&[(12, 3), (0, 9)]).unwrap();
+        assert_eq!((nums, d), (vec![4, 0], 1));
+        assert_eq!(gcd(0, 0), 0);
+        assert_eq!(gcd(12, 18), 6);
+        // Denominators whose product does not fit: a typed error, no panic.
+        let big = (1_i128 << 100) + 1;
+        assert!(matches!(
+            over_common_denominator(&[(1, big), (1, big - 2), (1, big + 2)]),
+            Err(RulesError::Overflow(_))
+        ));
     }
 
     #[test]

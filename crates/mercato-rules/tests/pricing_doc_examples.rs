@@ -204,6 +204,31 @@ fn ex10_bundle() {
 }
 
 #[test]
+fn ex10_bundle_after_buy_x_get_y() {
+    // docs/pricing.md, "A bundle's saving and its spread" (issue 17):
+    // b3g1 takes 76.473 -> 76.47 off one b; b is left 1707.90 over 7. The
+    // set takes 2 of 3 a (918.46) and 2 of 7 b (1707.90 × 2 / 7 =
+    // 487.9714…): saving 263.8114… -> 263.81, spread 172.2792… / 91.5307…
+    // -> 172.28 / 91.53 (the cent to a's remainder, 0.92 against 0.08).
+    let cat = json!([{"sku": "a", "price": "459.23"}, {"sku": "b", "price": "254.91"}]);
+    let promos = json!([
+        {"id": "b3g1", "kind": "buy_x_get_y", "priority": 5, "buy": {"scope": {"skus": ["a"]}, "qty": 3},
+         "get": {"scope": {"all": true}, "qty": 1, "percent": "30"}},
+        {"id": "set", "kind": "bundle", "priority": 2, "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 2}], "price": "1142.62"}
+    ]);
+    let q = simple(
+        cat,
+        promos,
+        json!([{"sku": "a", "qty": 3}, {"sku": "b", "qty": 7}]),
+    );
+    assert_eq!(adj(&q, 0), ["172.28"]);
+    assert_eq!(adj(&q, 1), ["76.47", "91.53"]);
+    assert_eq!(q.lines[0].net.amount().to_string(), "1205.41");
+    assert_eq!(q.lines[1].net.amount().to_string(), "1616.37");
+    assert_eq!(q.totals.goods.amount().to_string(), "2821.78");
+}
+
+#[test]
 fn ex11_gift() {
     let cat = json!([{"sku": "cheese", "category": "deli", "price": "45.00"}, {"sku": "glass", "price": "10.00"}]);
     let promos = json!([{"id": "g", "kind": "gift", "scope": {"categories": ["deli"]}, "threshold": "90.00", "gift": {"sku": "glass"}}]);

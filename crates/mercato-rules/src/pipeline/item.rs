@@ -6,7 +6,6 @@
 use std::cmp::Ordering;
 
 use mercato_core::quote::RejectReason;
-use rust_decimal::Decimal;
 
 use crate::error::RulesError;
 use crate::minor;
@@ -214,6 +213,13 @@ impl Deal<'_, '_> {
 /// Complete sets sold at `price`; units taken from lines in line order;
 /// the saving spread over the giving lines by largest remainder in
 /// proportion to the amounts of the units they gave.
+///
+/// A unit's amount is its line's amount left ÷ qty (contract, `bundle`), so
+/// the units a line gives are worth `left × given ÷ qty`: a fraction of a
+/// minor unit when an earlier promotion discounted only some of the line's
+/// units. Those amounts are brought over one common denominator and kept
+/// exact in integers, for the set value (hence the saving) and for the
+/// spread alike; the saving alone is rounded, with `settings.rounding`.
 fn bundle<'a>(
     work: &Work<'a>,
     scopes: &[usize],
@@ -223,6 +229,7 @@ fn bundle<'a>(
 ) -> Result<Eval<'a>, RulesError> {
     let env = work.env;
     let lines = &work.lines;
+    let overflow = || RulesError::Overflow("bundle");
     // The cart lines of each bundle item's SKU, in line order.
     let of = |k: usize| scopes.get(k).map_or(&[][..], |s| work.lines_in(*s));
     let have = |k: usize| -> i128 {
@@ -246,57 +253,55 @@ fn bundle<'a>(
             .sum();
         return Ok(Eval::Failed(Rejection::missing_qty(short)));
     }
-    let mut weights = vec![Decimal::ZERO; lines.len()];
-    let mut value = Decimal::ZERO;
+    // The giving lines and the amounts of the units they give, as fractions
+    // `left × given / qty`. Bundle SKUs are distinct, so a line gives for
+    // one item at most.
+    let mut giving: Vec<u32> = Vec::new();
+    let mut amounts: Vec<(i128, i128)> = Vec::new();
     for (k, it) in items.iter().enumerate() {
-        let mut need = sets * i128::from(it.qty);
+        let mut need = sets.checked_mul(i128::from(it.qty)).ok_or_else(overflow)?;
         for &i in of(k) {
             if need <= 0 {
                 break;
             }
-            let i = i as usize;
-            let Some(line) = lines.get(i) else {
+            let Some(line) = lines.get(i as usize) else {
                 continue;
             };
             let given = line.qty.min(need);
             need -= given;
-            let l = left.get(i).copied().unwrap_or(0);
-            let w = minor::weight(l)?
-                .checked_mul(minor::weight(given)?)
-                .and_then(|x| x.checked_div(minor::weight(line.qty).ok()?))
-                .ok_or(RulesError::Overflow("bundle"))?;
-            if let Some(slot) = weights.get_mut(i) {
-                *slot = w;
-            }
-            value = value.checked_add(w).ok_or(RulesError::Overflow("bundle"))?;
+            let l = left.get(i as usize).copied().unwrap_or(0);
+            giving.push(i);
+            amounts.push((l.checked_mul(given).ok_or_else(overflow)?, line.qty.max(1)));
         }
     }
-    let price_total = minor::weight(price.saturating_mul(sets))?;
-    let raw = value
-        .checked_sub(price_total)
-        .ok_or(RulesError::Overflow("bundle"))?;
-    let saving = raw.round_dp_with_strategy(0, strategy(env.rounding));
-    let saving = i128::try_from(saving).unwrap_or(0);
+    // Over the common denominator d: Σ weights = d × set value.
+    let (weights, d) = minor::over_common_denominator(&amounts)?;
+    let value = weights
+        .iter()
+        .try_fold(0_i128, |acc, w| acc.checked_add(*w))
+        .ok_or_else(overflow)?;
+    let price_total = price
+        .checked_mul(sets)
+        .and_then(|p| p.checked_mul(d))
+        .ok_or_else(overflow)?;
+    let raw = value.checked_sub(price_total).ok_or_else(overflow)?;
+    if raw <= 0 {
+        return Ok(Eval::fail(RejectReason::NoDiscount));
+    }
+    let saving = minor::div_round(raw, d, env.rounding);
     if saving <= 0 {
         return Ok(Eval::fail(RejectReason::NoDiscount));
     }
-    let shares = minor::apportion(saving, &weights, env.currency)?;
+    // Lines ascending, as the sparse shares must be.
+    let mut weighted: Sparse = giving.into_iter().zip(weights).collect();
+    weighted.sort_unstable_by_key(|(i, _)| *i);
+    let shares = minor::apportion_sparse(saving, &weighted, left.len(), env.currency)?;
+    // A share exceeds its line's amount left only when a set priced at 0
+    // has a fractional value that rounds up; the line's amount caps it then.
     let shares = shares
         .into_iter()
-        .zip(left)
-        .enumerate()
-        .filter(|(_, (s, _))| *s != 0)
-        .map(|(i, (s, l))| (u32::try_from(i).unwrap_or(u32::MAX), s.min(*l)))
+        .filter(|(_, s)| *s != 0)
+        .map(|(i, s)| (i, s.min(left.get(i as usize).copied().unwrap_or(0))))
         .collect();
     Ok(Eval::from_shares(shares))
-}
-
-fn strategy(r: mercato_core::money::Rounding) -> rust_decimal::RoundingStrategy {
-    use mercato_core::money::Rounding;
-    use rust_decimal::RoundingStrategy;
-    match r {
-        Rounding::HalfUp => RoundingStrategy::MidpointAwayFromZero,
-        Rounding::HalfEven => RoundingStrategy::MidpointNearestEven,
-        Rounding::Down => RoundingStrategy::ToZero,
-    }
 }

@@ -302,6 +302,90 @@ fn bundle_spreads_the_saving_by_largest_remainder() {
 }
 
 #[test]
+fn bundle_after_buy_x_get_y_spreads_by_line_amount_left_per_unit() {
+    // Issue 17. b3g1 first: 30 % off one b unit, 254.91 × 0.3 = 76.473 ->
+    // 76.47; b is left 1784.37 - 76.47 = 1707.90 over 7 units.
+    // One set: a gives 2 of 3 units, 1377.69 × 2 / 3 = 918.46; b gives 2 of 7,
+    // 1707.90 × 2 / 7 = 487.9714…; value 1406.4314…, price 1142.62, saving
+    // 263.8114… -> 263.81. Spread 918.46 : 487.9714… -> 172.2792… / 91.5307…
+    // -> floors 172.27 / 91.53, the cent to the larger remainder (a): 172.28.
+    let sh = shop(
+        json!({"catalog": [{"sku": "a", "price": "459.23"}, {"sku": "b", "price": "254.91"}],
+            "promotions": [
+            {"id": "b3g1", "kind": "buy_x_get_y", "priority": 5, "buy": {"scope": {"skus": ["a"]}, "qty": 3},
+             "get": {"scope": {"all": true}, "qty": 1, "percent": "30"}},
+            {"id": "set", "kind": "bundle", "priority": 2, "items": [{"sku": "a", "qty": 2}, {"sku": "b", "qty": 2}], "price": "1142.62"}
+        ]}),
+    );
+    let q = sh.price(cart(&[("a", 3), ("b", 7)]));
+    assert_eq!(adj(&q, 0), ["set:item:172.28"]);
+    assert_eq!(adj(&q, 1), ["b3g1:item:76.47", "set:item:91.53"]);
+    assert_eq!(applied(&q), ["b3g1:76.47", "set:263.81"]);
+    // 1377.69 - 172.28 = 1205.41; 1784.37 - 76.47 - 91.53 = 1616.37.
+    assert_eq!(s(&q.lines[0].net), "1205.41");
+    assert_eq!(s(&q.lines[1].net), "1616.37");
+    assert_eq!(s(&q.totals.goods), "2821.78");
+}
+
+#[test]
+fn bundle_after_bundle_spreads_by_line_amount_left_per_unit() {
+    // set1 takes 1 of 3 a (459.23) and b (254.91): value 714.14, saving
+    // 114.14, split 459.23 : 254.91 -> 73.398… / 40.741… -> 73.40 / 40.74.
+    // a is left 1377.69 - 73.40 = 1304.29. set2 takes 1 of 3 a, worth
+    // 1304.29 / 3 = 434.7633…, and c 999.00: value 1433.7633…, saving
+    // 233.7633… -> 233.76, split 434.7633… : 999.00 -> 70.8835… / 162.8764…
+    // -> floors 70.88 / 162.87, the cent to the larger remainder (c).
+    let sh = shop(
+        json!({"catalog": [{"sku": "a", "price": "459.23"}, {"sku": "b", "price": "254.91"},
+                                         {"sku": "c", "price": "999.00"}],
+            "promotions": [
+            {"id": "set1", "kind": "bundle", "priority": 5, "items": [{"sku": "a", "qty": 1}, {"sku": "b", "qty": 1}], "price": "600.00"},
+            {"id": "set2", "kind": "bundle", "priority": 2, "items": [{"sku": "a", "qty": 1}, {"sku": "c", "qty": 1}], "price": "1200.00"}
+        ]}),
+    );
+    let q = sh.price(cart(&[("a", 3), ("b", 1), ("c", 1)]));
+    assert_eq!(adj(&q, 0), ["set1:item:73.40", "set2:item:70.88"]);
+    assert_eq!(adj(&q, 1), ["set1:item:40.74"]);
+    assert_eq!(adj(&q, 2), ["set2:item:162.88"]);
+    assert_eq!(applied(&q), ["set1:114.14", "set2:233.76"]);
+}
+
+#[test]
+fn bundle_saving_is_rounded_from_the_exact_set_value() {
+    // Line amounts left after amount_off per line: x 1.50 - 0.01 = 1.49,
+    // y 1.49, z 3.00 - 0.05 = 2.95. One set takes 2 of 3 x, 2 of 3 y, 5 of
+    // 6 z: 1.49 × 2 / 3 = 0.99333… twice and 2.95 × 5 / 6 = 2.458333…: value
+    // exactly 4.445 (1/3 + 1/3 + 5/6 of a cent = 1.5 cents), price 3.50,
+    // saving exactly 0.945: half up 0.95, half even 0.94. (Summed as 28-digit
+    // decimals the three fractions are each cut short and the value comes
+    // out at 4.44499…, which rounds to 0.94 either way.)
+    let promos = json!([
+        {"id": "o1", "kind": "amount_off", "per": "line", "amount": "0.01", "priority": 5, "scope": {"skus": ["x", "y"]}},
+        {"id": "o5", "kind": "amount_off", "per": "line", "amount": "0.05", "priority": 5, "scope": {"skus": ["z"]}},
+        {"id": "set", "kind": "bundle", "items": [{"sku": "x", "qty": 2}, {"sku": "y", "qty": 2}, {"sku": "z", "qty": 5}], "price": "3.50"}
+    ]);
+    let cat = json!([{"sku": "x", "price": "0.50"}, {"sku": "y", "price": "0.50"}, {"sku": "z", "price": "0.50"}]);
+    let c = cart(&[("x", 3), ("y", 3), ("z", 6)]);
+    let up = shop(json!({"catalog": cat, "promotions": promos}));
+    let q = up.price(c.clone());
+    // 0.95 over 0.99333… : 0.99333… : 2.458333… (× 600: 596 : 596 : 1475)
+    // -> 21.229… / 21.229… / 52.540… cents -> floors 21 / 21 / 52, the cent
+    // to the larger remainder (z).
+    assert_eq!(applied(&q), ["o1:0.02", "o5:0.05", "set:0.95"]);
+    assert_eq!(adj(&q, 0), ["o1:item:0.01", "set:item:0.21"]);
+    assert_eq!(adj(&q, 1), ["o1:item:0.01", "set:item:0.21"]);
+    assert_eq!(adj(&q, 2), ["o5:item:0.05", "set:item:0.53"]);
+    let even =
+        shop(json!({"catalog": cat, "promotions": promos, "settings": {"rounding": "half_even"}}));
+    let q = even.price(c);
+    // 0.94: 21.006… / 21.006… / 51.987… -> floors 21 / 21 / 51, the cent to z.
+    assert_eq!(applied(&q), ["o1:0.02", "o5:0.05", "set:0.94"]);
+    assert_eq!(adj(&q, 0), ["o1:item:0.01", "set:item:0.21"]);
+    assert_eq!(adj(&q, 1), ["o1:item:0.01", "set:item:0.21"]);
+    assert_eq!(adj(&q, 2), ["o5:item:0.05", "set:item:0.52"]);
+}
+
+#[test]
 fn bundle_priced_above_its_items_gives_no_discount() {
     let sh = shop(json!({"catalog": catalog(), "promotions": [
         {"id": "set", "kind": "bundle", "items": [{"sku": "c", "qty": 1}], "price": "12.00"}
