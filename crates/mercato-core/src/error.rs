@@ -52,6 +52,20 @@ pub enum CoreError {
         /// The quantity.
         qty: i64,
     },
+    /// A stock adjustment that would take a location's `on_hand`, or the
+    /// SKU's `on_hand` summed over its locations, beyond what an `i64`
+    /// counts.
+    #[error(
+        "adjusting `{sku}` at `{location}` by {delta} would take its stock beyond the countable range"
+    )]
+    StockOverflow {
+        /// The SKU.
+        sku: String,
+        /// The location adjusted.
+        location: String,
+        /// The refused change.
+        delta: i64,
+    },
     /// A SKU the ledger does not know.
     #[error("unknown SKU `{0}`")]
     UnknownSku(String),
