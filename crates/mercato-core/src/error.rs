@@ -33,7 +33,9 @@ pub enum CoreError {
     /// Checked arithmetic overflowed.
     #[error("arithmetic overflow in {0}")]
     Overflow(&'static str),
-    /// A string that is not a decimal amount.
+    /// A string that is not a decimal amount (outside the grammar of
+    /// [`crate::money::parse_amount`], or a value `Decimal` cannot hold
+    /// exactly).
     #[error("`{0}` is not a decimal amount")]
     InvalidAmount(String),
     /// A value that must not be negative was.

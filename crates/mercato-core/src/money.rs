@@ -170,9 +170,14 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// The end of [`CoreError::InvalidAmount`]'s message (see
+/// [`amount_str::is_amount_error`]).
+const NOT_AN_AMOUNT: &str = "is not a decimal amount";
+
 /// The longest input text an error message quotes in full.
 const QUOTE_MAX: usize = 48;
 
+/// [`CoreError::InvalidAmount`] quoting `s` (shortened when long).
 fn invalid_amount(s: &str) -> CoreError {
     let shown = match s.char_indices().nth(QUOTE_MAX) {
         Some((cut, _)) => format!("{}…", &s[..cut]),
@@ -571,6 +576,30 @@ pub mod amount_str {
         s.collect_str(d)
     }
 
+    /// What the reader expects, as serde reports it for a wrong type.
+    const EXPECTING: &str = "a decimal amount as a string, e.g. \"19.90\"";
+
+    /// True when a deserialization error `message` was raised by this
+    /// module's reader: amount text outside the grammar, or a JSON value
+    /// of another type (a number) where an amount string belongs. Lets a
+    /// caller that deserializes a larger definition tell a malformed amount
+    /// (the contract's `invalid_input`) from other problems.
+    ///
+    /// ```
+    /// use mercato_core::money::amount_str;
+    /// #[derive(serde::Deserialize, Debug)]
+    /// struct P { #[serde(with = "amount_str")] price: rust_decimal::Decimal }
+    /// for bad in [r#"{"price": "+1"}"#, r#"{"price": 1.5}"#] {
+    ///     let e = serde_json::from_str::<P>(bad).unwrap_err();
+    ///     assert!(amount_str::is_amount_error(&e.to_string()), "{e}");
+    /// }
+    /// let e = serde_json::from_str::<P>(r#"{"cost": "1"}"#).unwrap_err();
+    /// assert!(!amount_str::is_amount_error(&e.to_string()));
+    /// ```
+    pub fn is_amount_error(message: &str) -> bool {
+        message.contains(super::NOT_AN_AMOUNT) || message.contains(EXPECTING)
+    }
+
     /// Reads a decimal from a string only.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         d.deserialize_any(StrOnly)
@@ -587,7 +616,7 @@ pub mod amount_str {
     impl de::Visitor<'_> for StrOnly {
         type Value = Decimal;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a decimal amount as a string, e.g. \"19.90\"")
+            f.write_str(EXPECTING)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
             parse(v)
@@ -808,6 +837,10 @@ mod tests {
         // Negative zero is zero.
         assert_eq!(cny("-0.00"), Money::zero(Currency::CNY));
         assert_eq!(cny("-0").to_string(), "0.00 CNY");
+        // The message `amount_str::is_amount_error` recognizes.
+        assert!(amount_str::is_amount_error(
+            &CoreError::InvalidAmount("x".into()).to_string()
+        ));
         // Long input is quoted shortened in the error.
         let long = "9".repeat(500);
         let e = parse_amount(&long).unwrap_err().to_string();

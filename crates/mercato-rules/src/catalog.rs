@@ -74,10 +74,10 @@ impl CatalogItem {
                 problem: "empty SKU".into(),
             });
         }
-        minor::check_amount(self.price, currency, admit).map_err(|problem| {
+        minor::check_amount(self.price, currency, admit).map_err(|r| {
             RulesError::InvalidCatalogItem {
                 sku: self.sku.clone(),
-                problem: format!("price {problem}"),
+                problem: format!("price {}", r.into_problem()),
             }
         })
     }

@@ -110,7 +110,7 @@ impl Coupon {
         let code = self.code.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(code, field, problem);
         let amount = |field: &'static str, d: Option<Decimal>| match d {
-            Some(d) => minor::check_amount(d, currency, admit).map_err(|p| err(field, p)),
+            Some(d) => minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(code, field)),
             None => Ok(()),
         };
         if code.is_empty() {
@@ -125,7 +125,9 @@ impl Coupon {
             }
             CouponKind::PercentOff => match self.percent {
                 None => return Err(err("percent", "is required for percent_off".into())),
-                Some(p) => minor::check_percent(p, admit).map_err(|e| err("percent", e))?,
+                Some(p) => {
+                    minor::check_percent(p, admit).map_err(|r| r.for_rule(code, "percent"))?
+                }
             },
             CouponKind::AmountOff => {}
         }
@@ -178,7 +180,10 @@ mod tests {
         ] {
             let c: Coupon = serde_json::from_str(json).unwrap();
             match c.validate(Currency::CNY) {
-                Err(RulesError::InvalidRule { field: f, .. }) => assert_eq!(f, field, "{json}"),
+                Err(
+                    RulesError::InvalidRule { field: f, .. }
+                    | RulesError::TooManyDecimals { field: f, .. },
+                ) => assert_eq!(f, field, "{json}"),
                 other => panic!("{json}: {other:?}"),
             }
         }

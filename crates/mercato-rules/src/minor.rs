@@ -44,6 +44,39 @@ impl Admit {
     }
 }
 
+/// Why an amount or percent was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Written with more decimals than allowed (the contract's
+    /// `invalid_input`: "too many decimals").
+    Digits(String),
+    /// Negative, too large or out of range.
+    Value(String),
+}
+
+impl Refusal {
+    /// What is wrong, as text.
+    pub(crate) fn into_problem(self) -> String {
+        match self {
+            Refusal::Digits(p) | Refusal::Value(p) => p,
+        }
+    }
+
+    /// The error for a promotion's or coupon's field: too many decimals
+    /// is [`RulesError::TooManyDecimals`], anything else
+    /// [`RulesError::InvalidRule`].
+    pub(crate) fn for_rule(self, rule: &str, field: &'static str) -> RulesError {
+        match self {
+            Refusal::Digits(problem) => RulesError::TooManyDecimals {
+                rule: rule.to_string(),
+                field,
+                problem,
+            },
+            Refusal::Value(problem) => RulesError::rule(rule, field, problem),
+        }
+    }
+}
+
 /// Percent values are held as integers in units of 1/10 000 percent.
 pub(crate) const PCT_SCALE: i128 = 10_000;
 
@@ -53,31 +86,31 @@ const PCT_DIVISOR: i128 = 100 * PCT_SCALE;
 /// Checks a rule or catalog amount: not negative, no more decimals than the
 /// currency (as written, for [`Admit::Input`]), at most
 /// [`MAX_AMOUNT_MINOR`]. The error text says what is wrong.
-pub(crate) fn check_amount(d: Decimal, currency: Currency, admit: Admit) -> Result<(), String> {
-    if d.is_sign_negative() && !d.is_zero() {
-        return Err(format!("{d} is negative"));
-    }
+pub(crate) fn check_amount(d: Decimal, currency: Currency, admit: Admit) -> Result<(), Refusal> {
     let units = currency.minor_units();
     if admit.digits(d) > units {
-        return Err(format!(
+        return Err(Refusal::Digits(format!(
             "{d} has more decimals than {currency} allows ({units})"
-        ));
+        )));
+    }
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(Refusal::Value(format!("{d} is negative")));
     }
     let max = Decimal::try_from_i128_with_scale(MAX_AMOUNT_MINOR, units).unwrap_or(Decimal::MAX);
     if d > max {
-        return Err(format!("{d} is larger than {max}"));
+        return Err(Refusal::Value(format!("{d} is larger than {max}")));
     }
     Ok(())
 }
 
 /// Checks a percent: 0 to 100 with at most 4 decimals (as written, for
 /// [`Admit::Input`]).
-pub(crate) fn check_percent(d: Decimal, admit: Admit) -> Result<(), String> {
-    if d.is_sign_negative() && !d.is_zero() || d > Decimal::ONE_HUNDRED {
-        return Err(format!("{d} is outside 0-100"));
-    }
+pub(crate) fn check_percent(d: Decimal, admit: Admit) -> Result<(), Refusal> {
     if admit.digits(d) > 4 {
-        return Err(format!("{d} has more than 4 decimals"));
+        return Err(Refusal::Digits(format!("{d} has more than 4 decimals")));
+    }
+    if d.is_sign_negative() && !d.is_zero() || d > Decimal::ONE_HUNDRED {
+        return Err(Refusal::Value(format!("{d} is outside 0-100")));
     }
     Ok(())
 }

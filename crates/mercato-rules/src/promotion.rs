@@ -406,10 +406,10 @@ impl Promotion {
         let id = self.id.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(id, field, problem);
         let amount = |field: &'static str, d: Decimal| {
-            minor::check_amount(d, currency, admit).map_err(|p| err(field, p))
+            minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(id, field))
         };
         let percent = |field: &'static str, d: Decimal| {
-            minor::check_percent(d, admit).map_err(|p| err(field, p))
+            minor::check_percent(d, admit).map_err(|r| r.for_rule(id, field))
         };
         let qty = |field: &'static str, q: i64| {
             if (1..=MAX_QTY).contains(&q) {
@@ -576,11 +576,14 @@ mod tests {
 
     fn invalid_field(json: &str) -> &'static str {
         match parse(json).validate(Currency::CNY) {
-            Err(RulesError::InvalidRule { field, rule, .. }) => {
+            Err(
+                RulesError::InvalidRule { field, rule, .. }
+                | RulesError::TooManyDecimals { field, rule, .. },
+            ) => {
                 assert_eq!(rule, "x");
                 field
             }
-            other => panic!("expected invalid_rule, got {other:?}"),
+            other => panic!("expected invalid_rule or too many decimals, got {other:?}"),
         }
     }
 

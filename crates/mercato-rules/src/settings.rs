@@ -147,12 +147,12 @@ impl PricingSettings {
             ));
         }
         minor::check_percent(self.points.max_percent, admit)
-            .map_err(|p| err("points.max_percent", p))?;
+            .map_err(|r| err("points.max_percent", r.into_problem()))?;
         minor::check_amount(self.shipping.fee, currency, admit)
-            .map_err(|p| err("shipping.fee", p))?;
+            .map_err(|r| err("shipping.fee", r.into_problem()))?;
         if let Some(t) = self.shipping.free_threshold {
             minor::check_amount(t, currency, admit)
-                .map_err(|p| err("shipping.free_threshold", p))?;
+                .map_err(|r| err("shipping.free_threshold", r.into_problem()))?;
         }
         if self.max_coupons_per_group < 0 {
             return Err(err("max_coupons_per_group", "is negative".into()));

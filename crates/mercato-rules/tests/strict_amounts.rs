@@ -96,10 +96,15 @@ fn written_digits_beyond_the_currency_are_refused_even_zeros() {
         let added = rules.add_promotion(p);
         assert_eq!(added.is_ok(), ok, "add_promotion {text}");
         if !ok {
-            assert!(matches!(
-                added,
-                Err(RulesError::InvalidRule { field: "price", .. })
-            ));
+            // Too many decimals is its own error (contract code
+            // `invalid_input`, not `invalid_rule`).
+            assert!(
+                matches!(
+                    added,
+                    Err(RulesError::TooManyDecimals { field: "price", .. })
+                ),
+                "{added:?}"
+            );
         }
     }
     // Yen: no decimals at all, not even ".0".
@@ -111,11 +116,25 @@ fn written_digits_beyond_the_currency_are_refused_even_zeros() {
     };
     assert!(pct("12.5").validate(c).is_ok());
     assert!(pct("12.5000").validate(c).is_ok());
-    assert!(pct("12.50000").validate(c).is_err());
+    assert!(matches!(
+        pct("12.50000").validate(c),
+        Err(RulesError::TooManyDecimals {
+            field: "percent",
+            ..
+        })
+    ));
+    // Out of range is still an invalid rule.
+    assert!(matches!(
+        pct("101").validate(c),
+        Err(RulesError::InvalidRule { .. })
+    ));
     let coupon: Coupon =
         serde_json::from_value(json!({"code": "C", "kind": "amount_off", "amount": "5.000"}))
             .unwrap();
-    assert!(coupon.validate(c).is_err());
+    assert!(matches!(
+        coupon.validate(c),
+        Err(RulesError::TooManyDecimals { .. })
+    ));
     let settings: PricingSettings =
         serde_json::from_value(json!({"shipping": {"fee": "6.000"}})).unwrap();
     assert!(matches!(
