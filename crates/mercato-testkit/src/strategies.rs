@@ -669,7 +669,13 @@ pub fn step() -> impl Strategy<Value = Step> {
 /// (down to `i64::MIN`, up to `i64::MAX`), sometimes with an out-of-range
 /// `review.max_orders`.
 pub fn settings_step() -> impl Strategy<Value = Step> {
-    let hostile = [i64::MIN, -200_000_000_000_000, -1, 200_000_000_000_000, i64::MAX];
+    let hostile = [
+        i64::MIN,
+        -200_000_000_000_000,
+        -1,
+        200_000_000_000_000,
+        i64::MAX,
+    ];
     let timeout = select([&[1, 10, 30, 43_200, 0, 43_201][..], &hostile[..]].concat());
     let days = select([&[0, 1, 7, 3_650, 3_651][..], &hostile[..]].concat());
     let bad_pair = prop_oneof![

@@ -92,15 +92,25 @@ fn settings_steps_follow_the_model() {
             place(0),
             settings(1, 0, None),
             place(1),
-            Step::Pay { order: 0, exact: true },
-            Step::Ship { order: 0, lines: None },
+            Step::Pay {
+                order: 0,
+                exact: true,
+            },
+            Step::Ship {
+                order: 0,
+                lines: None,
+            },
             Step::Deliver { order: 0 },
             Step::Tick { minutes: 1 },
             settings(43_200, 3_650, None),
             place(2),
-            Step::Tick { minutes: 60 * 24 * 29 },
+            Step::Tick {
+                minutes: 60 * 24 * 29,
+            },
             settings(43_201, 3_651, None),
-            Step::Tick { minutes: 60 * 24 * 2 },
+            Step::Tick {
+                minutes: 60 * 24 * 2,
+            },
         ]);
         r.run(&seq).unwrap();
     }

@@ -43,7 +43,8 @@ pub struct MaxOrders {
     pub minutes: i64,
 }
 
-/// The contract's review rules (`settings.review`).
+/// The contract's review rules (`settings.review`); the ranges of their
+/// numbers are in [`Settings::validate`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewSettings {
@@ -59,6 +60,7 @@ pub struct ReviewSettings {
 }
 
 /// Every setting of a shop, in the contract's shape; every field optional.
+/// [`Settings::validate`] gives the range of every number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// Pricing: rounding, selection, coupons per group, points, shipping.
