@@ -217,19 +217,9 @@ pub fn parse_amount(s: &str) -> Result<Decimal, CoreError> {
     if !in_grammar(s) {
         return Err(invalid_amount(s));
     }
-    // Leading zeros carry no value but count against `Decimal`'s digits in
-    // its parser: drop them (keeping one before the point).
-    let (sign, unsigned) = match s.strip_prefix('-') {
-        Some(rest) => ("-", rest),
-        None => ("", s),
-    };
-    let trimmed = unsigned.trim_start_matches('0');
-    let body = if trimmed.is_empty() || trimmed.starts_with('.') {
-        format!("{sign}0{trimmed}")
-    } else {
-        format!("{sign}{trimmed}")
-    };
-    Decimal::from_str_exact(&body).map_err(|_| invalid_amount(s))
+    // Within the grammar, `from_str_exact` reads exactly what is written
+    // (leading zeros included) or fails where `Decimal` would have to round.
+    Decimal::from_str_exact(s).map_err(|_| invalid_amount(s))
 }
 
 /// How a computed amount is brought to whole minor units.
