@@ -33,7 +33,9 @@ pub enum CoreError {
     /// Checked arithmetic overflowed.
     #[error("arithmetic overflow in {0}")]
     Overflow(&'static str),
-    /// A string that is not a decimal amount.
+    /// A string that is not a decimal amount (outside the grammar of
+    /// [`crate::money::parse_amount`], or a value `Decimal` cannot hold
+    /// exactly).
     #[error("`{0}` is not a decimal amount")]
     InvalidAmount(String),
     /// A value that must not be negative was.
@@ -51,6 +53,20 @@ pub enum CoreError {
         what: String,
         /// The quantity.
         qty: i64,
+    },
+    /// A stock adjustment that would take a location's `on_hand`, or the
+    /// SKU's `on_hand` summed over its locations, beyond what an `i64`
+    /// counts.
+    #[error(
+        "adjusting `{sku}` at `{location}` by {delta} would take its stock beyond the countable range"
+    )]
+    StockOverflow {
+        /// The SKU.
+        sku: String,
+        /// The location adjusted.
+        location: String,
+        /// The refused change.
+        delta: i64,
     },
     /// A SKU the ledger does not know.
     #[error("unknown SKU `{0}`")]

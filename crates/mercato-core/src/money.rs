@@ -8,6 +8,25 @@
 //! is a [`CoreError`], never a panic.
 //!
 //! Serde: amounts are JSON strings (`"19.90"`); a JSON number is refused.
+//!
+//! # Amount grammar
+//!
+//! Every amount that comes in as text — [`Money::parse`], `Money`'s serde
+//! forms (`"19.90 CNY"` and `{"amount": "19.90", "currency": "CNY"}`) and
+//! [`amount_str`] — goes through one parser, [`parse_amount`], which
+//! accepts exactly
+//!
+//! ```text
+//! amount = ["-"] digit+ ["." digit+]        (ASCII digits only)
+//! ```
+//!
+//! No spaces, no `+`, no exponent, no `_`, nothing before or after, and no
+//! rounding: a value that `Decimal` cannot hold exactly (more than 28
+//! fractional digits, or beyond about 7.9 × 10²⁸) is refused, never
+//! rounded. The number of fractional digits written is kept, so a check
+//! against a currency ([`Money::new`]) refuses `"399.000"` in CNY (three
+//! written digits, two allowed) even though the extra digit is a zero;
+//! `"399"` and `"399.0"` are fine.
 
 use std::fmt;
 
@@ -151,6 +170,58 @@ impl<'de> Deserialize<'de> for Currency {
     }
 }
 
+/// The end of [`CoreError::InvalidAmount`]'s message (see
+/// [`amount_str::is_amount_error`]).
+const NOT_AN_AMOUNT: &str = "is not a decimal amount";
+
+/// The longest input text an error message quotes in full.
+const QUOTE_MAX: usize = 48;
+
+/// [`CoreError::InvalidAmount`] quoting `s` (shortened when long).
+fn invalid_amount(s: &str) -> CoreError {
+    let shown = match s.char_indices().nth(QUOTE_MAX) {
+        Some((cut, _)) => format!("{}…", &s[..cut]),
+        None => s.to_string(),
+    };
+    CoreError::InvalidAmount(shown)
+}
+
+/// True when `s` is `["-"] digit+ ["." digit+]` (ASCII digits).
+fn in_grammar(s: &str) -> bool {
+    let unsigned = s.strip_prefix('-').unwrap_or(s);
+    let (int, frac) = match unsigned.split_once('.') {
+        Some((int, frac)) => (int, Some(frac)),
+        None => (unsigned, None),
+    };
+    let digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    digits(int) && frac.is_none_or(digits)
+}
+
+/// Parses a decimal amount in the strict grammar
+/// `["-"] digit+ ["." digit+]` (see the [module docs](self#amount-grammar)),
+/// exactly: the result denotes the very number written, with the written
+/// number of fractional digits as its scale.
+///
+/// ```
+/// use mercato_core::money::parse_amount;
+/// assert_eq!(parse_amount("399.000").unwrap().scale(), 3);
+/// assert_eq!(parse_amount("-12").unwrap().to_string(), "-12");
+/// assert!(parse_amount("1_000").is_err());
+/// assert!(parse_amount("0.00000000000000000000000000001").is_err()); // 29 decimals
+/// ```
+///
+/// # Errors
+/// [`CoreError::InvalidAmount`] for text outside the grammar or a value
+/// `Decimal` cannot hold exactly.
+pub fn parse_amount(s: &str) -> Result<Decimal, CoreError> {
+    if !in_grammar(s) {
+        return Err(invalid_amount(s));
+    }
+    // Within the grammar, `from_str_exact` reads exactly what is written
+    // (leading zeros included) or fails where `Decimal` would have to round.
+    Decimal::from_str_exact(s).map_err(|_| invalid_amount(s))
+}
+
 /// How a computed amount is brought to whole minor units.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -196,10 +267,26 @@ pub struct Money {
 }
 
 impl Money {
-    /// An amount that must already be a whole number of minor units.
+    /// An amount written with at most the currency's minor digits: its
+    /// scale (the number of fractional digits it carries, trailing zeros
+    /// included) must not exceed [`Currency::minor_units`]. `19.9` and
+    /// `19.90` are CNY amounts, `19.900` is not (a caller that computed a
+    /// value with more digits rounds it with [`Money::round`] or drops the
+    /// zeros with `Decimal::normalize` first).
+    ///
+    /// ```
+    /// use mercato_core::money::{Currency, Money};
+    /// use rust_decimal::Decimal;
+    /// assert!(Money::new(Decimal::new(1990, 2), Currency::CNY).is_ok());
+    /// assert!(Money::new(Decimal::new(19900, 3), Currency::CNY).is_err());
+    /// assert!(Money::new(Decimal::new(19900, 3).normalize(), Currency::CNY).is_ok());
+    /// ```
+    ///
+    /// # Errors
+    /// [`CoreError::TooManyDecimals`].
     pub fn new(amount: Decimal, currency: Currency) -> Result<Money, CoreError> {
         let minor = currency.minor_units();
-        if amount.normalize().scale() > minor {
+        if amount.scale() > minor {
             return Err(CoreError::TooManyDecimals {
                 amount,
                 currency,
@@ -208,16 +295,32 @@ impl Money {
         }
         let mut amount = amount;
         amount.rescale(minor);
+        if amount.is_zero() {
+            // `-0.00` is zero: keep one spelling of it.
+            amount.set_sign_positive(true);
+        }
         Ok(Money { amount, currency })
     }
 
-    /// Parses a decimal string such as `"19.90"`.
+    /// Parses an amount in the strict grammar (see the [module
+    /// docs](self#amount-grammar)) with at most the currency's minor
+    /// digits.
+    ///
+    /// ```
+    /// use mercato_core::money::{Currency, Money};
+    /// assert_eq!(Money::parse("399", Currency::CNY).unwrap().to_string(), "399.00 CNY");
+    /// assert_eq!(Money::parse("-0.5", Currency::CNY).unwrap().to_string(), "-0.50 CNY");
+    /// for bad in ["399.000", " 399.00", "+399.00", "399.", ".5", "4e2", "398.99999999999999999999999999999"] {
+    ///     assert!(Money::parse(bad, Currency::CNY).is_err(), "{bad}");
+    /// }
+    /// ```
+    ///
+    /// # Errors
+    /// [`CoreError::InvalidAmount`] for text outside the grammar or a value
+    /// `Decimal` cannot hold exactly, [`CoreError::TooManyDecimals`] for
+    /// more fractional digits than the currency has.
     pub fn parse(s: &str, currency: Currency) -> Result<Money, CoreError> {
-        let d: Decimal = s
-            .trim()
-            .parse()
-            .map_err(|_| CoreError::InvalidAmount(s.to_string()))?;
-        Money::new(d, currency)
+        Money::new(parse_amount(s)?, currency)
     }
 
     /// Rounds any decimal to minor units with the given strategy.
@@ -446,7 +549,12 @@ impl<'de> Deserialize<'de> for Money {
 
 /// Serde helpers for a bare [`Decimal`] amount held as a JSON string.
 /// Serializing writes the decimal as a string; deserializing accepts only a
-/// string (a JSON number is an error: floats never touch money).
+/// string (a JSON number is an error: floats never touch money) in the
+/// strict grammar of [`parse_amount`] (`["-"] digit+ ["." digit+]`, exact,
+/// no spaces, `+` or exponent). The written number of fractional digits is
+/// kept as the decimal's scale, so the code that knows the currency (or,
+/// for a percent, the allowed digits) can refuse extra digits, zeros
+/// included.
 pub mod amount_str {
     use std::fmt;
 
@@ -458,19 +566,39 @@ pub mod amount_str {
         s.collect_str(d)
     }
 
+    /// What the reader expects, as serde reports it for a wrong type.
+    const EXPECTING: &str = "a decimal amount as a string, e.g. \"19.90\"";
+
+    /// True when a deserialization error `message` was raised by this
+    /// module's reader: amount text outside the grammar, or a JSON value
+    /// of another type (a number) where an amount string belongs. Lets a
+    /// caller that deserializes a larger definition tell a malformed amount
+    /// (the contract's `invalid_input`) from other problems.
+    ///
+    /// ```
+    /// use mercato_core::money::amount_str;
+    /// #[derive(serde::Deserialize, Debug)]
+    /// struct P { #[serde(with = "amount_str")] price: rust_decimal::Decimal }
+    /// for bad in [r#"{"price": "+1"}"#, r#"{"price": 1.5}"#] {
+    ///     let e = serde_json::from_str::<P>(bad).unwrap_err();
+    ///     assert!(amount_str::is_amount_error(&e.to_string()), "{e}");
+    /// }
+    /// let e = serde_json::from_str::<P>(r#"{"cost": "1"}"#).unwrap_err();
+    /// assert!(!amount_str::is_amount_error(&e.to_string()));
+    /// ```
+    pub fn is_amount_error(message: &str) -> bool {
+        message.contains(super::NOT_AN_AMOUNT) || message.contains(EXPECTING)
+    }
+
     /// Reads a decimal from a string only.
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Decimal, D::Error> {
         d.deserialize_any(StrOnly)
     }
 
-    /// Parses a decimal amount written as a string (no exponent).
+    /// Parses a decimal amount written as a string, with
+    /// [`super::parse_amount`].
     pub(crate) fn parse<E: de::Error>(v: &str) -> Result<Decimal, E> {
-        let t = v.trim();
-        if t.is_empty() || t.contains(['e', 'E']) {
-            return Err(E::custom(format!("`{v}` is not a decimal amount")));
-        }
-        t.parse::<Decimal>()
-            .map_err(|_| E::custom(format!("`{v}` is not a decimal amount")))
+        super::parse_amount(v).map_err(E::custom)
     }
 
     pub(crate) struct StrOnly;
@@ -478,7 +606,7 @@ pub mod amount_str {
     impl de::Visitor<'_> for StrOnly {
         type Value = Decimal;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str("a decimal amount as a string, e.g. \"19.90\"")
+            f.write_str(EXPECTING)
         }
         fn visit_str<E: de::Error>(self, v: &str) -> Result<Decimal, E> {
             parse(v)
@@ -538,10 +666,15 @@ mod tests {
     }
 
     #[test]
-    fn new_refuses_extra_decimals_but_accepts_trailing_zeros() {
+    fn new_refuses_extra_decimals_even_trailing_zeros() {
         assert!(Money::parse("1.234", Currency::CNY).is_err());
-        assert_eq!(cny("1.230").amount().to_string(), "1.23");
+        assert!(matches!(
+            Money::parse("1.230", Currency::CNY),
+            Err(CoreError::TooManyDecimals { .. })
+        ));
+        assert_eq!(cny("1.2").amount().to_string(), "1.20");
         assert!(Money::parse("1.5", Currency::JPY).is_err());
+        assert!(Money::parse("150.0", Currency::JPY).is_err());
         assert_eq!(
             Money::parse("150", Currency::JPY)
                 .unwrap()
@@ -629,6 +762,10 @@ mod tests {
             r#""1e3 CNY""#,
             r#""19.90 XYZ""#,
             r#""19.90  CNY""#,
+            r#""19.900 CNY""#,
+            r#""+19.90 CNY""#,
+            r#"" 19.90 CNY""#,
+            r#""19.90 CNY ""#,
             "19.9",
         ] {
             assert!(serde_json::from_str::<Money>(bad).is_err(), "{bad}");
@@ -637,5 +774,147 @@ mod tests {
         assert!(serde_json::from_str::<Money>(r#"{"amount":"19.999","currency":"CNY"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"amount":"1","currency":"XYZ"}"#).is_err());
         assert!(serde_json::from_str::<Money>(r#"{"amount":"1e3","currency":"CNY"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount":"1.000","currency":"CNY"}"#).is_err());
+        assert!(serde_json::from_str::<Money>(r#"{"amount":" 1.00","currency":"CNY"}"#).is_err());
+    }
+
+    #[test]
+    fn the_amount_grammar_is_strict_and_exact() {
+        // The findings of issue 11: rounded, padded or signed forms.
+        for bad in [
+            "398.99999999999999999999999999999",
+            " 399.00",
+            "399.00 ",
+            "+399.00",
+            "399.",
+            ".5",
+            "-",
+            "",
+            "--1",
+            "1.2.3",
+            "1_000",
+            "1e3",
+            "1E3",
+            "0x10",
+            "١٢",
+            "12,5",
+            "NaN",
+            "79228162514264337593543950336", // 2^96: beyond Decimal
+        ] {
+            assert!(parse_amount(bad).is_err(), "{bad:?} was accepted");
+            assert!(Money::parse(bad, Currency::CNY).is_err(), "{bad:?}");
+            let json = serde_json::to_string(bad).unwrap();
+            let mut de = serde_json::Deserializer::from_str(&json);
+            assert!(amount_str::deserialize(&mut de).is_err(), "{bad:?}");
+        }
+        // Written digits are kept: the currency check sees "399.000".
+        assert_eq!(parse_amount("399.000").unwrap().scale(), 3);
+        assert!(Money::parse("399.000", Currency::CNY).is_err());
+        assert!(Money::parse("399.001", Currency::CNY).is_err());
+        assert_eq!(cny("399"), cny("399.00"));
+        assert_eq!(cny("399.0"), cny("399.00"));
+        assert_eq!(cny("0399.00"), cny("399.00"));
+        // Largest Decimal: 2^96 - 1 = 79228162514264337593543950335.
+        assert_eq!(
+            parse_amount("79228162514264337593543950335").unwrap(),
+            Decimal::MAX
+        );
+        // 28 fractional digits are the most Decimal keeps.
+        assert_eq!(
+            parse_amount("0.0000000000000000000000000001").unwrap(),
+            Decimal::new(1, 28)
+        );
+        // Negative zero is zero.
+        assert_eq!(cny("-0.00"), Money::zero(Currency::CNY));
+        assert_eq!(cny("-0").to_string(), "0.00 CNY");
+        // The message `amount_str::is_amount_error` recognizes.
+        assert!(amount_str::is_amount_error(
+            &CoreError::InvalidAmount("x".into()).to_string()
+        ));
+        // Long input is quoted shortened in the error.
+        let long = "9".repeat(500);
+        let e = parse_amount(&long).unwrap_err().to_string();
+        assert!(e.len() < 100, "{e}");
+    }
+
+    /// The reference reading of an amount string: `Some((mantissa, scale))`
+    /// when `s` is in the grammar (sign, digits, optional point and
+    /// digits), computed digit by digit in `i128` (`None` inside when the
+    /// number has more digits than i128 holds).
+    fn reference(s: &str) -> Option<Option<(i128, u32)>> {
+        let (neg, body) = match s.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
+        let (int, frac) = match body.split_once('.') {
+            Some((i, f)) => (i, Some(f)),
+            None => (body, None),
+        };
+        let ok = |t: &str| !t.is_empty() && t.chars().all(|c| c.is_ascii_digit());
+        if !ok(int) || !frac.is_none_or(ok) {
+            return None;
+        }
+        let frac = frac.unwrap_or("");
+        let mut m: Option<i128> = Some(0);
+        for c in int.chars().chain(frac.chars()) {
+            let digit = i128::from(c as u8 - b'0');
+            m = m
+                .and_then(|m| m.checked_mul(10))
+                .and_then(|m| m.checked_add(digit));
+        }
+        let scale = u32::try_from(frac.len()).ok();
+        Some(m.zip(scale).map(|(m, sc)| (if neg { -m } else { m }, sc)))
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// Random strings, biased toward near-amounts: either refused, or
+        /// parsed to exactly the number they denote (mantissa and scale),
+        /// and every grammatical string Decimal can hold is accepted.
+        #[test]
+        fn parse_is_exact_or_refuses(s in prop_oneof![
+            "[-+ ]?[0-9]{0,32}(\\.[0-9]{0,32})?[ eE0-9]?",
+            "-?0{0,40}[0-9]{1,30}(\\.[0-9]{1,30}0{0,5})?",
+            ".{0,12}",
+        ]) {
+            let got = parse_amount(&s);
+            match reference(&s) {
+                None => prop_assert!(got.is_err(), "{:?} is outside the grammar but parsed", s),
+                Some(None) => prop_assert!(got.is_err(), "{:?} has more digits than i128 but parsed", s),
+                Some(Some((m, scale))) => {
+                    // Decimal holds |mantissa| < 2^96 with scale ≤ 28 (after
+                    // leading zeros, which carry no value).
+                    let fits = m.unsigned_abs() < (1_u128 << 96) && scale <= 28;
+                    match got {
+                        Ok(d) => {
+                            prop_assert!(fits, "{:?} parsed although Decimal cannot hold it", s);
+                            prop_assert_eq!(d.mantissa(), m, "{:?}", s);
+                            prop_assert_eq!(d.scale(), scale, "{:?}", s);
+                        }
+                        Err(_) => prop_assert!(!fits, "{:?} refused although exact", s),
+                    }
+                }
+            }
+        }
+
+        /// A CNY amount is accepted exactly when it has at most two
+        /// written decimals, and then equals its minor units.
+        #[test]
+        fn money_parse_counts_written_digits(units in -10_000_000_i64..10_000_000, extra in 0_usize..4, zeros in any::<bool>()) {
+            let base = Money::from_minor(units, Currency::CNY).to_string();
+            let amount = base.trim_end_matches(" CNY");
+            let padded = if zeros {
+                format!("{amount}{}", "0".repeat(extra))
+            } else {
+                format!("{amount}{}", "7".repeat(extra))
+            };
+            let got = Money::parse(&padded, Currency::CNY);
+            if extra == 0 {
+                prop_assert_eq!(got.unwrap().to_minor().unwrap(), i128::from(units));
+            } else {
+                prop_assert!(got.is_err(), "{} accepted", padded);
+            }
+        }
     }
 }

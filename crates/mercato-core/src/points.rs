@@ -20,9 +20,12 @@ pub struct PointsAccount {
 }
 
 impl PointsAccount {
-    /// Spendable balance.
+    /// Spendable balance (exact for a ledger built by its `decide`, which
+    /// keeps every counter and the balance within `i64`; saturating
+    /// otherwise, never wrapping).
     pub fn balance(&self) -> i64 {
-        self.earned - self.spent + self.returned
+        let b = i128::from(self.earned) - i128::from(self.spent) + i128::from(self.returned);
+        i64::try_from(b).unwrap_or(if b < 0 { i64::MIN } else { i64::MAX })
     }
 }
 

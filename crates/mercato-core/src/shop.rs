@@ -13,7 +13,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -39,6 +39,15 @@ pub enum StockCommit {
 
 /// The shop's configuration that the core needs (pricing settings live in
 /// the rules crate).
+///
+/// The core takes any value and never panics on one (the engine validates
+/// settings before it stores them, but a log may hold values from before
+/// that): a payment timeout whose deadline cannot be represented
+/// (`now + timeout` outside chrono's range, e.g. `i64::MAX` minutes) gives
+/// the order no deadline, so it is never closed unpaid; an
+/// `auto_complete_days` whose completion time cannot be represented means
+/// delivered orders never complete by themselves. A representable negative
+/// value puts the time in the past: the next tick acts on it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ShopConfig {
     /// Minutes an order may stay unpaid.
@@ -223,9 +232,11 @@ pub struct Shop {
     budget_used: BTreeMap<String, BudgetUse>,
 }
 
+/// The payment deadline of an order placed (or released) now; `None` when
+/// it cannot be represented (see [`ShopConfig`]).
 fn deadline(ctx: &Context<'_>) -> Option<DateTime<Utc>> {
-    ctx.now
-        .checked_add_signed(Duration::minutes(ctx.config.payment_timeout_minutes))
+    TimeDelta::try_minutes(ctx.config.payment_timeout_minutes)
+        .and_then(|d| ctx.now.checked_add_signed(d))
 }
 
 impl Shop {
@@ -769,7 +780,9 @@ impl Shop {
     fn decide_tick(&self, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
         let mut ev = Vec::new();
         let mut closed: Vec<&str> = Vec::new();
-        let complete_after = Duration::days(ctx.config.auto_complete_days);
+        // `None`: the delay cannot be represented; nothing completes by
+        // itself (see [`ShopConfig`]).
+        let complete_after = TimeDelta::try_days(ctx.config.auto_complete_days);
         for o in self.orders() {
             match o.status {
                 OrderStatus::PendingPayment if o.deadline.is_some_and(|d| d <= ctx.now) => {
@@ -782,7 +795,8 @@ impl Shop {
                 }
                 OrderStatus::Delivered
                     if o.delivered_at
-                        .and_then(|d| d.checked_add_signed(complete_after))
+                        .zip(complete_after)
+                        .and_then(|(d, after)| d.checked_add_signed(after))
                         .is_some_and(|d| d <= ctx.now) =>
                 {
                     ev.push(Event::Order(OrderEvent::Completed { id: o.id.clone() }));
@@ -870,17 +884,17 @@ impl Shop {
                         None => self.promo_units.entry(u.source.clone()).or_default(),
                     };
                     match per.get_mut(c) {
-                        Some(n) => *n += sign * u.units,
+                        Some(n) => *n = n.saturating_add(sign.saturating_mul(u.units)),
                         None => {
-                            per.insert(c.to_string(), sign * u.units);
+                            per.insert(c.to_string(), sign.saturating_mul(u.units));
                         }
                     }
                 }
                 match self.promo_units_total.get_mut(&u.source) {
-                    Some(n) => *n += sign * u.units,
+                    Some(n) => *n = n.saturating_add(sign.saturating_mul(u.units)),
                     None => {
                         self.promo_units_total
-                            .insert(u.source.clone(), sign * u.units);
+                            .insert(u.source.clone(), sign.saturating_mul(u.units));
                     }
                 }
             }
@@ -890,8 +904,12 @@ impl Shop {
                 Some(b) => b,
                 None => self.budget_used.entry(a.source.clone()).or_default(),
             };
-            b.amount += Decimal::from(sign) * a.amount.amount();
-            b.uses += sign;
+            // Amounts are bounded far below Decimal's range; saturate
+            // rather than panic if a sum ever could not be held.
+            b.amount = b
+                .amount
+                .saturating_add(Decimal::from(sign).saturating_mul(a.amount.amount()));
+            b.uses = b.uses.saturating_add(sign);
         }
     }
 }

@@ -16,6 +16,13 @@
 //! channel. Units of an open quota that are not yet taken are not available
 //! to other channels; an order from the quota's channel takes from the quota
 //! only. Closing the quota returns what is left to the general pool.
+//!
+//! Counts are `i64`. An adjustment is refused
+//! ([`CoreError::StockOverflow`]) when it would take a location's
+//! `on_hand`, or the SKU's `on_hand` summed over its locations, outside
+//! `i64`; sums that are only reported (levels, free and available units)
+//! are computed in `i128` and saturate at the `i64` bounds, so they never
+//! wrap around.
 
 use std::collections::BTreeMap;
 
@@ -43,9 +50,10 @@ pub struct LocationStock {
 
 impl LocationStock {
     /// `on_hand − reserved − safety`, which is negative only when on_hand
-    /// was adjusted into the safety stock or a backorder was taken.
+    /// was adjusted into the safety stock or a backorder was taken
+    /// (saturating at the `i64` bounds).
     pub fn free(&self) -> i64 {
-        self.on_hand - self.reserved - self.safety
+        saturate(i128::from(self.on_hand) - i128::from(self.reserved) - i128::from(self.safety))
     }
 }
 
@@ -63,7 +71,7 @@ pub struct Quota {
 impl Quota {
     /// Units still set aside.
     pub fn remaining(&self) -> i64 {
-        (self.allotted - self.taken).max(0)
+        self.allotted.saturating_sub(self.taken).max(0)
     }
 }
 
@@ -83,27 +91,41 @@ impl SkuStock {
         self.locations.iter_mut().find(|l| l.location == location)
     }
 
-    /// Σ on_hand.
-    pub fn on_hand(&self) -> i64 {
-        self.locations.iter().map(|l| l.on_hand).sum()
+    /// Σ on_hand, exact in `i128` (adjustments keep it within `i64`).
+    fn on_hand_exact(&self) -> i128 {
+        self.locations.iter().map(|l| i128::from(l.on_hand)).sum()
     }
 
-    /// Σ reserved.
+    /// Σ on_hand (saturating at the `i64` bounds; adjustments that would
+    /// leave them are refused, so this is exact for a ledger built by
+    /// [`StockLedger::decide`]).
+    pub fn on_hand(&self) -> i64 {
+        saturate(self.on_hand_exact())
+    }
+
+    /// Σ reserved (saturating at `i64::MAX`).
     pub fn reserved(&self) -> i64 {
-        self.locations.iter().map(|l| l.reserved).sum()
+        saturate(self.locations.iter().map(|l| i128::from(l.reserved)).sum())
     }
 
     /// Units physically free for reservation across locations (a location's
-    /// free units count only when positive).
+    /// free units count only when positive; saturating at `i64::MAX`).
     pub fn free(&self) -> i64 {
-        self.locations.iter().map(|l| l.free().max(0)).sum()
+        saturate(self.free_exact())
+    }
+
+    fn free_exact(&self) -> i128 {
+        self.locations
+            .iter()
+            .map(|l| i128::from(l.free().max(0)))
+            .sum()
     }
 
     /// Units the general pool (any channel without a quota) may reserve:
-    /// free units less what open quotas still hold.
+    /// free units less what open quotas still hold (never negative).
     pub fn available(&self) -> i64 {
-        let held: i64 = self.quotas.iter().map(Quota::remaining).sum();
-        (self.free() - held).max(0)
+        let held: i128 = self.quotas.iter().map(|q| i128::from(q.remaining())).sum();
+        saturate((self.free_exact() - held).max(0))
     }
 
     /// Units `channel` may reserve: its quota's remainder when it has an open
@@ -448,6 +470,11 @@ pub struct StockLedger {
     reservations: BTreeMap<String, Reservation>,
 }
 
+/// An exact `i128` count brought back into `i64`, saturating at its bounds.
+fn saturate(v: i128) -> i64 {
+    i64::try_from(v).unwrap_or(if v < 0 { i64::MIN } else { i64::MAX })
+}
+
 fn qty_ok(what: &str, qty: i64) -> Result<(), CoreError> {
     if qty <= 0 {
         Err(CoreError::InvalidQuantity {
@@ -666,32 +693,38 @@ impl StockLedger {
         delta: i64,
         reason: &str,
     ) -> Result<Vec<StockEvent>, CoreError> {
-        let loc = self
-            .skus
-            .get(sku)
-            .and_then(|s| s.locations.iter().find(|l| l.location == location));
+        let stock = self.skus.get(sku);
+        let loc = stock.and_then(|s| s.locations.iter().find(|l| l.location == location));
+        let overflow = || CoreError::StockOverflow {
+            sku: sku.to_string(),
+            location: location.to_string(),
+            delta,
+        };
+        // The location's count and the SKU's total over its locations must
+        // both stay countable in i64.
+        let total = stock.map_or(0, SkuStock::on_hand_exact) + i128::from(delta);
+        if i64::try_from(total).is_err() {
+            return Err(overflow());
+        }
         match loc {
             None if delta < 0 => {
                 return Err(CoreError::InsufficientStock {
                     sku: sku.to_string(),
-                    wanted: -delta,
+                    wanted: delta.saturating_neg(),
                     available: 0,
                 });
             }
-            Some(l) if !l.backorder => {
-                let after = l
-                    .on_hand
-                    .checked_add(delta)
-                    .ok_or(CoreError::Overflow("adjust"))?;
-                if after < l.reserved {
+            Some(l) => {
+                let after = l.on_hand.checked_add(delta).ok_or_else(overflow)?;
+                if !l.backorder && after < l.reserved {
                     return Err(CoreError::InsufficientStock {
                         sku: sku.to_string(),
-                        wanted: -delta,
-                        available: (l.on_hand - l.reserved).max(0),
+                        wanted: delta.saturating_neg(),
+                        available: l.on_hand.saturating_sub(l.reserved).max(0),
                     });
                 }
             }
-            _ => {}
+            None => {}
         }
         let mut out = Vec::new();
         if loc.is_none() {
@@ -745,7 +778,7 @@ impl StockLedger {
                 hold(stock, a);
             }
             for a in got {
-                merge(&mut allocations, a);
+                merge(&mut allocations, a)?;
             }
         }
         Ok(vec![StockEvent::Reserved {
@@ -783,16 +816,17 @@ impl StockLedger {
                             qty: t,
                             ..h.clone()
                         },
-                    );
+                    )?;
                 }
             }
             if need > 0 {
-                let had: i64 = r
-                    .held
-                    .iter()
-                    .filter(|h| h.sku == line.sku)
-                    .map(|h| h.qty)
-                    .sum();
+                let had = saturate(
+                    r.held
+                        .iter()
+                        .filter(|h| h.sku == line.sku)
+                        .map(|h| i128::from(h.qty))
+                        .sum(),
+                );
                 return Err(CoreError::InsufficientStock {
                     sku: line.sku.clone(),
                     wanted: line.qty,
@@ -1008,14 +1042,22 @@ fn hold(s: &mut SkuStock, a: &Allocation) {
     }
 }
 
-fn merge(into: &mut Vec<Allocation>, a: Allocation) {
+/// Adds `a` to the allocation of the same SKU, location and quota (units
+/// of several lines of one SKU), or appends it.
+fn merge(into: &mut Vec<Allocation>, a: Allocation) -> Result<(), CoreError> {
     match into
         .iter_mut()
         .find(|x| x.sku == a.sku && x.location == a.location && x.quota == a.quota)
     {
-        Some(x) => x.qty += a.qty,
+        Some(x) => {
+            x.qty = x
+                .qty
+                .checked_add(a.qty)
+                .ok_or(CoreError::Overflow("reservation"))?;
+        }
         None => into.push(a),
     }
+    Ok(())
 }
 
 /// Allocates `qty` units of one SKU: one location for the whole line when

@@ -605,3 +605,58 @@ fn every_refused_transition_is_a_typed_error() {
         }
     }
 }
+
+/// Settings out of any sensible range (a log written before the engine
+/// validated them may hold such values): placing, paying, delivering and
+/// ticking never panic. An unrepresentable timeout gives no deadline (the
+/// order is never closed unpaid); an unrepresentable auto-complete delay
+/// never completes; representable negative values act at the next tick.
+#[test]
+fn extreme_timers_never_panic() {
+    let huge = [
+        i64::MAX,
+        i64::MIN,
+        200_000_000_000_000,
+        -200_000_000_000_000,
+    ];
+    for timeout in huge {
+        for days in huge {
+            let mut w = World::new(ShopConfig {
+                payment_timeout_minutes: timeout,
+                stock_commit: StockCommit::Payment,
+                auto_complete_days: days,
+            });
+            w.place("o1", 1, None).unwrap();
+            assert_eq!(
+                w.shop.order("o1").unwrap().deadline,
+                None,
+                "timeout {timeout}: no representable deadline"
+            );
+            w.place("o2", 1, None).unwrap();
+            w.run(Command::Pay {
+                order: "o2".into(),
+                amount: cny("129.00"),
+            })
+            .unwrap();
+            w.run(Command::Ship {
+                order: "o2".into(),
+                lines: None,
+            })
+            .unwrap();
+            w.run(Command::Deliver { order: "o2".into() }).unwrap();
+            w.now += Duration::days(365 * 100);
+            w.run(Command::Tick).unwrap();
+            assert_eq!(w.status("o1"), OrderStatus::PendingPayment);
+            assert_eq!(w.status("o2"), OrderStatus::Delivered);
+        }
+    }
+    // Representable but negative: already due at the next tick.
+    let mut w = World::new(ShopConfig {
+        payment_timeout_minutes: -5,
+        stock_commit: StockCommit::Payment,
+        auto_complete_days: -1,
+    });
+    w.place("o1", 1, None).unwrap();
+    w.run(Command::Tick).unwrap();
+    assert_eq!(w.status("o1"), OrderStatus::Closed);
+}

@@ -513,3 +513,85 @@ proptest! {
         }
     }
 }
+
+fn adjust(sku: &str, location: &str, delta: i64) -> StockCommand {
+    StockCommand::Adjust {
+        sku: sku.into(),
+        location: location.into(),
+        delta,
+        reason: "count".into(),
+    }
+}
+
+/// Issue 11: two locations at `i64::MAX` summed to −2. The adjustment that
+/// would take the SKU's total (or a location) beyond `i64` is refused with
+/// a typed error and changes nothing; the level never wraps.
+#[test]
+fn an_adjustment_that_would_overflow_the_total_is_refused() {
+    let mut l = StockLedger::new();
+    run(&mut l, adjust("a", "east", i64::MAX)).unwrap();
+    let before = l.clone();
+    for (loc, delta) in [("west", i64::MAX), ("west", 1), ("east", 1)] {
+        let e = run(&mut l, adjust("a", loc, delta)).unwrap_err();
+        assert!(
+            matches!(&e, CoreError::StockOverflow { sku, delta: d, .. } if sku == "a" && *d == delta),
+            "{loc} {delta}: {e:?}"
+        );
+        assert_eq!(l, before, "a refused adjustment changes nothing");
+    }
+    assert_eq!(l.level("a").on_hand, i64::MAX);
+    // Taking some away first makes room elsewhere: MAX - 10 + 10 = MAX.
+    run(&mut l, adjust("a", "east", -10)).unwrap();
+    run(&mut l, adjust("a", "west", 10)).unwrap();
+    let level = l.level("a");
+    assert_eq!(level.on_hand, i64::MAX);
+    assert_eq!(level.available, i64::MAX);
+    // A backorder location cannot go below i64::MIN either.
+    let mut b = setup(&[("main", 0, 0, true, 0)]);
+    run(&mut b, adjust("a", "main", i64::MIN)).unwrap();
+    assert!(matches!(
+        run(&mut b, adjust("a", "main", -1)),
+        Err(CoreError::StockOverflow { .. })
+    ));
+}
+
+/// A ledger that already holds huge counts (events from before the check,
+/// applied as they are): reported sums saturate instead of wrapping.
+#[test]
+fn levels_of_a_ledger_with_huge_counts_saturate() {
+    let mut l = StockLedger::new();
+    for loc in ["east", "west"] {
+        for e in [
+            StockEvent::Configured {
+                sku: "a".into(),
+                location: loc.into(),
+                safety: 0,
+                backorder: false,
+                priority: 0,
+            },
+            StockEvent::Adjusted {
+                sku: "a".into(),
+                location: loc.into(),
+                delta: i64::MAX,
+                reason: "old log".into(),
+            },
+        ] {
+            l.apply(&e);
+        }
+    }
+    let level = l.level("a");
+    assert_eq!(level.on_hand, i64::MAX, "saturates, never −2");
+    assert_eq!(level.available, i64::MAX);
+    assert!(level.reserved >= 0);
+    // Reserving still works and nothing wraps.
+    run(&mut l, reserve("r1", 5, None)).unwrap();
+    let level = l.level("a");
+    assert_eq!(level.reserved, 5);
+    assert_eq!(level.on_hand, i64::MAX);
+    // Safety stock of i64::MAX on an empty location: free is negative but
+    // exact, and the level stays at zero available.
+    let mut s = setup(&[("main", 0, i64::MAX, true, 0)]);
+    run(&mut s, adjust("a", "main", -5)).unwrap();
+    assert_eq!(s.level("a").available, 0);
+    assert_eq!(s.sku("a").unwrap().locations[0].free(), i64::MIN);
+}

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::RulesError;
-use crate::minor;
+use crate::minor::{self, Admit};
 
 /// One sellable SKU.
 ///
@@ -57,19 +57,27 @@ impl<'de> Deserialize<'de> for CatalogItem {
 }
 
 impl CatalogItem {
-    /// Checks the price: not negative, no more decimals than the currency
-    /// has, not above [`crate::MAX_AMOUNT_MINOR`] minor units.
+    /// Checks the price: not negative, written with no more decimals than
+    /// the currency has (`"12.000"` is not a CNY price), not above
+    /// [`crate::MAX_AMOUNT_MINOR`] minor units.
+    ///
+    /// # Errors
+    /// [`RulesError::InvalidCatalogItem`].
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
+        self.check(currency, Admit::Input)
+    }
+
+    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
         if self.sku.is_empty() {
             return Err(RulesError::InvalidCatalogItem {
                 sku: self.sku.clone(),
                 problem: "empty SKU".into(),
             });
         }
-        minor::check_amount(self.price, currency).map_err(|problem| {
+        minor::check_amount(self.price, currency, admit).map_err(|r| {
             RulesError::InvalidCatalogItem {
                 sku: self.sku.clone(),
-                problem: format!("price {problem}"),
+                problem: format!("price {}", r.into_problem()),
             }
         })
     }

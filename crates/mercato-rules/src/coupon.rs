@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::RulesError;
-use crate::minor;
+use crate::minor::{self, Admit};
 use crate::scope::{Scope, Window};
 
 /// The kind of a coupon.
@@ -97,13 +97,20 @@ impl Coupon {
     /// more decimals than `currency`, limits not negative, a window that
     /// ends after it starts.
     ///
+    /// Amounts and percents count the digits as written: `"10.000"` is not
+    /// a CNY amount.
+    ///
     /// # Errors
     /// [`RulesError::InvalidRule`] naming the coupon code and the field.
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
+        self.check(currency, Admit::Input)
+    }
+
+    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
         let code = self.code.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(code, field, problem);
         let amount = |field: &'static str, d: Option<Decimal>| match d {
-            Some(d) => minor::check_amount(d, currency).map_err(|p| err(field, p)),
+            Some(d) => minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(code, field)),
             None => Ok(()),
         };
         if code.is_empty() {
@@ -118,7 +125,9 @@ impl Coupon {
             }
             CouponKind::PercentOff => match self.percent {
                 None => return Err(err("percent", "is required for percent_off".into())),
-                Some(p) => minor::check_percent(p).map_err(|e| err("percent", e))?,
+                Some(p) => {
+                    minor::check_percent(p, admit).map_err(|r| r.for_rule(code, "percent"))?
+                }
             },
             CouponKind::AmountOff => {}
         }
@@ -171,7 +180,10 @@ mod tests {
         ] {
             let c: Coupon = serde_json::from_str(json).unwrap();
             match c.validate(Currency::CNY) {
-                Err(RulesError::InvalidRule { field: f, .. }) => assert_eq!(f, field, "{json}"),
+                Err(
+                    RulesError::InvalidRule { field: f, .. }
+                    | RulesError::TooManyDecimals { field: f, .. },
+                ) => assert_eq!(f, field, "{json}"),
                 other => panic!("{json}: {other:?}"),
             }
         }

@@ -18,6 +18,19 @@ pub enum RulesError {
         /// What is wrong with it.
         problem: String,
     },
+    /// An amount or percent of a promotion or coupon written with more
+    /// decimals than allowed (the currency's minor digits, 4 for a
+    /// percent). Contract code `invalid_input`: the contract lists "too
+    /// many decimals" under it, and it comes before `invalid_rule`.
+    #[error("invalid rule `{rule}`: {field} {problem}")]
+    TooManyDecimals {
+        /// The promotion id or coupon code.
+        rule: String,
+        /// The offending field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A catalog entry that cannot be used (contract code `invalid_input`).
     #[error("invalid catalog item `{sku}`: {problem}")]
     InvalidCatalogItem {

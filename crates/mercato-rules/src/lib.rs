@@ -48,4 +48,7 @@ pub use promotion::{
 pub use refund::{kept_units_net, reprice_clawback, unit_shares_sum};
 pub use ruleset::RuleSet;
 pub use scope::{Scope, Window};
-pub use settings::{PointsSettings, PricingSettings, Selection, ShippingSettings};
+pub use settings::{
+    MAX_COUPONS_PER_GROUP, MAX_POINTS_PER_UNIT, PointsSettings, PricingSettings, Selection,
+    ShippingSettings,
+};

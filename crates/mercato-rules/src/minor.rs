@@ -18,6 +18,65 @@ pub const MAX_AMOUNT_MINOR: i128 = 1_000_000_000_000_000;
 /// The largest quantity a cart line, tier or limit may hold.
 pub const MAX_QTY: i64 = 1_000_000_000;
 
+/// Which checks a definition gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Admit {
+    /// New input: an amount may not be written with more fractional digits
+    /// than the currency has (`"10.000"` is not a CNY amount, though it is
+    /// worth 10.00), a percent not with more than 4, and every bound of
+    /// this version applies.
+    Input,
+    /// A definition read back from a log that an earlier version wrote:
+    /// amounts and percents are checked by value (trailing zeros ignored),
+    /// and bounds added since are not applied, so an old log rebuilds the
+    /// same rules.
+    Stored,
+}
+
+impl Admit {
+    /// The number of fractional digits `d` counts for: as written for new
+    /// input, without trailing zeros for stored definitions.
+    fn digits(self, d: Decimal) -> u32 {
+        match self {
+            Admit::Input => d.scale(),
+            Admit::Stored => d.normalize().scale(),
+        }
+    }
+}
+
+/// Why an amount or percent was refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Refusal {
+    /// Written with more decimals than allowed (the contract's
+    /// `invalid_input`: "too many decimals").
+    Digits(String),
+    /// Negative, too large or out of range.
+    Value(String),
+}
+
+impl Refusal {
+    /// What is wrong, as text.
+    pub(crate) fn into_problem(self) -> String {
+        match self {
+            Refusal::Digits(p) | Refusal::Value(p) => p,
+        }
+    }
+
+    /// The error for a promotion's or coupon's field: too many decimals
+    /// is [`RulesError::TooManyDecimals`], anything else
+    /// [`RulesError::InvalidRule`].
+    pub(crate) fn for_rule(self, rule: &str, field: &'static str) -> RulesError {
+        match self {
+            Refusal::Digits(problem) => RulesError::TooManyDecimals {
+                rule: rule.to_string(),
+                field,
+                problem,
+            },
+            Refusal::Value(problem) => RulesError::rule(rule, field, problem),
+        }
+    }
+}
+
 /// Percent values are held as integers in units of 1/10 000 percent.
 pub(crate) const PCT_SCALE: i128 = 10_000;
 
@@ -25,31 +84,33 @@ pub(crate) const PCT_SCALE: i128 = 10_000;
 const PCT_DIVISOR: i128 = 100 * PCT_SCALE;
 
 /// Checks a rule or catalog amount: not negative, no more decimals than the
-/// currency, at most [`MAX_AMOUNT_MINOR`]. The error text says what is wrong.
-pub(crate) fn check_amount(d: Decimal, currency: Currency) -> Result<(), String> {
-    if d.is_sign_negative() && !d.is_zero() {
-        return Err(format!("{d} is negative"));
-    }
+/// currency (as written, for [`Admit::Input`]), at most
+/// [`MAX_AMOUNT_MINOR`]. The error text says what is wrong.
+pub(crate) fn check_amount(d: Decimal, currency: Currency, admit: Admit) -> Result<(), Refusal> {
     let units = currency.minor_units();
-    if d.normalize().scale() > units {
-        return Err(format!(
+    if admit.digits(d) > units {
+        return Err(Refusal::Digits(format!(
             "{d} has more decimals than {currency} allows ({units})"
-        ));
+        )));
+    }
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(Refusal::Value(format!("{d} is negative")));
     }
     let max = Decimal::try_from_i128_with_scale(MAX_AMOUNT_MINOR, units).unwrap_or(Decimal::MAX);
     if d > max {
-        return Err(format!("{d} is larger than {max}"));
+        return Err(Refusal::Value(format!("{d} is larger than {max}")));
     }
     Ok(())
 }
 
-/// Checks a percent: 0 to 100 with at most 4 decimals.
-pub(crate) fn check_percent(d: Decimal) -> Result<(), String> {
-    if d.is_sign_negative() && !d.is_zero() || d > Decimal::ONE_HUNDRED {
-        return Err(format!("{d} is outside 0-100"));
+/// Checks a percent: 0 to 100 with at most 4 decimals (as written, for
+/// [`Admit::Input`]).
+pub(crate) fn check_percent(d: Decimal, admit: Admit) -> Result<(), Refusal> {
+    if admit.digits(d) > 4 {
+        return Err(Refusal::Digits(format!("{d} has more than 4 decimals")));
     }
-    if d.normalize().scale() > 4 {
-        return Err(format!("{d} has more than 4 decimals"));
+    if d.is_sign_negative() && !d.is_zero() || d > Decimal::ONE_HUNDRED {
+        return Err(Refusal::Value(format!("{d} is outside 0-100")));
     }
     Ok(())
 }
@@ -303,14 +364,26 @@ mod tests {
 
     #[test]
     fn amount_checks() {
-        assert!(check_amount("1.234".parse().unwrap(), Currency::CNY).is_err());
-        assert!(check_amount("-1".parse().unwrap(), Currency::CNY).is_err());
-        assert!(check_amount("1.5".parse().unwrap(), Currency::JPY).is_err());
-        assert!(check_amount("1.50".parse().unwrap(), Currency::CNY).is_ok());
-        assert!(check_amount(Decimal::MAX, Currency::CNY).is_err());
-        assert_eq!(to_minor("19.9".parse().unwrap(), Currency::CNY), 1990);
-        assert!(check_percent("100.0001".parse().unwrap()).is_err());
-        assert!(check_percent("12.12345".parse().unwrap()).is_err());
-        assert!(check_percent("12.1234".parse().unwrap()).is_ok());
+        let d = |s: &str| -> Decimal { s.parse().unwrap() };
+        for admit in [Admit::Input, Admit::Stored] {
+            assert!(check_amount(d("1.234"), Currency::CNY, admit).is_err());
+            assert!(check_amount(d("-1"), Currency::CNY, admit).is_err());
+            assert!(check_amount(d("1.5"), Currency::JPY, admit).is_err());
+            assert!(check_amount(d("1.50"), Currency::CNY, admit).is_ok());
+            assert!(check_amount(d("1.5"), Currency::CNY, admit).is_ok());
+            assert!(check_amount(Decimal::MAX, Currency::CNY, admit).is_err());
+            assert!(check_percent(d("100.0001"), admit).is_err());
+            assert!(check_percent(d("12.12345"), admit).is_err());
+            assert!(check_percent(d("12.1234"), admit).is_ok());
+        }
+        // Written zeros count for new input only.
+        assert!(check_amount(d("1.500"), Currency::CNY, Admit::Input).is_err());
+        assert!(check_amount(d("1.500"), Currency::CNY, Admit::Stored).is_ok());
+        assert!(check_amount(d("150.0"), Currency::JPY, Admit::Input).is_err());
+        assert!(check_amount(d("150.0"), Currency::JPY, Admit::Stored).is_ok());
+        assert!(check_percent(d("12.50000"), Admit::Input).is_err());
+        assert!(check_percent(d("12.50000"), Admit::Stored).is_ok());
+        assert_eq!(to_minor(d("19.9"), Currency::CNY), 1990);
+        assert_eq!(to_minor(d("19.900"), Currency::CNY), 1990);
     }
 }

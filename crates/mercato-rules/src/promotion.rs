@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RulesError;
-use crate::minor::{self, MAX_QTY};
+use crate::minor::{self, Admit, MAX_QTY};
 use crate::scope::{Scope, Window};
 
 /// A promotion: common fields plus its kind.
@@ -393,16 +393,24 @@ impl Promotion {
     /// non-empty bundle, a window that ends after it starts, `repeat` with
     /// exactly one tier, a `stage` that fits the kind.
     ///
+    /// Amounts and percents count the digits as written: `"10.000"` is not
+    /// a CNY amount, `"12.50000"` not a percent.
+    ///
     /// # Errors
     /// [`RulesError::InvalidRule`] naming the promotion and the field.
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
+        self.check(currency, Admit::Input)
+    }
+
+    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
         let id = self.id.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(id, field, problem);
         let amount = |field: &'static str, d: Decimal| {
-            minor::check_amount(d, currency).map_err(|p| err(field, p))
+            minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(id, field))
         };
-        let percent =
-            |field: &'static str, d: Decimal| minor::check_percent(d).map_err(|p| err(field, p));
+        let percent = |field: &'static str, d: Decimal| {
+            minor::check_percent(d, admit).map_err(|r| r.for_rule(id, field))
+        };
         let qty = |field: &'static str, q: i64| {
             if (1..=MAX_QTY).contains(&q) {
                 Ok(())
@@ -568,11 +576,14 @@ mod tests {
 
     fn invalid_field(json: &str) -> &'static str {
         match parse(json).validate(Currency::CNY) {
-            Err(RulesError::InvalidRule { field, rule, .. }) => {
+            Err(
+                RulesError::InvalidRule { field, rule, .. }
+                | RulesError::TooManyDecimals { field, rule, .. },
+            ) => {
                 assert_eq!(rule, "x");
                 field
             }
-            other => panic!("expected invalid_rule, got {other:?}"),
+            other => panic!("expected invalid_rule or too many decimals, got {other:?}"),
         }
     }
 

@@ -9,6 +9,7 @@ use mercato_core::money::Currency;
 use crate::catalog::CatalogItem;
 use crate::coupon::Coupon;
 use crate::error::RulesError;
+use crate::minor::Admit;
 use crate::promotion::{Promotion, PromotionRule, PromotionStage};
 use crate::scope_index::{Compiled, ScopeIndex};
 use crate::settings::PricingSettings;
@@ -65,7 +66,53 @@ impl RuleSet {
         promotions: Vec<Promotion>,
         coupons: Vec<Coupon>,
     ) -> Result<RuleSet, RulesError> {
-        settings.validate(currency)?;
+        Self::build(
+            currency,
+            settings,
+            catalog,
+            promotions,
+            coupons,
+            Admit::Input,
+        )
+    }
+
+    /// [`RuleSet::new`] for definitions read back from a log or snapshot
+    /// that an earlier version may have written: every check of `new`
+    /// except the ones added for new input since — amounts and percents
+    /// are checked by value, so `"10.000"` stored by a version that
+    /// accepted it is still 10.00 CNY, and the upper bounds on
+    /// `points.per_unit` and `max_coupons_per_group` do not apply. An old
+    /// log thus rebuilds the rules it was priced with; new input goes
+    /// through [`RuleSet::new`] and the `add_*` methods.
+    ///
+    /// # Errors
+    /// As [`RuleSet::new`], for what it still checks.
+    pub fn restore(
+        currency: Currency,
+        settings: PricingSettings,
+        catalog: Vec<CatalogItem>,
+        promotions: Vec<Promotion>,
+        coupons: Vec<Coupon>,
+    ) -> Result<RuleSet, RulesError> {
+        Self::build(
+            currency,
+            settings,
+            catalog,
+            promotions,
+            coupons,
+            Admit::Stored,
+        )
+    }
+
+    fn build(
+        currency: Currency,
+        settings: PricingSettings,
+        catalog: Vec<CatalogItem>,
+        promotions: Vec<Promotion>,
+        coupons: Vec<Coupon>,
+        admit: Admit,
+    ) -> Result<RuleSet, RulesError> {
+        settings.check(currency, admit)?;
         let mut rules = RuleSet {
             currency,
             settings,
@@ -78,15 +125,15 @@ impl RuleSet {
             index: ScopeIndex::default(),
         };
         for item in catalog {
-            rules.insert_item(item)?;
+            rules.insert_item(item, admit)?;
         }
         for p in promotions {
-            rules.check_promotion(&p)?;
+            rules.check_promotion(&p, admit)?;
             rules.promotions.push(p);
         }
         rules.rebuild_plan();
         for c in coupons {
-            rules.insert_coupon(c)?;
+            rules.insert_coupon(c, admit)?;
         }
         rules.rebuild_index();
         Ok(rules)
@@ -97,7 +144,20 @@ impl RuleSet {
     /// # Errors
     /// An invalid price or a SKU already in the catalog.
     pub fn add_item(&mut self, item: CatalogItem) -> Result<(), RulesError> {
-        self.insert_item(item)?;
+        self.push_item(item, Admit::Input)
+    }
+
+    /// [`RuleSet::add_item`] for an item read back from a log (checked as
+    /// [`RuleSet::restore`] checks).
+    ///
+    /// # Errors
+    /// An invalid price or a SKU already in the catalog.
+    pub fn restore_item(&mut self, item: CatalogItem) -> Result<(), RulesError> {
+        self.push_item(item, Admit::Stored)
+    }
+
+    fn push_item(&mut self, item: CatalogItem, admit: Admit) -> Result<(), RulesError> {
+        self.insert_item(item, admit)?;
         // Incremental: rebuilding the whole index per item made loading a
         // catalog of n items cost O(n²).
         if let Some(item) = self.catalog.last() {
@@ -106,8 +166,8 @@ impl RuleSet {
         Ok(())
     }
 
-    fn insert_item(&mut self, item: CatalogItem) -> Result<(), RulesError> {
-        item.validate(self.currency)?;
+    fn insert_item(&mut self, item: CatalogItem, admit: Admit) -> Result<(), RulesError> {
+        item.check(self.currency, admit)?;
         if self.catalog_index.contains_key(&item.sku) {
             return Err(RulesError::InvalidCatalogItem {
                 sku: item.sku,
@@ -126,7 +186,20 @@ impl RuleSet {
     /// # Errors
     /// [`RulesError::InvalidRule`].
     pub fn add_promotion(&mut self, promotion: Promotion) -> Result<(), RulesError> {
-        self.check_promotion(&promotion)?;
+        self.push_promotion(promotion, Admit::Input)
+    }
+
+    /// [`RuleSet::add_promotion`] for a promotion read back from a log
+    /// (checked as [`RuleSet::restore`] checks).
+    ///
+    /// # Errors
+    /// [`RulesError::InvalidRule`].
+    pub fn restore_promotion(&mut self, promotion: Promotion) -> Result<(), RulesError> {
+        self.push_promotion(promotion, Admit::Stored)
+    }
+
+    fn push_promotion(&mut self, promotion: Promotion, admit: Admit) -> Result<(), RulesError> {
+        self.check_promotion(&promotion, admit)?;
         self.promotions.push(promotion);
         self.rebuild_plan();
         self.rebuild_index();
@@ -138,13 +211,24 @@ impl RuleSet {
     /// # Errors
     /// [`RulesError::InvalidRule`] (bad definition or a code already used).
     pub fn add_coupon(&mut self, coupon: Coupon) -> Result<(), RulesError> {
-        self.insert_coupon(coupon)?;
+        self.insert_coupon(coupon, Admit::Input)?;
         self.rebuild_index();
         Ok(())
     }
 
-    fn insert_coupon(&mut self, coupon: Coupon) -> Result<(), RulesError> {
-        coupon.validate(self.currency)?;
+    /// [`RuleSet::add_coupon`] for a coupon read back from a log (checked
+    /// as [`RuleSet::restore`] checks).
+    ///
+    /// # Errors
+    /// [`RulesError::InvalidRule`] (bad definition or a code already used).
+    pub fn restore_coupon(&mut self, coupon: Coupon) -> Result<(), RulesError> {
+        self.insert_coupon(coupon, Admit::Stored)?;
+        self.rebuild_index();
+        Ok(())
+    }
+
+    fn insert_coupon(&mut self, coupon: Coupon, admit: Admit) -> Result<(), RulesError> {
+        coupon.check(self.currency, admit)?;
         if self.coupon_index.contains_key(&coupon.code) {
             return Err(RulesError::rule(&coupon.code, "code", "appears twice"));
         }
@@ -154,8 +238,8 @@ impl RuleSet {
         Ok(())
     }
 
-    fn check_promotion(&self, p: &Promotion) -> Result<(), RulesError> {
-        p.validate(self.currency)?;
+    fn check_promotion(&self, p: &Promotion, admit: Admit) -> Result<(), RulesError> {
+        p.check(self.currency, admit)?;
         if self.promotions.iter().any(|o| o.id == p.id) {
             return Err(RulesError::rule(&p.id, "id", "appears twice"));
         }

@@ -8,7 +8,13 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RulesError;
-use crate::minor;
+use crate::minor::{self, Admit};
+
+/// The most points `points.per_unit` may make worth one currency unit.
+pub const MAX_POINTS_PER_UNIT: i64 = 1_000_000;
+
+/// The most coupons of one group `max_coupons_per_group` may allow.
+pub const MAX_COUPONS_PER_GROUP: i64 = 1_000;
 
 /// How exclusive promotions are chosen within a stage.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,27 +112,59 @@ impl Default for PricingSettings {
 }
 
 impl PricingSettings {
-    /// Checks the settings: `per_unit` ≥ 1, `max_percent` within 0-100,
-    /// amounts valid in `currency`, `max_coupons_per_group` ≥ 0.
+    /// Checks the settings:
+    ///
+    /// | setting | allowed |
+    /// |---|---|
+    /// | `points.per_unit` | 1 ..= [`MAX_POINTS_PER_UNIT`] (1 000 000) |
+    /// | `points.max_percent` | 0 ..= 100, at most 4 decimals as written |
+    /// | `shipping.fee`, `shipping.free_threshold` | amounts in `currency`: not negative, at most its minor digits as written, at most [`crate::MAX_AMOUNT_MINOR`] minor units |
+    /// | `max_coupons_per_group` | 0 ..= [`MAX_COUPONS_PER_GROUP`] (1 000) |
     ///
     /// # Errors
     /// [`RulesError::InvalidSettings`] naming the setting.
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
+        self.check(currency, Admit::Input)
+    }
+
+    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
         let err =
             |field: &'static str, problem: String| RulesError::InvalidSettings { field, problem };
+        let input = admit == Admit::Input;
         if self.points.per_unit < 1 {
             return Err(err(
                 "points.per_unit",
                 format!("{} must be at least 1", self.points.per_unit),
             ));
         }
-        minor::check_percent(self.points.max_percent).map_err(|p| err("points.max_percent", p))?;
-        minor::check_amount(self.shipping.fee, currency).map_err(|p| err("shipping.fee", p))?;
+        if input && self.points.per_unit > MAX_POINTS_PER_UNIT {
+            return Err(err(
+                "points.per_unit",
+                format!(
+                    "{} must be at most {MAX_POINTS_PER_UNIT}",
+                    self.points.per_unit
+                ),
+            ));
+        }
+        minor::check_percent(self.points.max_percent, admit)
+            .map_err(|r| err("points.max_percent", r.into_problem()))?;
+        minor::check_amount(self.shipping.fee, currency, admit)
+            .map_err(|r| err("shipping.fee", r.into_problem()))?;
         if let Some(t) = self.shipping.free_threshold {
-            minor::check_amount(t, currency).map_err(|p| err("shipping.free_threshold", p))?;
+            minor::check_amount(t, currency, admit)
+                .map_err(|r| err("shipping.free_threshold", r.into_problem()))?;
         }
         if self.max_coupons_per_group < 0 {
             return Err(err("max_coupons_per_group", "is negative".into()));
+        }
+        if input && self.max_coupons_per_group > MAX_COUPONS_PER_GROUP {
+            return Err(err(
+                "max_coupons_per_group",
+                format!(
+                    "{} must be at most {MAX_COUPONS_PER_GROUP}",
+                    self.max_coupons_per_group
+                ),
+            ));
         }
         Ok(())
     }

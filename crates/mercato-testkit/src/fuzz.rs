@@ -155,7 +155,8 @@ fn assert_quote_adds_up(q: &Quote) {
 
 /// Target `engine_commands`: the first 32 bytes seed a generated shop
 /// ([`shop_setup`]); the rest decode with `arbitrary` into up to 64
-/// [`Step`]s (quantities clamped to small values, time jumps to 30 days),
+/// [`Step`]s (quantities clamped to small values, time jumps to 30 days,
+/// `update_settings` timers left as any `i64`),
 /// which run on an in-memory engine against the reference model, with
 /// every invariant after every step and replay + hash chain at the end.
 pub fn engine_commands(data: &[u8]) {
@@ -240,6 +241,18 @@ fn clamp(s: Step) -> Step {
             sku,
             location,
             delta: small(delta),
+        },
+        // Timers are taken as decoded (any i64: the engine must refuse
+        // what is out of range); a `max_orders` pair only when out of range
+        // (the model leaves an in-range one out of the request anyway).
+        Step::Settings {
+            payment_timeout_minutes,
+            auto_complete_days,
+            max_orders,
+        } => Step::Settings {
+            payment_timeout_minutes,
+            auto_complete_days,
+            max_orders: max_orders.filter(|(c, m)| !crate::model::max_orders_in_range(*c, *m)),
         },
         other => other,
     }

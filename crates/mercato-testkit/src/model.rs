@@ -235,6 +235,38 @@ pub enum Step {
         /// Units.
         delta: i64,
     },
+    /// `update_settings`: the current settings with these timers (and, when
+    /// out of its range, this `review.max_orders`). Values outside the
+    /// ranges of `docs/scenario-format.md` are refused with
+    /// `invalid_input` and change nothing.
+    Settings {
+        /// `payment_timeout_minutes`.
+        payment_timeout_minutes: i64,
+        /// `auto_complete_days`.
+        auto_complete_days: i64,
+        /// `review.max_orders` as (count, minutes). The model does not
+        /// model that rule, so a pair within range is left out of the
+        /// request; an out-of-range pair is sent (and must be refused).
+        max_orders: Option<(i64, i64)>,
+    },
+}
+
+/// The settings ranges of `docs/scenario-format.md` ("settings"), written
+/// out here rather than taken from the engine.
+mod ranges {
+    /// `payment_timeout_minutes`: a minute to 30 days.
+    pub const TIMEOUT: std::ops::RangeInclusive<i64> = 1..=43_200;
+    /// `auto_complete_days`: 0 to ten years.
+    pub const AUTO_COMPLETE: std::ops::RangeInclusive<i64> = 0..=3_650;
+    /// `review.max_orders.count`.
+    pub const REVIEW_COUNT: std::ops::RangeInclusive<i64> = 1..=1_000_000;
+    /// `review.max_orders.minutes`: a minute to 365 days.
+    pub const REVIEW_MINUTES: std::ops::RangeInclusive<i64> = 1..=525_600;
+}
+
+/// True when a `review.max_orders` pair is within its ranges.
+pub fn max_orders_in_range(count: i64, minutes: i64) -> bool {
+    ranges::REVIEW_COUNT.contains(&count) && ranges::REVIEW_MINUTES.contains(&minutes)
 }
 
 /// What the model expects the engine to answer.
@@ -630,6 +662,9 @@ impl ReferenceModel {
                 restock: *restock,
             },
             Step::Tick { .. } => return None,
+            Step::Settings { .. } => Request::UpdateSettings {
+                settings: self.settings_for(step),
+            },
             Step::Adjust {
                 sku,
                 location,
@@ -651,6 +686,7 @@ impl ReferenceModel {
             Step::Tick { minutes } => self.tick(*minutes),
             Step::Place { .. } => self.place(step, placed),
             Step::Adjust { .. } => self.adjust(step),
+            Step::Settings { .. } => self.update_settings(step),
             Step::Pay { order, exact } => self.pay(&order_id(*order), *exact),
             Step::Hold { order } => self.hold(&order_id(*order)),
             Step::Release { order } => self.release(&order_id(*order)),
@@ -691,6 +727,49 @@ impl ReferenceModel {
         }
         f(o);
         ExpectedOutcome::status(o.status)
+    }
+
+    /// The settings a [`Step::Settings`] asks for (the current ones
+    /// otherwise).
+    fn settings_for(&self, step: &Step) -> Settings {
+        let mut s = self.settings.clone();
+        if let Step::Settings {
+            payment_timeout_minutes,
+            auto_complete_days,
+            max_orders,
+        } = step
+        {
+            s.payment_timeout_minutes = *payment_timeout_minutes;
+            s.auto_complete_days = *auto_complete_days;
+            if let Some((count, minutes)) = max_orders {
+                if !max_orders_in_range(*count, *minutes) {
+                    let mut review = s.review.clone().unwrap_or_default();
+                    review.max_orders = Some(mercato::MaxOrders {
+                        count: *count,
+                        minutes: *minutes,
+                    });
+                    s.review = Some(review);
+                }
+            }
+        }
+        s
+    }
+
+    fn update_settings(&mut self, step: &Step) -> ExpectedOutcome {
+        let s = self.settings_for(step);
+        let review_ok = s
+            .review
+            .as_ref()
+            .and_then(|r| r.max_orders)
+            .is_none_or(|m| max_orders_in_range(m.count, m.minutes));
+        if !ranges::TIMEOUT.contains(&s.payment_timeout_minutes)
+            || !ranges::AUTO_COMPLETE.contains(&s.auto_complete_days)
+            || !review_ok
+        {
+            return ExpectedOutcome::Err("invalid_input");
+        }
+        self.settings = s;
+        ExpectedOutcome::ok()
     }
 
     fn deadline(&self) -> DateTime<Utc> {

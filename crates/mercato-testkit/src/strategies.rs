@@ -661,7 +661,36 @@ pub fn step() -> impl Strategy<Value = Step> {
         5 => (slot(), line_qtys(), any::<bool>()).prop_map(|(order, lines, restock)| Step::Return { order, lines, restock }),
         2 => select(vec![1_u32, 5, 29, 31, 61, 60 * 24, 60 * 24 * 8]).prop_map(|minutes| Step::Tick { minutes }),
         2 => (0_u8..6, 0_u8..4, -6_i64..=8).prop_map(|(sku, location, delta)| Step::Adjust { sku, location, delta }),
+        1 => settings_step(),
     ]
+}
+
+/// An `update_settings` step: timers at, inside and beyond their ranges
+/// (down to `i64::MIN`, up to `i64::MAX`), sometimes with an out-of-range
+/// `review.max_orders`.
+pub fn settings_step() -> impl Strategy<Value = Step> {
+    let hostile = [
+        i64::MIN,
+        -200_000_000_000_000,
+        -1,
+        200_000_000_000_000,
+        i64::MAX,
+    ];
+    let timeout = select([&[1, 10, 30, 43_200, 0, 43_201][..], &hostile[..]].concat());
+    let days = select([&[0, 1, 7, 3_650, 3_651][..], &hostile[..]].concat());
+    let bad_pair = prop_oneof![
+        select(hostile.to_vec()).prop_map(|v| (v, 60)),
+        select(hostile.to_vec()).prop_map(|v| (3, v)),
+        Just((0, 60)),
+        Just((3, 525_601)),
+    ];
+    (timeout, days, proptest::option::weighted(0.3, bad_pair)).prop_map(
+        |(payment_timeout_minutes, auto_complete_days, max_orders)| Step::Settings {
+            payment_timeout_minutes,
+            auto_complete_days,
+            max_orders,
+        },
+    )
 }
 
 /// The life of one order in a row: place, pay, ship part then the rest,

@@ -55,3 +55,63 @@ proptest! {
         r.run(&seq).map_err(|e| TestCaseError::fail(e.to_string()))?;
     }
 }
+
+/// `update_settings` with hostile timers (issue 11) between orders and
+/// ticks: the engine refuses what is out of range exactly as the model
+/// says, takes what is in range, and the timers follow the new values.
+#[test]
+fn settings_steps_follow_the_model() {
+    use mercato_testkit::model::Step;
+    use proptest::strategy::ValueTree;
+    use proptest::test_runner::TestRunner;
+    let mut runner = TestRunner::deterministic();
+    for _ in 0..8 {
+        let setup = shop_setup().new_tree(&mut runner).unwrap().current();
+        let mut r = ModelRunner::new(MemoryStore::new(), &setup).unwrap();
+        let settings = |t: i64, d: i64, m: Option<(i64, i64)>| Step::Settings {
+            payment_timeout_minutes: t,
+            auto_complete_days: d,
+            max_orders: m,
+        };
+        let place = |order: u8| Step::Place {
+            order,
+            customer: Some(0),
+            lines: vec![(0, 1)],
+            coupons: vec![],
+            points: 0,
+            channel: 0,
+        };
+        let mut seq = Vec::new();
+        for v in [i64::MAX, i64::MIN, 200_000_000_000_000, -1, 0] {
+            seq.push(settings(v, 7, None));
+            seq.push(settings(30, v, None));
+            seq.push(settings(30, 7, Some((v, 60))));
+            seq.push(settings(30, 7, Some((3, v))));
+        }
+        seq.extend([
+            place(0),
+            settings(1, 0, None),
+            place(1),
+            Step::Pay {
+                order: 0,
+                exact: true,
+            },
+            Step::Ship {
+                order: 0,
+                lines: None,
+            },
+            Step::Deliver { order: 0 },
+            Step::Tick { minutes: 1 },
+            settings(43_200, 3_650, None),
+            place(2),
+            Step::Tick {
+                minutes: 60 * 24 * 29,
+            },
+            settings(43_201, 3_651, None),
+            Step::Tick {
+                minutes: 60 * 24 * 2,
+            },
+        ]);
+        r.run(&seq).unwrap();
+    }
+}

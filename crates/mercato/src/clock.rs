@@ -44,10 +44,17 @@ impl ManualClock {
         }
     }
 
-    /// Moves the time forward.
+    /// Moves the time forward (stopping at the end of chrono's range
+    /// rather than overflowing).
     pub fn advance(&self, by: Duration) {
         if let Ok(mut g) = self.now.lock() {
-            *g += by;
+            *g = g
+                .checked_add_signed(by)
+                .unwrap_or(if by < Duration::zero() {
+                    DateTime::<Utc>::MIN_UTC
+                } else {
+                    DateTime::<Utc>::MAX_UTC
+                });
         }
     }
 }

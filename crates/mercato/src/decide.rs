@@ -69,7 +69,7 @@ pub(crate) fn decide(
             if st.currency.is_some() {
                 return Err(EngineError::AlreadyConfigured);
             }
-            settings.pricing.validate(*currency)?;
+            settings.validate(*currency)?;
             Ok(vec![LogEvent::Config(Box::new(ConfigEvent::Configured {
                 currency: *currency,
                 settings: settings.clone(),
@@ -77,7 +77,7 @@ pub(crate) fn decide(
         }
         Request::UpdateSettings { settings } => {
             let c = st.currency.ok_or(EngineError::NotConfigured)?;
-            settings.pricing.validate(c)?;
+            settings.validate(c)?;
             Ok(vec![LogEvent::Config(Box::new(
                 ConfigEvent::SettingsChanged {
                     settings: settings.clone(),

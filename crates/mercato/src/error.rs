@@ -36,6 +36,16 @@ pub enum EngineError {
     /// The shop is already configured with another currency.
     #[error("the shop is already configured")]
     AlreadyConfigured,
+    /// A setting outside its allowed range (contract code `invalid_input`);
+    /// see [`crate::Settings::validate`] for the ranges. Nothing is stored.
+    #[error("invalid setting {field}: {problem}")]
+    InvalidSettings {
+        /// The setting, as a path in the settings object
+        /// (`"review.max_orders.minutes"`).
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// Malformed input (bad JSON, wrong type, a JSON number as an amount...).
     #[error("invalid input: {0}")]
     InvalidInput(String),
@@ -94,6 +104,7 @@ impl EngineError {
             EngineError::IdempotencyConflict(_) => "idempotency_conflict",
             EngineError::NotConfigured
             | EngineError::AlreadyConfigured
+            | EngineError::InvalidSettings { .. }
             | EngineError::InvalidInput(_) => "invalid_input",
             EngineError::TooManyConflicts(_) => "conflict",
             EngineError::ShutDown => "shut_down",

@@ -38,7 +38,10 @@ pub use mercato_core::{Currency, Money, Rounding, apportion};
 pub use plan::CONFIG_STREAM;
 pub use request::{PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, TickReport};
 pub use review::{ReviewInput, ReviewRule, SettingsReview};
-pub use settings::{MaxOrders, RefundPolicy, ReviewSettings, Settings};
+pub use settings::{
+    MAX_AUTO_COMPLETE_DAYS, MAX_PAYMENT_TIMEOUT_MINUTES, MAX_REVIEW_ORDERS,
+    MAX_REVIEW_WINDOW_MINUTES, MaxOrders, RefundPolicy, ReviewSettings, Settings,
+};
 pub use state::{Durable, EngineState};
 
 /// The README's usage example, compiled and run as a doctest.

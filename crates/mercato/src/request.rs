@@ -140,7 +140,9 @@ pub enum Request {
     Pay {
         /// Order.
         order: String,
-        /// Amount (must equal the payable).
+        /// Amount (must equal the payable). Read in the strict amount
+        /// grammar (`mercato_core::money::parse_amount`) and written with at
+        /// most the currency's minor digits: `"399.000"` is refused in CNY.
         #[serde(with = "amount_str")]
         amount: Decimal,
     },

@@ -3,7 +3,7 @@
 //! `settings.review` rules are built in ([`SettingsReview`]); applications
 //! add their own with [`crate::Engine::add_review_rule`].
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, TimeDelta, Utc};
 use mercato_core::{Quote, Shop};
 
 use crate::settings::ReviewSettings;
@@ -47,7 +47,16 @@ impl ReviewRule for SettingsReview<'_> {
             }
         }
         if let (Some(m), Some(customer)) = (self.0.max_orders, input.customer) {
-            let since = input.now - Duration::minutes(m.minutes);
+            // A window that reaches before (or, negative, after) the range
+            // of time (settings from a log written before they were
+            // validated) counts every (or no) earlier order.
+            let since = TimeDelta::try_minutes(m.minutes)
+                .and_then(|w| input.now.checked_sub_signed(w))
+                .unwrap_or(if m.minutes > 0 {
+                    DateTime::<Utc>::MIN_UTC
+                } else {
+                    DateTime::<Utc>::MAX_UTC
+                });
             let placed = input.shop.live_orders_since(customer, since) as i64 + 1;
             if placed > m.count {
                 reasons.push("max_orders".to_string());

@@ -1,12 +1,27 @@
 //! [`Settings`]: the contract's `settings` object, split into what pricing
 //! needs ([`PricingSettings`]), what the core state machine needs
 //! ([`ShopConfig`]) and what only the engine uses (refund policy, review).
+//! [`Settings::validate`] holds the allowed range of every number in it.
 
-use mercato_core::money::amount_str;
+use mercato_core::money::{Currency, Money, amount_str};
 use mercato_core::shop::{ShopConfig, StockCommit};
-use mercato_rules::PricingSettings;
+use mercato_rules::{MAX_AMOUNT_MINOR, MAX_QTY, PricingSettings};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
+
+use crate::error::EngineError;
+
+/// The longest `payment_timeout_minutes`: 30 days.
+pub const MAX_PAYMENT_TIMEOUT_MINUTES: i64 = 30 * 24 * 60;
+
+/// The longest `auto_complete_days`: ten years.
+pub const MAX_AUTO_COMPLETE_DAYS: i64 = 3_650;
+
+/// The longest `review.max_orders.minutes` window: 365 days.
+pub const MAX_REVIEW_WINDOW_MINUTES: i64 = 365 * 24 * 60;
+
+/// The largest `review.max_orders.count`.
+pub const MAX_REVIEW_ORDERS: i64 = 1_000_000;
 
 /// How returns are refunded.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -28,7 +43,8 @@ pub struct MaxOrders {
     pub minutes: i64,
 }
 
-/// The contract's review rules (`settings.review`).
+/// The contract's review rules (`settings.review`); the ranges of their
+/// numbers are in [`Settings::validate`].
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ReviewSettings {
@@ -44,6 +60,7 @@ pub struct ReviewSettings {
 }
 
 /// Every setting of a shop, in the contract's shape; every field optional.
+/// [`Settings::validate`] gives the range of every number.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Settings {
     /// Pricing: rounding, selection, coupons per group, points, shipping.
@@ -88,6 +105,72 @@ impl Default for Settings {
 }
 
 impl Settings {
+    /// Checks every number against its allowed range; `configure` and
+    /// `update_settings` call this and store nothing when it fails.
+    ///
+    /// | setting | allowed |
+    /// |---|---|
+    /// | `payment_timeout_minutes` | 1 ..= [`MAX_PAYMENT_TIMEOUT_MINUTES`] (43 200, 30 days) |
+    /// | `auto_complete_days` | 0 ..= [`MAX_AUTO_COMPLETE_DAYS`] (3 650, ten years) |
+    /// | `review.max_payable` | an amount in `currency`: not negative, at most its minor digits as written, at most [`MAX_AMOUNT_MINOR`] minor units |
+    /// | `review.max_qty` | 1 ..= [`MAX_QTY`] (10⁹) |
+    /// | `review.max_orders.count` | 1 ..= [`MAX_REVIEW_ORDERS`] (10⁶) |
+    /// | `review.max_orders.minutes` | 1 ..= [`MAX_REVIEW_WINDOW_MINUTES`] (525 600, 365 days) |
+    /// | pricing settings | see [`PricingSettings::validate`] |
+    ///
+    /// A log written before these checks may hold values outside them; the
+    /// engine opens it and never panics on them (see
+    /// [`mercato_core::ShopConfig`] for what the timers do then).
+    ///
+    /// ```
+    /// use mercato::{Settings, EngineError};
+    /// use mercato::core::Currency;
+    /// let mut s = Settings::default();
+    /// assert!(s.validate(Currency::CNY).is_ok());
+    /// s.payment_timeout_minutes = i64::MAX;
+    /// let e = s.validate(Currency::CNY).unwrap_err();
+    /// assert!(matches!(e, EngineError::InvalidSettings { field: "payment_timeout_minutes", .. }));
+    /// assert_eq!(e.code(), "invalid_input");
+    /// ```
+    ///
+    /// # Errors
+    /// [`EngineError::InvalidSettings`] naming the first setting out of
+    /// range, or [`EngineError::Rules`] for a pricing setting.
+    pub fn validate(&self, currency: Currency) -> Result<(), EngineError> {
+        self.pricing.validate(currency)?;
+        in_range(
+            "payment_timeout_minutes",
+            self.payment_timeout_minutes,
+            1,
+            MAX_PAYMENT_TIMEOUT_MINUTES,
+        )?;
+        in_range(
+            "auto_complete_days",
+            self.auto_complete_days,
+            0,
+            MAX_AUTO_COMPLETE_DAYS,
+        )?;
+        let Some(review) = &self.review else {
+            return Ok(());
+        };
+        if let Some(max) = review.max_payable {
+            check_amount("review.max_payable", max, currency)?;
+        }
+        if let Some(q) = review.max_qty {
+            in_range("review.max_qty", q, 1, MAX_QTY)?;
+        }
+        if let Some(m) = review.max_orders {
+            in_range("review.max_orders.count", m.count, 1, MAX_REVIEW_ORDERS)?;
+            in_range(
+                "review.max_orders.minutes",
+                m.minutes,
+                1,
+                MAX_REVIEW_WINDOW_MINUTES,
+            )?;
+        }
+        Ok(())
+    }
+
     /// The part the core state machine reads.
     pub fn shop_config(&self) -> ShopConfig {
         ShopConfig {
@@ -96,4 +179,29 @@ impl Settings {
             auto_complete_days: self.auto_complete_days,
         }
     }
+}
+
+fn in_range(field: &'static str, v: i64, min: i64, max: i64) -> Result<(), EngineError> {
+    if (min..=max).contains(&v) {
+        Ok(())
+    } else {
+        Err(EngineError::InvalidSettings {
+            field,
+            problem: format!("{v} is outside {min}..={max}"),
+        })
+    }
+}
+
+fn check_amount(field: &'static str, d: Decimal, currency: Currency) -> Result<(), EngineError> {
+    let invalid = |problem: String| EngineError::InvalidSettings { field, problem };
+    let m = Money::new(d, currency).map_err(|e| invalid(e.to_string()))?;
+    if m.is_negative() {
+        return Err(invalid(format!("{d} is negative")));
+    }
+    if m.to_minor().map_or(true, |u| u > MAX_AMOUNT_MINOR) {
+        return Err(invalid(format!(
+            "{d} is above {MAX_AMOUNT_MINOR} minor units"
+        )));
+    }
+    Ok(())
 }

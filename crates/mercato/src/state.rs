@@ -126,12 +126,13 @@ impl EngineState {
                 self.currency = Some(*currency);
                 self.settings = settings.clone();
                 self.rules =
-                    RuleSet::new(*currency, settings.pricing.clone(), vec![], vec![], vec![]).ok();
+                    RuleSet::restore(*currency, settings.pricing.clone(), vec![], vec![], vec![])
+                        .ok();
             }
             ConfigEvent::SettingsChanged { settings } => {
                 self.settings = settings.clone();
                 if let Some(r) = &self.rules {
-                    if let Ok(n) = RuleSet::new(
+                    if let Ok(n) = RuleSet::restore(
                         r.currency(),
                         settings.pricing.clone(),
                         r.catalog().to_vec(),
@@ -144,17 +145,17 @@ impl EngineState {
             }
             ConfigEvent::CatalogItemAdded { item } => {
                 if let Some(r) = &mut self.rules {
-                    let _ = r.add_item(item.clone());
+                    let _ = r.restore_item(item.clone());
                 }
             }
             ConfigEvent::PromotionAdded { promotion } => {
                 if let Some(r) = &mut self.rules {
-                    let _ = r.add_promotion(promotion.clone());
+                    let _ = r.restore_promotion(promotion.clone());
                 }
             }
             ConfigEvent::CouponAdded { coupon } => {
                 if let Some(r) = &mut self.rules {
-                    let _ = r.add_coupon(coupon.clone());
+                    let _ = r.restore_coupon(coupon.clone());
                 }
             }
         }

@@ -50,6 +50,19 @@ const ACTIONS: &[&str] = &[
     "hold",
 ];
 
+/// A promotion or coupon that does not deserialize: `invalid_input` when
+/// an amount is malformed or a JSON number (the contract puts those under
+/// `invalid_input`, which comes first), `invalid_rule` otherwise.
+fn definition_error(e: &serde_json::Error) -> Value {
+    let message = e.to_string();
+    let code = if mercato_core::money::amount_str::is_amount_error(&message) {
+        "invalid_input"
+    } else {
+        "invalid_rule"
+    };
+    error_value(code, &message)
+}
+
 fn error_value(code: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message}})
 }
@@ -368,14 +381,12 @@ fn run_step<S: Store + 'static>(
         }
         "add_promotion" => {
             let v = b.get("promotion").cloned().unwrap_or(Value::Null);
-            let promotion = serde_json::from_value(v)
-                .map_err(|e| error_value("invalid_rule", &e.to_string()))?;
+            let promotion = serde_json::from_value(v).map_err(|e| definition_error(&e))?;
             exec(engine, Request::AddPromotion { promotion }, None)
         }
         "add_coupon" => {
             let v = b.get("coupon").cloned().unwrap_or(Value::Null);
-            let coupon = serde_json::from_value(v)
-                .map_err(|e| error_value("invalid_rule", &e.to_string()))?;
+            let coupon = serde_json::from_value(v).map_err(|e| definition_error(&e))?;
             exec(engine, Request::AddCoupon { coupon }, None)
         }
         "release" | "reject" | "cancel" | "deliver" | "complete" => {
