@@ -198,11 +198,11 @@ fn store_with(events: Vec<ConfigEvent>) -> MemoryStore {
         let event = LogEvent::Config(Box::new(e));
         let commit = Commit {
             expected: vec![(event.stream(), i as u64)],
-            events: vec![NewEvent {
-                stream: event.stream(),
-                kind: event.kind().to_string(),
-                payload: serde_json::to_string(&event).unwrap(),
-            }],
+            events: vec![NewEvent::new(
+                event.stream(),
+                event.kind(),
+                serde_json::to_string(&event).unwrap(),
+            )],
             ..Commit::default()
         };
         store.commit_batch(&[commit]).unwrap();
