@@ -21,4 +21,18 @@ pub enum StoreError {
     /// The store cannot be opened at that location.
     #[error("cannot open store: {0}")]
     Open(String),
+    /// The store is held by another open store (in this process or another
+    /// one), so it cannot be replaced or removed now. Nothing was changed.
+    #[error("store in use: {what} is open elsewhere; close it first")]
+    InUse {
+        /// The database (path or schema) that is in use.
+        what: String,
+    },
+    /// A new store was asked for where one (or another file) already
+    /// exists. Nothing was changed.
+    #[error("store exists: {what}")]
+    Exists {
+        /// What is in the way (path or schema).
+        what: String,
+    },
 }
