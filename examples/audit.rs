@@ -11,10 +11,15 @@
 //! `mercato_flash_sale`); without it, the connection's `search_path`.
 //! Exit status: 0 when everything holds, 1 on a broken link or mismatch,
 //! 2 when the database cannot be opened. `--backup-to FILE` first writes an
-//! online backup of the database to FILE (then audits the original).
+//! online backup of the database to FILE, which must not exist yet (then
+//! audits the original).
+//!
+//! The audit only reads: it opens the database read-only, and a missing
+//! file or schema is an error — nothing is created, migrated or written
+//! (beside an SQLite file, its lock file and SQLite's `-wal`/`-shm` files
+//! may appear). While it reads, the database cannot be replaced.
 
 use std::collections::BTreeMap;
-use std::path::Path;
 use std::process::ExitCode;
 
 use mercato::postgres::{PgOptions, PgStore};
@@ -108,8 +113,26 @@ fn report(result: Result<Result<String, String>, String>, what: &str) -> ExitCod
     }
 }
 
+const USAGE: &str = "usage: audit sqlite:PATH [--backup-to FILE] | postgres:URL [--schema NAME]
+
+Walks the hash chain of a mercato database, rebuilds every order and ledger
+from its events and compares them with the stored read models. Read-only:
+a missing database is an error, nothing is created or changed.
+
+  --backup-to FILE  first write an online backup of the SQLite database to
+                    FILE (which must not exist), then audit the original.
+  --schema NAME     the PostgreSQL schema holding the store (default: the
+                    connection's search_path).
+
+Exit status: 0 when everything holds, 1 on a broken link or mismatch, 2 when
+the database cannot be opened.";
+
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.iter().any(|a| a == "-h" || a == "--help") {
+        println!("{USAGE}");
+        return ExitCode::SUCCESS;
+    }
     if let Some(url) = args.first().and_then(|t| t.strip_prefix("postgres:")) {
         let options = match &args[1..] {
             [] => PgOptions::default(),
@@ -119,7 +142,7 @@ fn main() -> ExitCode {
                 return ExitCode::from(2);
             }
         };
-        return match PgStore::open(url, options) {
+        return match PgStore::open_read_only(url, options) {
             Ok(store) => report(audit(&store), "the database"),
             Err(e) => {
                 eprintln!("cannot open the database: {e}");
@@ -131,29 +154,33 @@ fn main() -> ExitCode {
         [t] => (t.clone(), None),
         [t, flag, b] if flag == "--backup-to" => (t.clone(), Some(b.clone())),
         _ => {
-            eprintln!("usage: audit sqlite:PATH [--backup-to FILE] | postgres:URL [--schema NAME]");
+            eprintln!("{USAGE}");
             return ExitCode::from(2);
         }
     };
     let Some(path) = target.strip_prefix("sqlite:") else {
-        eprintln!("usage: audit sqlite:PATH [--backup-to FILE]");
+        eprintln!("{USAGE}");
         return ExitCode::from(2);
     };
-    if !Path::new(path).is_file() {
-        eprintln!("cannot open {path}: no such database file");
-        return ExitCode::from(2);
-    }
-    let store = match SqliteStore::open(path, SqliteOptions::default()) {
+    // Read-only: a missing file is an error, never a new empty database.
+    let store = match SqliteStore::open_read_only(path, SqliteOptions::default()) {
         Ok(s) => s,
         Err(e) => {
-            eprintln!("cannot open {path}: {e}");
+            eprintln!("{e}");
             return ExitCode::from(2);
         }
     };
     if let Some(b) = backup {
-        if let Err(e) = store.backup_to(&b) {
-            eprintln!("backup to {b} failed: {e}");
-            return ExitCode::from(2);
+        match store.backup_to(&b) {
+            Ok(()) => {}
+            Err(mercato::store::StoreError::Exists { .. }) => {
+                eprintln!("{b} exists: a backup never overwrites a file; choose a new name");
+                return ExitCode::from(2);
+            }
+            Err(e) => {
+                eprintln!("backup to {b} failed: {e}");
+                return ExitCode::from(2);
+            }
         }
         println!("backup written to {b}");
     }

@@ -4,20 +4,36 @@
 //! of it, and prints a receipt per step and the final stock.
 //!
 //! ```text
-//! cargo run --release --example checkout [-- --db PATH]
+//! cargo run --release --example checkout [-- --db PATH [--fresh]]
 //! ```
-//! The database (default `mercato-checkout.db` in the current directory) is
-//! created fresh on every run: an existing file at that path is replaced.
+//! Every run sets its shop up from scratch on a new database: by default a
+//! new file with a unique name in the system's temporary directory (kept
+//! afterwards, for `audit`), so the command works run after run. With
+//! `--db PATH`, an existing PATH is refused — never opened, never replaced
+//! — unless `--fresh` is given, which replaces it (and is refused while
+//! another program has it open).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use mercato::core::order::LineQty;
 use mercato::core::{Currency, Quote};
 use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore};
-use mercato::store::Store;
+use mercato::store::{Store, StoreError};
 use mercato::{Engine, EngineError, PlaceOrderRequest, Response, Settings, SystemClock};
+
+const USAGE: &str = "usage: checkout [--db PATH [--fresh]]
+
+Runs the demo shop (a 满减 promotion, a coupon, points, free shipping) on a
+new SQLite database and prints a receipt per step.
+
+  --db PATH  where to create the database (default: a new file with a
+             unique name in the system's temporary directory). An existing
+             PATH is refused: the demo starts from an empty shop and never
+             runs on top of a database or replaces one without --fresh.
+  --fresh    replace an existing PATH (its data is lost); refused while
+             another program has the database open.";
 
 const SHOP: &str = r#"{
   "settings": {
@@ -88,20 +104,39 @@ fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, Eng
     serde_json::from_value(v.clone()).map_err(|e| EngineError::InvalidInput(e.to_string()))
 }
 
-fn run(db: PathBuf) -> Result<(), EngineError> {
-    for suffix in ["", "-wal", "-shm"] {
-        let p = PathBuf::from(format!("{}{suffix}", db.display()));
-        if p.exists() {
-            std::fs::remove_file(&p).map_err(|e| {
-                EngineError::InvalidInput(format!("cannot replace {}: {e}", p.display()))
-            })?;
+/// A new file name in the system's temporary directory, unique to this run.
+fn temporary_db() -> PathBuf {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos());
+    std::env::temp_dir().join(format!(
+        "mercato-checkout-{}-{nanos}.db",
+        std::process::id()
+    ))
+}
+
+/// Opens the demo's database: always a new one (see the module docs).
+fn new_store(db: &Path, fresh: bool) -> Result<SqliteStore, String> {
+    let opened = if fresh {
+        SqliteStore::create_fresh(db, SqliteOptions::default())
+    } else {
+        SqliteStore::create_new(db, SqliteOptions::default())
+    };
+    opened.map_err(|e| match e {
+        StoreError::Exists { what } => format!(
+            "{what} exists: the demo sets its shop up from scratch, so it does not run on an \
+             existing database. Pass --fresh to replace it (its data is lost), or choose another --db."
+        ),
+        StoreError::InUse { what } => {
+            format!("{what} is open in another program: close it before replacing it")
         }
-    }
-    let store = SqliteStore::open(&db, SqliteOptions::default())?;
-    println!(
-        "mercato checkout demo — database: {} (created fresh)",
-        db.display()
-    );
+        other => other.to_string(),
+    })
+}
+
+fn run(store: SqliteStore) -> Result<(), EngineError> {
+    let db = store.path().to_path_buf();
+    println!("mercato checkout demo — database: {} (new)", db.display());
     let engine = Engine::open(store, SystemClock)?;
 
     let shop: serde_json::Value =
@@ -205,22 +240,46 @@ fn run(db: PathBuf) -> Result<(), EngineError> {
         report.events,
         if report.ok() { "OK" } else { "BROKEN" }
     );
+    println!(
+        "the database stays at {0}: cargo run --release --example audit -- sqlite:{0}",
+        db.display()
+    );
     Ok(())
 }
 
 fn main() -> ExitCode {
-    let mut db = PathBuf::from("mercato-checkout.db");
+    let mut db = None;
+    let mut fresh = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
-        match (a.as_str(), args.next()) {
-            ("--db", Some(p)) => db = PathBuf::from(p),
+        match a.as_str() {
+            "--db" => match args.next() {
+                Some(p) => db = Some(PathBuf::from(p)),
+                None => {
+                    eprintln!("{USAGE}");
+                    return ExitCode::from(2);
+                }
+            },
+            "--fresh" => fresh = true,
+            "-h" | "--help" => {
+                println!("{USAGE}");
+                return ExitCode::SUCCESS;
+            }
             _ => {
-                eprintln!("usage: checkout [--db PATH]");
+                eprintln!("{USAGE}");
                 return ExitCode::from(2);
             }
         }
     }
-    match run(db) {
+    let db = db.unwrap_or_else(temporary_db);
+    let store = match new_store(&db, fresh) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(store) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error [{}]: {e}", e.code());

@@ -7,12 +7,17 @@
 //! chain.
 //!
 //! ```text
-//! cargo run --release --example flash_sale -- --units 100000 --buyers 20000 --threads 8 --limit 5 --store sqlite:flash.db [--json]
-//! cargo run --release --example flash_sale -- --store postgres:postgresql://postgres@127.0.0.1:5432/shop --processes 4 --threads 2
+//! cargo run --release --example flash_sale -- --units 100000 --buyers 20000 --threads 8 --limit 5 --store sqlite:flash.db [--fresh] [--json]
+//! cargo run --release --example flash_sale -- --store postgres:postgresql://postgres@127.0.0.1:5432/shop --processes 4 --threads 2 [--fresh]
 //! ```
-//! With `--store postgres:URL` the sale runs in a fresh schema
-//! `mercato_flash_sale` of that database (dropped first); `--processes N`
-//! sets the shop up once, then starts N copies of this program (each one
+//! The sale sets its shop up from scratch, so it runs on a new database: an
+//! existing SQLite file or PostgreSQL schema is refused (never opened, never
+//! replaced) unless `--fresh` is given, which replaces it — and is refused
+//! while another program has it open.
+//!
+//! With `--store postgres:URL` the sale runs in the schema `--schema NAME`
+//! (default `mercato_flash_sale`) of that database; `--processes N` sets
+//! the shop up once, then starts N copies of this program (each one
 //! engine, `--threads` callers, every N-th buyer) against the same schema,
 //! and verifies and reports the whole sale once all have finished.
 
@@ -27,7 +32,7 @@ use mercato::core::Currency;
 use mercato::postgres::{PgOptions, PgStore};
 use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
-use mercato::store::{MemoryStore, Store};
+use mercato::store::{MemoryStore, Store, StoreError};
 use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
 
 #[derive(Parser, Clone)]
@@ -45,9 +50,17 @@ struct Args {
     /// Flash-priced units per buyer.
     #[arg(long, default_value_t = 3)]
     limit: i64,
-    /// `memory`, `sqlite:PATH` (replaced if it exists) or `postgres:URL`.
+    /// `memory`, `sqlite:PATH` or `postgres:URL`. The sale needs a new
+    /// database: an existing SQLite file or schema is refused unless --fresh.
     #[arg(long, default_value = "sqlite:flash-sale.db")]
     store: String,
+    /// Replace an existing database (SQLite file or PostgreSQL schema) and
+    /// its data; refused while another program has it open.
+    #[arg(long)]
+    fresh: bool,
+    /// PostgreSQL schema (postgres only).
+    #[arg(long, default_value = "mercato_flash_sale")]
+    schema: String,
     /// SQLite synchronous mode: full or normal.
     #[arg(long, default_value = "full")]
     sync: String,
@@ -61,8 +74,6 @@ struct Args {
     #[arg(long, hide = true)]
     worker: Option<usize>,
 }
-
-const PG_SCHEMA: &str = "mercato_flash_sale";
 
 struct Outcome {
     sold: i64,
@@ -241,6 +252,8 @@ fn run_workers(a: &Args) -> Result<Outcome, EngineError> {
                 &a.limit.to_string(),
                 "--store",
                 &a.store,
+                "--schema",
+                &a.schema,
                 "--processes",
                 &a.processes.to_string(),
                 "--worker",
@@ -299,7 +312,7 @@ fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, Engin
         let engine = Arc::new(Engine::open(
             PgStore::open(
                 a.store.strip_prefix("postgres:").unwrap_or(&a.store),
-                PgOptions::default().schema(PG_SCHEMA),
+                PgOptions::default().schema(a.schema.clone()),
             )?,
             SystemClock,
         )?);
@@ -365,6 +378,22 @@ fn report<S: Store + 'static>(
     Ok(problems.is_empty())
 }
 
+/// Reports why the sale's database cannot be had (exit status 2).
+fn refused(e: StoreError) -> ExitCode {
+    match e {
+        StoreError::Exists { what } => eprintln!(
+            "error: {what} exists: the sale sets its shop up from scratch, so it does not run on \
+             an existing database. Pass --fresh to replace it (its data is lost), or choose \
+             another --store (or --schema)."
+        ),
+        StoreError::InUse { what } => {
+            eprintln!("error: {what} is open in another program: close it before replacing it")
+        }
+        other => eprintln!("error: {other}"),
+    }
+    ExitCode::from(2)
+}
+
 fn main() -> ExitCode {
     let a = Args::parse();
     if a.processes > 1 && !a.store.starts_with("postgres:") {
@@ -375,23 +404,29 @@ fn main() -> ExitCode {
         go(MemoryStore::new(), &a, "memory")
     } else if let Some(p) = a.store.strip_prefix("sqlite:") {
         let path = PathBuf::from(p);
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        let sync = if a.sync == "normal" {
+        let options = SqliteOptions::default().synchronous(if a.sync == "normal" {
             Synchronous::Normal
         } else {
             Synchronous::Full
+        });
+        let opened = if a.fresh {
+            SqliteStore::create_fresh(&path, options)
+        } else {
+            SqliteStore::create_new(&path, options)
         };
-        match SqliteStore::open(&path, SqliteOptions::default().synchronous(sync)) {
+        match opened {
             Ok(s) => go(s, &a, &format!("sqlite:{} ({})", path.display(), a.sync)),
-            Err(e) => Err(e.into()),
+            Err(e) => return refused(e),
         }
     } else if let Some(url) = a.store.strip_prefix("postgres:") {
+        let options = PgOptions::default().schema(a.schema.clone());
         let opened = if a.worker.is_some() {
-            PgStore::open(url, PgOptions::default().schema(PG_SCHEMA))
+            // The parent created the schema and holds it open.
+            PgStore::open(url, options)
+        } else if a.fresh {
+            PgStore::open_fresh(url, options)
         } else {
-            PgStore::open_fresh(url, PgOptions::default().schema(PG_SCHEMA))
+            PgStore::create_new(url, options)
         };
         match opened {
             Ok(s) => go(
@@ -399,7 +434,7 @@ fn main() -> ExitCode {
                 &a,
                 &format!("postgres ({} process(es))", a.processes.max(1)),
             ),
-            Err(e) => Err(e.into()),
+            Err(e) => return refused(e),
         }
     } else {
         eprintln!(

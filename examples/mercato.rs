@@ -1,22 +1,26 @@
 //! `mercato`: the scenario runner of the contract.
 //!
 //! ```text
-//! cargo run --release --example mercato -- check FILE... [--store memory|sqlite:PATH|postgres:URL]
-//! cargo run --release --example mercato -- run FILE [--store memory|sqlite:PATH|postgres:URL]
+//! cargo run --release --example mercato -- check FILE... [--store memory|sqlite:PATH|postgres:URL [--schema NAME]] [--fresh]
+//! cargo run --release --example mercato -- run FILE [--store memory|sqlite:PATH|postgres:URL [--schema NAME]] [--fresh]
 //! ```
 //! `check` prints one line per failing step and `N passed, M failed`
 //! (exit 0 only when nothing failed; 2 when a file cannot be read or set
 //! up). `run` prints each step's result as one JSON line.
 //!
-//! With `--store sqlite:PATH`, each file runs on a fresh SQLite database:
-//! PATH itself for one file, `PATH.N` for the N-th of several; an existing
-//! database at that path is replaced.
+//! A scenario starts from an empty shop, so each file runs on a new
+//! database, and an existing one is refused (never opened, never replaced)
+//! unless `--fresh` is given; `--fresh` replaces it, and is refused while
+//! another program has it open.
+//!
+//! With `--store sqlite:PATH`, each file runs on its own SQLite database:
+//! PATH itself for one file, `PATH.N` for the N-th of several.
 //!
 //! With `--store postgres:URL` (e.g.
-//! `postgres:postgresql://postgres@127.0.0.1:5432/shop`), each file runs on a
-//! fresh PostgreSQL schema of that database: `mercato_scenario` for one
-//! file, `mercato_scenario_N` for the N-th of several; an existing schema of
-//! that name is dropped first. The user needs CREATE on the database.
+//! `postgres:postgresql://postgres@127.0.0.1:5432/shop`), each file runs in
+//! its own PostgreSQL schema of that database: NAME (`--schema`, default
+//! `mercato_scenario`) for one file, `NAME_N` for the N-th of several. The
+//! user needs CREATE on the database.
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -25,7 +29,7 @@ use clap::{Parser, Subcommand};
 use mercato::postgres::{PgOptions, PgStore};
 use mercato::scenario::{self, Scenario, ScenarioError, StepOutcome};
 use mercato::sqlite::{SqliteOptions, SqliteStore};
-use mercato::store::MemoryStore;
+use mercato::store::{MemoryStore, StoreError};
 
 #[derive(Parser)]
 #[command(
@@ -35,9 +39,19 @@ use mercato::store::MemoryStore;
 struct Cli {
     #[command(subcommand)]
     command: Cmd,
-    /// Where to run: `memory` (default), `sqlite:PATH` or `postgres:URL`.
+    /// Where to run: `memory` (default), `sqlite:PATH` (`PATH.N` for the
+    /// N-th of several files) or `postgres:URL`. Each file needs a new
+    /// database: an existing one is refused unless --fresh.
     #[arg(long, global = true, default_value = "memory")]
     store: String,
+    /// PostgreSQL schema for `--store postgres:URL` (`NAME_N` for the N-th
+    /// of several files).
+    #[arg(long, global = true, default_value = "mercato_scenario")]
+    schema: String,
+    /// Replace an existing database (SQLite file or PostgreSQL schema) and
+    /// its data; refused while another program has it open.
+    #[arg(long, global = true)]
+    fresh: bool,
 }
 
 #[derive(Subcommand)]
@@ -86,27 +100,36 @@ fn parse_store(s: &str) -> Result<StoreSpec, String> {
     }
 }
 
-fn fresh_db(path: &Path) -> Result<SqliteStore, String> {
-    for suffix in ["", "-wal", "-shm"] {
-        let mut p = path.as_os_str().to_owned();
-        p.push(suffix);
-        let p = PathBuf::from(p);
-        if p.exists() {
-            std::fs::remove_file(&p).map_err(|e| format!("cannot replace {}: {e}", p.display()))?;
+/// What to tell the user when the new database cannot be had.
+fn explain(e: StoreError) -> String {
+    match e {
+        StoreError::Exists { what } => format!(
+            "{what} exists: a scenario starts from an empty shop, so it does not run on an \
+             existing database. Pass --fresh to replace it (its data is lost)."
+        ),
+        StoreError::InUse { what } => {
+            format!("{what} is open in another program: close it before replacing it")
         }
+        other => other.to_string(),
     }
-    SqliteStore::open(path, SqliteOptions::default()).map_err(|e| e.to_string())
+}
+
+/// How the runner opens each file's database.
+struct Target<'a> {
+    store: &'a StoreSpec,
+    schema: &'a str,
+    fresh: bool,
 }
 
 fn run_file(
     file: &Path,
-    store: &StoreSpec,
+    target: &Target<'_>,
     n: usize,
     many: bool,
 ) -> Result<Vec<StepOutcome>, String> {
     let text = std::fs::read_to_string(file).map_err(|e| format!("cannot read: {e}"))?;
     let sc = Scenario::parse(&text).map_err(|e| e.to_string())?;
-    let r: Result<_, ScenarioError> = match store {
+    let r: Result<_, ScenarioError> = match target.store {
         StoreSpec::Memory => scenario::run(&sc, MemoryStore::new()),
         StoreSpec::Sqlite(p) => {
             let path = if many {
@@ -114,17 +137,26 @@ fn run_file(
             } else {
                 p.clone()
             };
-            scenario::run(&sc, fresh_db(&path)?)
+            let store = if target.fresh {
+                SqliteStore::create_fresh(&path, SqliteOptions::default())
+            } else {
+                SqliteStore::create_new(&path, SqliteOptions::default())
+            };
+            scenario::run(&sc, store.map_err(explain)?)
         }
         StoreSpec::Postgres(url) => {
             let schema = if many {
-                format!("mercato_scenario_{n}")
+                format!("{}_{n}", target.schema)
             } else {
-                "mercato_scenario".to_string()
+                target.schema.to_string()
             };
-            let store = PgStore::open_fresh(url, PgOptions::default().schema(schema))
-                .map_err(|e| e.to_string())?;
-            scenario::run(&sc, store)
+            let options = PgOptions::default().schema(schema);
+            let store = if target.fresh {
+                PgStore::open_fresh(url, options)
+            } else {
+                PgStore::create_new(url, options)
+            };
+            scenario::run(&sc, store.map_err(explain)?)
         }
     };
     r.map_err(|e| e.to_string())
@@ -139,8 +171,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let target = Target {
+        store: &store,
+        schema: &cli.schema,
+        fresh: cli.fresh,
+    };
     match cli.command {
-        Cmd::Run { file } => match run_file(&file, &store, 0, false) {
+        Cmd::Run { file } => match run_file(&file, &target, 0, false) {
             Ok(steps) => {
                 for s in steps {
                     println!("{}", s.result);
@@ -156,7 +193,7 @@ fn main() -> ExitCode {
             let (mut passed, mut failed, mut broken) = (0_usize, 0_usize, false);
             let many = files.len() > 1;
             for (n, file) in files.iter().enumerate() {
-                match run_file(file, &store, n, many) {
+                match run_file(file, &target, n, many) {
                     Err(e) => {
                         eprintln!("{}: {e}", file.display());
                         broken = true;

@@ -50,9 +50,8 @@ fn databases() -> (PathBuf, PathBuf) {
     let snap = dir.join(format!("{FIXTURE}-snapshot.db"));
     if !usable(&plain, false) {
         for p in [&plain, &snap] {
-            for suffix in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{suffix}", p.display()));
-            }
+            // Our own fixture under target/bench-data; refused while in use.
+            SqliteStore::remove_database(p).expect("remove the outdated bench database");
         }
         eprintln!("building {} ({EVENTS} events)…", plain.display());
         let e = Arc::new(shop(open(&plain), EngineOptions::default()));
@@ -73,6 +72,7 @@ fn databases() -> (PathBuf, PathBuf) {
         }
     }
     if !usable(&snap, true) {
+        SqliteStore::remove_database(&snap).expect("remove the outdated bench database");
         open(&plain).backup_to(&snap).expect("copy database");
         let e = mercato::Engine::open(open(&snap), clock()).expect("open copy");
         e.snapshot().expect("snapshot");

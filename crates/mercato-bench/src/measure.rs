@@ -1,6 +1,9 @@
 //! The measurements: the disk's fsync rate, Redis + Lua (`EVALSHA`), the raw
 //! SQLite floor (conditional `UPDATE` + `INSERT` per order, batched), and
 //! mercato's flash-sale path (place + pay) on SQLite and in memory.
+//!
+//! The measurements write only files they create themselves (a file that
+//! is already there is an error, never overwritten) and remove only those.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -13,12 +16,14 @@ use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
 
 use crate::Figure;
 
-/// The disk's fsync rate: 512-byte append + `fsync`, for `duration`.
+/// The disk's fsync rate: 512-byte append + `fsync`, for `duration`, on a
+/// new file `fsync.probe` in `dir` (an existing one is an error), removed
+/// afterwards.
 pub fn fsync_rate(dir: &std::path::Path, duration: Duration) -> std::io::Result<Figure> {
     use std::io::Write;
     let path = dir.join("fsync.probe");
     let mut f = std::fs::OpenOptions::new()
-        .create(true)
+        .create_new(true)
         .append(true)
         .open(&path)?;
     let buf = [7_u8; 512];
@@ -30,7 +35,9 @@ pub fn fsync_rate(dir: &std::path::Path, duration: Duration) -> std::io::Result<
         n += 1;
     }
     let fig = Figure::new("disk_fsync", 1, n, start.elapsed());
-    let _ = std::fs::remove_file(&path);
+    drop(f);
+    // Ours: created above with `create_new`.
+    std::fs::remove_file(&path)?;
     Ok(fig)
 }
 
@@ -92,11 +99,28 @@ pub fn redis_flash(url: &str, clients: u32, ops: u64, system: &str) -> redis::Re
 
 /// The raw SQLite floor: per order a conditional stock `UPDATE` and an
 /// order `INSERT`, `batch` orders per `BEGIN IMMEDIATE` transaction, on a
-/// database with `synchronous=FULL` (WAL).
-pub fn raw_sqlite(path: &std::path::Path, batch: u32, ops: u64) -> rusqlite::Result<Figure> {
+/// database with `synchronous=FULL` (WAL). The database is created new at
+/// `path` (an existing file is an error) and removed afterwards.
+pub fn raw_sqlite(path: &std::path::Path, batch: u32, ops: u64) -> Result<Figure, String> {
+    let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(path)
+        .map_err(|e| err(&e))?;
+    let fig = raw_sqlite_on(path, batch, ops).map_err(|e| err(&e))?;
+    // Ours: the file was created above, its `-wal`/`-shm` by SQLite for it.
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        match std::fs::remove_file(format!("{}{suffix}", path.display())) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(err(&e)),
+        }
     }
+    Ok(fig)
+}
+
+fn raw_sqlite_on(path: &std::path::Path, batch: u32, ops: u64) -> rusqlite::Result<Figure> {
     let mut c = rusqlite::Connection::open(path)?;
     c.pragma_update(None, "journal_mode", "WAL")?;
     c.pragma_update(None, "synchronous", "FULL")?;

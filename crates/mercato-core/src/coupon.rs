@@ -100,12 +100,12 @@ impl IssuedCoupon {
     /// Whether `customer` may lock it now (owner and limits; the window and
     /// the discount are the pricing's business).
     pub fn usable_by(&self, customer: Option<&str>) -> Result<(), CoreError> {
-        if let Some(owner) = &self.owner {
-            if customer != Some(owner.as_str()) {
-                return Err(CoreError::CouponNotOwner {
-                    code: self.code.clone(),
-                });
-            }
+        if let Some(owner) = &self.owner
+            && customer != Some(owner.as_str())
+        {
+            return Err(CoreError::CouponNotOwner {
+                code: self.code.clone(),
+            });
         }
         let over_global = self.usage_limit.is_some_and(|l| self.live_uses() >= l);
         // An anonymous buyer cannot be told apart from other anonymous

@@ -434,10 +434,10 @@ impl Shop {
             return Err(CoreError::EmptyCart);
         }
         p.quote.check()?;
-        if let Some(c) = &p.customer {
-            if !self.customers.contains_key(c) {
-                return Err(CoreError::UnknownCustomer(c.clone()));
-            }
+        if let Some(c) = &p.customer
+            && !self.customers.contains_key(c)
+        {
+            return Err(CoreError::UnknownCustomer(c.clone()));
         }
         let held = !p.hold_reasons.is_empty();
         let free = p.quote.totals.payable.is_zero();

@@ -661,13 +661,13 @@ impl StockLedger {
                 if !self.skus.contains_key(sku) {
                     return Err(CoreError::UnknownSku(sku.clone()));
                 }
-                if let Some(t) = threshold {
-                    if *t < 0 {
-                        return Err(CoreError::InvalidQuantity {
-                            what: format!("low-stock threshold of {sku}"),
-                            qty: *t,
-                        });
-                    }
+                if let Some(t) = threshold
+                    && *t < 0
+                {
+                    return Err(CoreError::InvalidQuantity {
+                        what: format!("low-stock threshold of {sku}"),
+                        qty: *t,
+                    });
                 }
                 vec![StockEvent::ThresholdSet {
                     sku: sku.clone(),
@@ -1024,10 +1024,10 @@ fn apply_to_sku(s: &mut SkuStock, sku: &str, event: &StockEvent) {
 }
 
 fn give_back_to_quota(s: &mut SkuStock, a: &Allocation) {
-    if let Some(c) = &a.quota {
-        if let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c) {
-            q.taken = (q.taken - a.qty).max(0);
-        }
+    if let Some(c) = &a.quota
+        && let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c)
+    {
+        q.taken = (q.taken - a.qty).max(0);
     }
 }
 
@@ -1035,10 +1035,10 @@ fn hold(s: &mut SkuStock, a: &Allocation) {
     if let Some(l) = s.location_mut(&a.location) {
         l.reserved = l.reserved.saturating_add(a.qty);
     }
-    if let Some(c) = &a.quota {
-        if let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c) {
-            q.taken = q.taken.saturating_add(a.qty);
-        }
+    if let Some(c) = &a.quota
+        && let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c)
+    {
+        q.taken = q.taken.saturating_add(a.qty);
     }
 }
 
@@ -1079,10 +1079,10 @@ fn allocate(
         qty: q,
         quota: quota.clone(),
     };
-    if qty <= pool {
-        if let Some(&i) = order.iter().find(|&&i| stock.locations[i].free() >= qty) {
-            return Ok(vec![at(i, qty)]);
-        }
+    if qty <= pool
+        && let Some(&i) = order.iter().find(|&&i| stock.locations[i].free() >= qty)
+    {
+        return Ok(vec![at(i, qty)]);
     }
     // Split, in priority order, never beyond what the pool allows.
     let mut out = Vec::new();
@@ -1096,17 +1096,19 @@ fn allocate(
             budget -= t;
         }
     }
-    if need > 0 && quota.is_none() && stock.backorder_allowed() {
-        if let Some(&i) = order.iter().find(|&&i| stock.locations[i].backorder) {
-            match out
-                .iter_mut()
-                .find(|a| a.location == stock.locations[i].location)
-            {
-                Some(a) => a.qty += need,
-                None => out.push(at(i, need)),
-            }
-            need = 0;
+    if need > 0
+        && quota.is_none()
+        && stock.backorder_allowed()
+        && let Some(&i) = order.iter().find(|&&i| stock.locations[i].backorder)
+    {
+        match out
+            .iter_mut()
+            .find(|a| a.location == stock.locations[i].location)
+        {
+            Some(a) => a.qty += need,
+            None => out.push(at(i, need)),
         }
+        need = 0;
     }
     if need > 0 {
         return Err(CoreError::InsufficientStock {

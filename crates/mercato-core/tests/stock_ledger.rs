@@ -483,11 +483,10 @@ proptest! {
                         l.apply(e);
                     }
                     for e in &ev {
-                        if let StockEvent::Committed { id, .. } = e {
-                            if l.reservation(id).is_none() {
+                        if let StockEvent::Committed { id, .. } = e
+                            && l.reservation(id).is_none() {
                                 prop_assert!(ended.insert(id.clone()), "reservation {} ended twice", id);
                             }
-                        }
                     }
                 }
             }

@@ -22,6 +22,13 @@
 //!   newer build is refused ([`StoreError::SchemaTooNew`]). An optional
 //!   PostgreSQL schema (namespace) lets one database hold several stores.
 //!
+//! - Every open store holds a shared advisory lock on its schema, on one
+//!   dedicated session, for as long as it lives. [`PgStore::open_fresh`]
+//!   takes that lock exclusively before dropping anything and is refused
+//!   with [`StoreError::InUse`] while any other store, in any process, has
+//!   the schema open. [`PgStore::create_new`] refuses an existing schema
+//!   and [`PgStore::open_read_only`] a missing store.
+//!
 //! See `docs/storage.md` for the schema, the guards and the scale-out path.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -212,6 +219,115 @@ pub struct PgStore {
     writer: std::sync::Mutex<Option<Writer>>,
     schema: Option<String>,
     chain: Chain,
+    /// The session holding this store's shared advisory lock on its schema
+    /// (see [`PgStore::open`]); unlocked when the store is dropped.
+    lock: std::sync::Mutex<postgres::Client>,
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        // Unlock explicitly: the server ends a closed session (and frees
+        // its locks) only some time after the client has gone, and a caller
+        // replacing the schema right after dropping its store must not find
+        // it still held.
+        if let Ok(mut c) = self.lock.lock() {
+            let _ = c.batch_execute("SELECT pg_advisory_unlock_all()");
+        }
+    }
+}
+
+/// How long opening waits while another caller replaces the schema (the
+/// exclusive lock is held only while the schema is dropped).
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The advisory lock of a store: the key pair `(hashtext('mercato-store'),
+/// hashtext(schema))`, apart from the one-key locks of migrations.
+const TRY_LOCK_SHARED: &str =
+    "SELECT pg_try_advisory_lock_shared(hashtext('mercato-store'), hashtext($1))";
+const TRY_LOCK_EXCLUSIVE: &str =
+    "SELECT pg_try_advisory_lock(hashtext('mercato-store'), hashtext($1))";
+const UNLOCK_EXCLUSIVE: &str = "SELECT pg_advisory_unlock(hashtext('mercato-store'), hashtext($1))";
+
+fn in_use(schema: &str) -> StoreError {
+    StoreError::InUse {
+        what: format!("PostgreSQL schema {schema}"),
+    }
+}
+
+/// The connection settings for `url` and `options` (the schema's
+/// `search_path`, read-only sessions when `read_only`).
+fn parse_config(
+    url: &str,
+    options: &PgOptions,
+    read_only: bool,
+) -> Result<postgres::Config, StoreError> {
+    let mut config: postgres::Config = url
+        .parse()
+        .map_err(|e: postgres::Error| StoreError::Open(format!("bad URL: {}", pg_message(&e))))?;
+    let mut settings = Vec::new();
+    if let Some(s) = &options.schema {
+        if !valid_schema(s) {
+            return Err(StoreError::Open(format!(
+                "schema name `{s}`: use lower-case letters, digits and _"
+            )));
+        }
+        settings.push(format!("-c search_path={s}"));
+    }
+    if read_only {
+        settings.push("-c default_transaction_read_only=on".to_string());
+    }
+    if !settings.is_empty() {
+        if let Some(given) = config.get_options() {
+            settings.insert(0, given.to_string());
+        }
+        config.options(&settings.join(" "));
+    }
+    if config.get_connect_timeout().is_none() {
+        config.connect_timeout(options.connect_timeout);
+    }
+    Ok(config)
+}
+
+/// A session for the store's advisory lock.
+fn lock_session(config: &postgres::Config) -> Result<postgres::Client, StoreError> {
+    config
+        .connect(NoTls)
+        .map_err(|e| StoreError::Open(pg_message(&e)))
+}
+
+/// The name the lock is taken on: the schema of `options`, else the
+/// session's current schema (normally `public`).
+fn lock_name(client: &mut postgres::Client, options: &PgOptions) -> Result<String, StoreError> {
+    match &options.schema {
+        Some(s) => Ok(s.clone()),
+        None => col(
+            &client
+                .query_one("SELECT COALESCE(current_schema(), '')", &[])
+                .map_err(backend)?,
+            0,
+        ),
+    }
+}
+
+/// Takes the shared lock of `schema` on `client`, waiting up to
+/// [`LOCK_WAIT`] while another caller replaces it.
+fn lock_shared(client: &mut postgres::Client, schema: &str) -> Result<(), StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        let got: bool = col(
+            &client
+                .query_one(TRY_LOCK_SHARED, &[&schema])
+                .map_err(backend)?,
+            0,
+        )?;
+        if got {
+            return Ok(());
+        }
+        if start.elapsed() >= LOCK_WAIT {
+            return Err(in_use(schema));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 impl std::fmt::Debug for PgStore {
@@ -226,21 +342,101 @@ impl PgStore {
     /// Connects to `url` (`postgresql://user[:password]@host[:port]/database`
     /// or `host=… user=… dbname=…`), creates the schema if needed and
     /// migrates it to [`SCHEMA_VERSION`].
+    ///
+    /// The store holds a shared advisory lock on its schema, on a session
+    /// of its own, until it is dropped: any number of stores, in any
+    /// processes, may have one schema open; none can have it dropped under
+    /// them by [`PgStore::open_fresh`].
     pub fn open(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
-        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            StoreError::Open(format!("bad URL: {}", pg_message(&e)))
-        })?;
-        if let Some(s) = &options.schema {
-            if !valid_schema(s) {
-                return Err(StoreError::Open(format!(
-                    "schema name `{s}`: use lower-case letters, digits and _"
-                )));
+        let config = parse_config(url, &options, false)?;
+        let mut lock = lock_session(&config)?;
+        let name = lock_name(&mut lock, &options)?;
+        lock_shared(&mut lock, &name)?;
+        Self::open_locked(config, options, lock, false)
+    }
+
+    /// Drops the schema named in `options` with everything in it, then
+    /// opens a fresh store there (the tools' `--fresh`). Refuses options
+    /// without a schema: it never empties `public` by default.
+    ///
+    /// Takes the schema's advisory lock exclusively first: while any other
+    /// store (in this process or another) has the schema open, it fails
+    /// with [`StoreError::InUse`] and drops nothing. The new store then
+    /// holds the lock shared, like [`PgStore::open`] (taken before the
+    /// exclusive one is released, so nobody can drop the schema in
+    /// between).
+    pub fn open_fresh(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let Some(schema) = options.schema.clone() else {
+            return Err(StoreError::Open(
+                "open_fresh needs a schema to drop and recreate".into(),
+            ));
+        };
+        let config = parse_config(url, &options, false)?;
+        let mut lock = lock_session(&config)?;
+        let got: bool = col(
+            &lock
+                .query_one(TRY_LOCK_EXCLUSIVE, &[&schema])
+                .map_err(backend)?,
+            0,
+        )?;
+        if !got {
+            return Err(in_use(&schema));
+        }
+        lock.batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
+            .map_err(backend)?;
+        // A session never waits for its own locks: shared, then let go of
+        // the exclusive one.
+        lock_shared(&mut lock, &schema)?;
+        lock.query_one(UNLOCK_EXCLUSIVE, &[&schema])
+            .map_err(backend)?;
+        Self::open_locked(config, options, lock, false)
+    }
+
+    /// Creates a new store in the schema named in `options`, refusing with
+    /// [`StoreError::Exists`] when that schema already exists (whatever it
+    /// holds); nothing existing is opened or changed. Refuses options
+    /// without a schema.
+    pub fn create_new(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let Some(schema) = options.schema.clone() else {
+            return Err(StoreError::Open(
+                "create_new needs a schema to create".into(),
+            ));
+        };
+        let config = parse_config(url, &options, false)?;
+        let mut lock = lock_session(&config)?;
+        lock_shared(&mut lock, &schema)?;
+        if let Err(e) = lock.batch_execute(&format!("CREATE SCHEMA \"{schema}\"")) {
+            if e.code() == Some(&postgres::error::SqlState::DUPLICATE_SCHEMA) {
+                return Err(StoreError::Exists {
+                    what: format!("PostgreSQL schema {schema}"),
+                });
             }
-            config.options(&format!("-c search_path={s}"));
+            return Err(backend(e));
         }
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(options.connect_timeout);
-        }
+        Self::open_locked(config, options, lock, false)
+    }
+
+    /// Opens an existing store for reading only (the auditor's open): a
+    /// missing schema or a schema without mercato's `schema_version` table
+    /// is [`StoreError::Open`] and nothing is created; nothing is migrated,
+    /// and every session is read-only (`default_transaction_read_only`), so
+    /// writes fail. Holds the shared lock like [`PgStore::open`].
+    pub fn open_read_only(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
+        let config = parse_config(url, &options, true)?;
+        let mut lock = lock_session(&config)?;
+        let name = lock_name(&mut lock, &options)?;
+        lock_shared(&mut lock, &name)?;
+        Self::open_locked(config, options, lock, true)
+    }
+
+    /// The pool and the store, once `lock` holds the shared lock; migrates
+    /// (or, `read_only`, only checks) the schema.
+    fn open_locked(
+        config: postgres::Config,
+        options: PgOptions,
+        lock: postgres::Client,
+        read_only: bool,
+    ) -> Result<PgStore, StoreError> {
         let manager = PostgresConnectionManager::new(config.clone(), NoTls);
         let pool = r2d2::Pool::builder()
             .max_size(options.pool_size.max(1))
@@ -253,41 +449,17 @@ impl PgStore {
             config,
             writer: std::sync::Mutex::new(None),
             schema: options.schema,
-            chain: options.chain,
+            chain: options.chain.clone(),
+            lock: std::sync::Mutex::new(lock),
         };
-        store.migrate()?;
-        store.check_chain()?;
+        if read_only {
+            store.check_readable()?;
+            store.check_chain_read_only()?;
+        } else {
+            store.migrate()?;
+            store.check_chain()?;
+        }
         Ok(store)
-    }
-
-    /// Drops the schema named in `options` with everything in it, then
-    /// opens a fresh store there (the scenario runner's one-schema-per-file).
-    /// Refuses options without a schema: it never empties `public`.
-    pub fn open_fresh(url: &str, options: PgOptions) -> Result<PgStore, StoreError> {
-        let Some(schema) = options.schema.clone() else {
-            return Err(StoreError::Open(
-                "open_fresh needs a schema to drop and recreate".into(),
-            ));
-        };
-        if !valid_schema(&schema) {
-            return Err(StoreError::Open(format!(
-                "schema name `{schema}`: use lower-case letters, digits and _"
-            )));
-        }
-        let mut config: postgres::Config = url.parse().map_err(|e: postgres::Error| {
-            StoreError::Open(format!("bad URL: {}", pg_message(&e)))
-        })?;
-        if config.get_connect_timeout().is_none() {
-            config.connect_timeout(options.connect_timeout);
-        }
-        let mut client = config
-            .connect(NoTls)
-            .map_err(|e| StoreError::Open(pg_message(&e)))?;
-        client
-            .batch_execute(&format!("DROP SCHEMA IF EXISTS \"{schema}\" CASCADE"))
-            .map_err(backend)?;
-        drop(client);
-        PgStore::open(url, options)
     }
 
     /// The PostgreSQL schema holding the tables, if one was chosen.
@@ -341,6 +513,41 @@ impl PgStore {
         tx.commit().map_err(backend)
     }
 
+    /// Refuses a log recorded with another chain, changing nothing (no
+    /// record: an older schema, or nothing written yet; SHA-256 if it has
+    /// events).
+    fn check_chain_read_only(&self) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        let table: Option<String> = col(
+            &c.query_one("SELECT to_regclass('chain_meta')::text", &[])
+                .map_err(backend)?,
+            0,
+        )?;
+        let recorded: Option<String> = match table {
+            Some(_) => c
+                .query_opt("SELECT fingerprint FROM chain_meta WHERE id = 1", &[])
+                .map_err(backend)?
+                .map(|r| col(&r, 0))
+                .transpose()?,
+            None => None,
+        };
+        match recorded {
+            Some(r) => self.chain.check_fingerprint(&r),
+            None => {
+                let any: bool = col(
+                    &c.query_one("SELECT EXISTS (SELECT 1 FROM events)", &[])
+                        .map_err(backend)?,
+                    0,
+                )?;
+                if any {
+                    self.chain.check_fingerprint(&Chain::Sha256.fingerprint())
+                } else {
+                    Ok(())
+                }
+            }
+        }
+    }
+
     /// Records the chain of a new log, or refuses a log recorded with another.
     fn check_chain(&self) -> Result<(), StoreError> {
         let mut c = self.conn()?;
@@ -376,6 +583,37 @@ impl PgStore {
             *slot = None;
         }
         result
+    }
+
+    /// Checks, changing nothing, that the schema holds a mercato store this
+    /// build can read.
+    fn check_readable(&self) -> Result<(), StoreError> {
+        let mut c = self.conn()?;
+        let where_ = match &self.schema {
+            Some(s) => format!("schema {s}"),
+            None => "the search_path".to_string(),
+        };
+        let table: Option<String> = col(
+            &c.query_one("SELECT to_regclass('schema_version')::text", &[])
+                .map_err(backend)?,
+            0,
+        )?;
+        if table.is_none() {
+            return Err(StoreError::Open(format!("no mercato store in {where_}")));
+        }
+        let found: Option<i32> = col(
+            &c.query_one("SELECT MAX(version) FROM schema_version", &[])
+                .map_err(backend)?,
+            0,
+        )?;
+        let found = i64::from(found.unwrap_or(0));
+        if found > SCHEMA_VERSION {
+            return Err(StoreError::SchemaTooNew {
+                found,
+                supported: SCHEMA_VERSION,
+            });
+        }
+        Ok(())
     }
 
     /// Test and audit hook: runs SQL on the database as an outside writer

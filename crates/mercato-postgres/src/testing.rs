@@ -165,10 +165,10 @@ impl TestCluster {
     /// [`TestCluster::start`] with extra `postgresql.conf` settings
     /// (`name=value`) for a private cluster.
     pub fn start_with(settings: &[&str]) -> Result<TestCluster, String> {
-        if let Ok(url) = std::env::var("MERCATO_PG_URL") {
-            if !url.is_empty() {
-                return Ok(TestCluster { url, owned: None });
-            }
+        if let Ok(url) = std::env::var("MERCATO_PG_URL")
+            && !url.is_empty()
+        {
+            return Ok(TestCluster { url, owned: None });
         }
         let bin = find_bin_dir().ok_or_else(|| INSTALL_HINT.to_string())?;
         Self::start_private(&bin, settings)

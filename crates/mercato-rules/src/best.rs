@@ -284,10 +284,10 @@ impl<'w, 'a> Search<'w, 'a> {
             .count();
         if in_group < self.per_group {
             picked.push(j);
-            if let Some(choice) = self.evaluate(picked)? {
-                if choice.better_than(best) {
-                    *best = choice;
-                }
+            if let Some(choice) = self.evaluate(picked)?
+                && choice.better_than(best)
+            {
+                *best = choice;
             }
             self.dfs(j + 1, picked, alone_sum + cand.alone, best)?;
             picked.pop();

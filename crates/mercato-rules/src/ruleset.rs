@@ -243,14 +243,14 @@ impl RuleSet {
         if self.promotions.iter().any(|o| o.id == p.id) {
             return Err(RulesError::rule(&p.id, "id", "appears twice"));
         }
-        if let PromotionRule::Gift { gift, .. } = &p.rule {
-            if self.item(&gift.sku).is_none() {
-                return Err(RulesError::rule(
-                    &p.id,
-                    "gift",
-                    format!("SKU `{}` is not in the catalog", gift.sku),
-                ));
-            }
+        if let PromotionRule::Gift { gift, .. } = &p.rule
+            && self.item(&gift.sku).is_none()
+        {
+            return Err(RulesError::rule(
+                &p.id,
+                "gift",
+                format!("SKU `{}` is not in the catalog", gift.sku),
+            ));
         }
         Ok(())
     }

@@ -17,6 +17,14 @@
 //! strings: no REAL column ever holds money. Opening a database written by a
 //! newer schema is an error, never a silent downgrade.
 //!
+//! Every open store holds a shared advisory lock on a sidecar file,
+//! `<database>.lock`, for as long as it lives. Replacing a database
+//! ([`SqliteStore::create_fresh`], [`SqliteStore::remove_database`]) takes
+//! that lock exclusively first and is refused with [`StoreError::InUse`]
+//! while any store, in this process or another, has the file open.
+//! [`SqliteStore::create_new`] refuses an existing file and
+//! [`SqliteStore::open_read_only`] a missing one.
+//!
 //! ```
 //! use mercato_sqlite::{SqliteOptions, SqliteStore};
 //! use mercato_store::{Commit, NewEvent, Store};
@@ -34,8 +42,10 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 use std::collections::HashMap;
 
@@ -43,7 +53,7 @@ use mercato_store::{
     BatchCheck, Chain, ChainTail, Commit, CommitOutcome, GENESIS, IdempotencyRecord, ReadModel,
     ReplayEntry, SnapshotRecord, Store, StoreError, StoredEvent,
 };
-use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = 4;
@@ -113,6 +123,85 @@ pub struct SqliteStore {
     writer: Mutex<Connection>,
     reader: Mutex<Connection>,
     chain: Chain,
+    /// `<database>.lock`, locked shared for the store's lifetime (`None`
+    /// only where the file system cannot lock). Declared last: dropped, and
+    /// so unlocked, after both connections are closed.
+    _lock: Option<File>,
+}
+
+/// How long opening waits for a database that is being replaced (the
+/// exclusive lock is held only while files are removed), like SQLite's
+/// busy timeout.
+const LOCK_WAIT: Duration = Duration::from_secs(10);
+
+/// The suffixes of the files SQLite keeps beside a database.
+const SIDECARS: [&str; 3] = ["-wal", "-shm", "-journal"];
+
+/// `path` with `suffix` appended to its file name.
+fn with_suffix(path: &Path, suffix: &str) -> PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(suffix);
+    PathBuf::from(p)
+}
+
+fn open_error(path: &Path, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Open(format!("{}: {e}", path.display()))
+}
+
+fn in_use(path: &Path) -> StoreError {
+    StoreError::InUse {
+        what: path.display().to_string(),
+    }
+}
+
+/// Opens (creating if needed) the lock file of the database at `path`.
+fn lock_file(path: &Path) -> Result<File, StoreError> {
+    let lock = SqliteStore::lock_path(path);
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(&lock)
+        .map_err(|e| open_error(&lock, e))
+}
+
+/// Takes the shared lock of the database at `path`, waiting up to
+/// [`LOCK_WAIT`] while another caller replaces the database. `None` when
+/// the file system does not support locking (opening still works there;
+/// replacing is refused).
+fn lock_shared(path: &Path) -> Result<Option<File>, StoreError> {
+    let file = lock_file(path)?;
+    let start = Instant::now();
+    loop {
+        match file.try_lock_shared() {
+            Ok(()) => return Ok(Some(file)),
+            Err(TryLockError::WouldBlock) if start.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(Duration::from_millis(5));
+            }
+            Err(TryLockError::WouldBlock) => return Err(in_use(path)),
+            Err(TryLockError::Error(e)) if e.kind() == std::io::ErrorKind::Unsupported => {
+                return Ok(None);
+            }
+            Err(TryLockError::Error(e)) => {
+                return Err(open_error(&SqliteStore::lock_path(path), e));
+            }
+        }
+    }
+}
+
+/// The first bytes of every SQLite 3 database file.
+const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
+
+/// True when the file at `path` is empty or starts like an SQLite
+/// database (so removing it cannot destroy some other kind of file).
+fn looks_like_sqlite(path: &Path) -> Result<bool, StoreError> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(16);
+    File::open(path)
+        .and_then(|f| f.take(16).read_to_end(&mut head))
+        .map_err(|e| open_error(path, e))?;
+    Ok(head.is_empty() || head.as_slice() == SQLITE_MAGIC)
 }
 
 const SCHEMA: &str = "
@@ -220,22 +309,160 @@ fn decode_also(text: &str) -> rusqlite::Result<Vec<String>> {
 
 impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and migrates it to
-    /// the current schema.
+    /// the current schema. The store holds a shared lock on
+    /// [`SqliteStore::lock_path`] until it is dropped: any number of stores,
+    /// in any processes, may have one file open; none of them can have it
+    /// replaced under them.
     pub fn open(path: impl AsRef<Path>, options: SqliteOptions) -> Result<SqliteStore, StoreError> {
-        let path = path.as_ref().to_path_buf();
-        let writer = Connection::open(&path)
-            .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
-        configure(&writer, &options)?;
-        migrate(&writer)?;
-        check_chain(&writer, &options.chain)?;
-        let reader = Connection::open(&path)
-            .map_err(|e| StoreError::Open(format!("{}: {e}", path.display())))?;
-        configure(&reader, &options)?;
+        let path = path.as_ref();
+        let lock = lock_shared(path)?;
+        Self::connect(path, options, false, lock)
+    }
+
+    /// Creates a new database at `path`, refusing with
+    /// [`StoreError::Exists`] when a file (or a write-ahead log or journal
+    /// of one) is already there. Nothing existing is opened or changed.
+    pub fn create_new(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        let lock = lock_shared(path)?;
+        for suffix in ["-wal", "-journal"] {
+            let side = with_suffix(path, suffix);
+            if side.exists() {
+                return Err(StoreError::Exists {
+                    what: format!("{} (a database's log is there)", side.display()),
+                });
+            }
+        }
+        match OpenOptions::new().write(true).create_new(true).open(path) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Exists {
+                    what: path.display().to_string(),
+                });
+            }
+            Err(e) => return Err(open_error(path, e)),
+        }
+        Self::connect(path, options, false, lock)
+    }
+
+    /// Replaces the database at `path` with a new, empty one: removes the
+    /// file and its `-wal`, `-shm` and `-journal` sidecars (see
+    /// [`SqliteStore::remove_database`]), then opens a new database there.
+    ///
+    /// Refused with [`StoreError::InUse`], changing nothing, while any
+    /// other store (in this process or another) has the database open.
+    /// The files are removed only under the exclusive lock and the new
+    /// database is opened under a shared one, so a store never keeps
+    /// writing to a file that was removed; two callers replacing one path
+    /// at the same moment may both end up on the same new database.
+    pub fn create_fresh(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        Self::remove_database(path)?;
+        Self::open(path, options)
+    }
+
+    /// Removes the database at `path` with its `-wal`, `-shm` and
+    /// `-journal` sidecars (a missing file is fine). Takes the lock file
+    /// exclusively first: refused with [`StoreError::InUse`] while any store
+    /// has the database open, and with [`StoreError::Open`] when the file
+    /// is not an SQLite database or the file system cannot lock; nothing is
+    /// removed then. The lock file itself stays (it is empty).
+    pub fn remove_database(path: impl AsRef<Path>) -> Result<(), StoreError> {
+        let path = path.as_ref();
+        let lock = lock_file(path)?;
+        match lock.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => return Err(in_use(path)),
+            Err(TryLockError::Error(e)) => {
+                return Err(open_error(
+                    &Self::lock_path(path),
+                    format!("cannot lock, so cannot tell whether it is in use: {e}"),
+                ));
+            }
+        }
+        if path.exists() && !looks_like_sqlite(path)? {
+            return Err(open_error(path, "not an SQLite database; not removing it"));
+        }
+        for p in std::iter::once(path.to_path_buf()).chain(SIDECARS.map(|s| with_suffix(path, s))) {
+            match std::fs::remove_file(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(open_error(&p, format!("cannot remove: {e}"))),
+            }
+        }
+        // Dropping `lock` releases the exclusive lock.
+        Ok(())
+    }
+
+    /// Opens an existing database for reading only (the auditor's open):
+    /// a missing file is [`StoreError::Open`] and nothing is created; the
+    /// file is neither migrated nor written (writes fail), and a file
+    /// without mercato's `schema_version` table is refused. A database of
+    /// an older schema version is read as it is. Holds the shared lock like
+    /// [`SqliteStore::open`], so the database cannot be replaced while it
+    /// is being read (the lock file and SQLite's `-shm`/`-wal` files may be
+    /// created beside the database).
+    pub fn open_read_only(
+        path: impl AsRef<Path>,
+        options: SqliteOptions,
+    ) -> Result<SqliteStore, StoreError> {
+        let path = path.as_ref();
+        if !path.is_file() {
+            return Err(open_error(path, "no such database file"));
+        }
+        let lock = lock_shared(path)?;
+        Self::connect(path, options, true, lock)
+    }
+
+    /// The lock file of the database at `path`: `<path>.lock`.
+    pub fn lock_path(path: impl AsRef<Path>) -> PathBuf {
+        with_suffix(path.as_ref(), ".lock")
+    }
+
+    /// Opens the two connections (the caller holds the shared lock).
+    fn connect(
+        path: &Path,
+        options: SqliteOptions,
+        read_only: bool,
+        lock: Option<File>,
+    ) -> Result<SqliteStore, StoreError> {
+        let open = || {
+            if read_only {
+                Connection::open_with_flags(
+                    path,
+                    OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+                )
+            } else {
+                Connection::open(path)
+            }
+            .map_err(|e| open_error(path, e))
+        };
+        let writer = open()?;
+        configure(&writer, &options, read_only)?;
+        if read_only {
+            check_readable(&writer).map_err(|e| match e {
+                StoreError::Backend(m) => open_error(path, m),
+                other => other,
+            })?;
+            check_chain_read_only(&writer, &options.chain)?;
+        } else {
+            migrate(&writer)?;
+            check_chain(&writer, &options.chain)?;
+        }
+        let reader = open()?;
+        configure(&reader, &options, read_only)?;
         Ok(SqliteStore {
-            path,
+            path: path.to_path_buf(),
             writer: Mutex::new(writer),
             reader: Mutex::new(reader),
             chain: options.chain,
+            _lock: lock,
         })
     }
 
@@ -258,11 +485,21 @@ impl SqliteStore {
 
     /// Copies the live database to `dest` with SQLite's online backup API
     /// (writers keep going meanwhile). The copy is a complete database that
-    /// [`SqliteStore::open`] and `verify` accept.
+    /// [`SqliteStore::open`] and `verify` accept. `dest` must not exist
+    /// ([`StoreError::Exists`]): a backup never overwrites a file.
     pub fn backup_to(&self, dest: impl AsRef<Path>) -> Result<(), StoreError> {
+        let dest = dest.as_ref();
+        match OpenOptions::new().write(true).create_new(true).open(dest) {
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                return Err(StoreError::Exists {
+                    what: dest.display().to_string(),
+                });
+            }
+            Err(e) => return Err(open_error(dest, e)),
+        }
         let src = self.reader()?;
-        let mut dst =
-            Connection::open(dest.as_ref()).map_err(|e| StoreError::Open(e.to_string()))?;
+        let mut dst = Connection::open(dest).map_err(|e| open_error(dest, e))?;
         let backup = rusqlite::backup::Backup::new(&src, &mut dst).map_err(backend)?;
         backup
             .run_to_completion(1024, std::time::Duration::from_millis(0), None)
@@ -277,11 +514,13 @@ impl SqliteStore {
     }
 }
 
-fn configure(c: &Connection, options: &SqliteOptions) -> Result<(), StoreError> {
+fn configure(c: &Connection, options: &SqliteOptions, read_only: bool) -> Result<(), StoreError> {
     c.busy_timeout(std::time::Duration::from_secs(10))
         .map_err(backend)?;
-    c.pragma_update(None, "journal_mode", "WAL")
-        .map_err(backend)?;
+    if !read_only {
+        c.pragma_update(None, "journal_mode", "WAL")
+            .map_err(backend)?;
+    }
     c.pragma_update(None, "synchronous", options.synchronous.pragma())
         .map_err(backend)?;
     c.pragma_update(None, "foreign_keys", "ON")
@@ -302,6 +541,25 @@ fn schema_version(c: &Connection) -> Result<i64, StoreError> {
         });
     }
     Ok(found)
+}
+
+/// Checks that a database opened read-only is a mercato store this build
+/// can read: it has a `schema_version` table, of a version not newer than
+/// [`SCHEMA_VERSION`].
+fn check_readable(c: &Connection) -> Result<(), StoreError> {
+    let tables: i64 = c
+        .query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    if tables == 0 {
+        return Err(StoreError::Backend(
+            "not a mercato database (no schema_version table)".into(),
+        ));
+    }
+    schema_version(c).map(|_| ())
 }
 
 /// Brings the database to [`SCHEMA_VERSION`], one migration per version, in
@@ -334,6 +592,41 @@ fn migrate(c: &Connection) -> Result<(), StoreError> {
         Err(e) => {
             let _ = c.execute_batch("ROLLBACK");
             Err(e)
+        }
+    }
+}
+
+/// Refuses a log recorded with another chain, changing nothing (a log with
+/// no record — older schema, or nothing written yet — is SHA-256 chained
+/// if it has events).
+fn check_chain_read_only(c: &Connection, chain: &Chain) -> Result<(), StoreError> {
+    let has_meta: bool = c
+        .query_row(
+            "SELECT count(*) > 0 FROM sqlite_master WHERE name = 'chain_meta'",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(backend)?;
+    let recorded: Option<String> = if has_meta {
+        c.query_row("SELECT fingerprint FROM chain_meta WHERE id = 1", [], |r| {
+            r.get(0)
+        })
+        .optional()
+        .map_err(backend)?
+    } else {
+        None
+    };
+    match recorded {
+        Some(r) => chain.check_fingerprint(&r),
+        None => {
+            let events: i64 = c
+                .query_row("SELECT count(*) FROM events", [], |r| r.get(0))
+                .map_err(backend)?;
+            if events > 0 {
+                chain.check_fingerprint(&Chain::Sha256.fingerprint())
+            } else {
+                Ok(())
+            }
         }
     }
 }

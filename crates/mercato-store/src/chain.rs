@@ -54,7 +54,7 @@ impl ChainKey {
     /// A key from its hex form (what `audit --chain-key-file` reads).
     pub fn from_hex(hex: &str) -> Result<ChainKey, StoreError> {
         let hex = hex.trim();
-        if hex.len() % 2 != 0 {
+        if !hex.len().is_multiple_of(2) {
             return Err(StoreError::ChainKey(
                 "a hex key has an even number of digits".into(),
             ));

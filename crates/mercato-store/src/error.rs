@@ -42,6 +42,20 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// The store is held by another open store (in this process or another
+    /// one), so it cannot be replaced or removed now. Nothing was changed.
+    #[error("store in use: {what} is open elsewhere; close it first")]
+    InUse {
+        /// The database (path or schema) that is in use.
+        what: String,
+    },
+    /// A new store was asked for where one (or another file) already
+    /// exists. Nothing was changed.
+    #[error("store exists: {what}")]
+    Exists {
+        /// What is in the way (path or schema).
+        what: String,
+    },
 }
 
 impl StoreError {
@@ -55,6 +69,8 @@ impl StoreError {
             StoreError::Tampered { .. } => "tampered",
             StoreError::ChainKey(_) => "chain_key",
             StoreError::SnapshotRejected { .. } => "snapshot_rejected",
+            StoreError::InUse { .. } => "in_use",
+            StoreError::Exists { .. } => "exists",
         }
     }
 }

@@ -281,11 +281,11 @@ impl BatchCheck {
             };
             return refused(commit, &mut self.refused_writes, outcome);
         }
-        if let Some(r) = &commit.idempotency {
-            if let Some(existing) = existing_key(&r.key)? {
-                let outcome = CommitOutcome::DuplicateKey { existing };
-                return refused(commit, &mut self.refused_writes, outcome);
-            }
+        if let Some(r) = &commit.idempotency
+            && let Some(existing) = existing_key(&r.key)?
+        {
+            let outcome = CommitOutcome::DuplicateKey { existing };
+            return refused(commit, &mut self.refused_writes, outcome);
         }
         for (stream, expected) in &commit.expected {
             let actual = stream_version(stream)?;

@@ -741,15 +741,15 @@ impl ReferenceModel {
         {
             s.payment_timeout_minutes = *payment_timeout_minutes;
             s.auto_complete_days = *auto_complete_days;
-            if let Some((count, minutes)) = max_orders {
-                if !max_orders_in_range(*count, *minutes) {
-                    let mut review = s.review.clone().unwrap_or_default();
-                    review.max_orders = Some(mercato::MaxOrders {
-                        count: *count,
-                        minutes: *minutes,
-                    });
-                    s.review = Some(review);
-                }
+            if let Some((count, minutes)) = max_orders
+                && !max_orders_in_range(*count, *minutes)
+            {
+                let mut review = s.review.clone().unwrap_or_default();
+                review.max_orders = Some(mercato::MaxOrders {
+                    count: *count,
+                    minutes: *minutes,
+                });
+                s.review = Some(review);
             }
         }
         s
@@ -783,10 +783,10 @@ impl ReferenceModel {
         if self.orders.contains_key(&req.id) {
             return ExpectedOutcome::Err("duplicate_order_name");
         }
-        if let Some(c) = &req.customer {
-            if !self.customers.contains(c) {
-                return ExpectedOutcome::Err("unknown_customer");
-            }
+        if let Some(c) = &req.customer
+            && !self.customers.contains(c)
+        {
+            return ExpectedOutcome::Err("unknown_customer");
         }
         if req.lines.is_empty() {
             return ExpectedOutcome::Err("empty_cart");
@@ -959,10 +959,10 @@ impl ReferenceModel {
             order.sort_by_key(|i| std::cmp::Reverse(s.locations[*i].priority));
             let free = |l: &ModelLocation| l.on_hand - l.reserved - l.safety;
             let mut got: Vec<(usize, i64)> = Vec::new();
-            if *qty <= pool {
-                if let Some(i) = order.iter().find(|i| free(&s.locations[**i]) >= *qty) {
-                    got.push((*i, *qty));
-                }
+            if *qty <= pool
+                && let Some(i) = order.iter().find(|i| free(&s.locations[**i]) >= *qty)
+            {
+                got.push((*i, *qty));
             }
             if got.is_empty() {
                 let mut need = *qty;
@@ -975,11 +975,12 @@ impl ReferenceModel {
                         budget -= t;
                     }
                 }
-                if need > 0 && quota.is_none() {
-                    if let Some(&i) = order.iter().find(|i| s.locations[**i].backorder) {
-                        got.push((i, need));
-                        need = 0;
-                    }
+                if need > 0
+                    && quota.is_none()
+                    && let Some(&i) = order.iter().find(|i| s.locations[**i].backorder)
+                {
+                    got.push((i, need));
+                    need = 0;
                 }
                 if need > 0 {
                     return Err(());
@@ -987,10 +988,10 @@ impl ReferenceModel {
             }
             for (i, t) in got {
                 s.locations[i].reserved += t;
-                if let Some(c) = &quota {
-                    if let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c) {
-                        q.taken += t;
-                    }
+                if let Some(c) = &quota
+                    && let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c)
+                {
+                    q.taken += t;
                 }
                 let location = s.locations[i].location.clone();
                 match out
@@ -1019,10 +1020,10 @@ impl ReferenceModel {
     }
 
     fn quota_back(&mut self, a: &ModelAlloc) {
-        if let (Some(c), Some(s)) = (&a.quota, self.stock.get_mut(&a.sku)) {
-            if let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c) {
-                q.taken = (q.taken - a.qty).max(0);
-            }
+        if let (Some(c), Some(s)) = (&a.quota, self.stock.get_mut(&a.sku))
+            && let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c)
+        {
+            q.taken = (q.taken - a.qty).max(0);
         }
     }
 

@@ -116,7 +116,7 @@ impl<S: Store + 'static> ModelRunner<S> {
         if !v.is_empty() {
             return Err(fail(violations(&v)));
         }
-        if self.replay_every > 0 && self.steps % self.replay_every == 0 {
+        if self.replay_every > 0 && self.steps.is_multiple_of(self.replay_every) {
             let v = check_engine(&self.engine);
             if !v.is_empty() {
                 return Err(fail(violations(&v)));

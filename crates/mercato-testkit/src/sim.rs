@@ -372,7 +372,7 @@ impl Sim {
         if !self.chance(self.config.fault_per_mille) {
             return None;
         }
-        let f = if self.rng.next_u32() % 2 == 0 {
+        let f = if self.rng.next_u32().is_multiple_of(2) {
             self.report.faults_before += 1;
             Fault::FailBefore
         } else {
@@ -499,30 +499,30 @@ impl Sim {
             }
         );
         self.history.push(summary);
-        if let Some(k) = &key {
-            if !self.keyed.iter().any(|(x, _)| x == k) {
-                self.keyed.push((k.clone(), request.clone()));
-            }
+        if let Some(k) = &key
+            && !self.keyed.iter().any(|(x, _)| x == k)
+        {
+            self.keyed.push((k.clone(), request.clone()));
         }
         match result {
             Ok(response) => {
                 self.report.acknowledged += 1;
-                if let Some(k) = &key {
-                    if let Some(first) = self.acks.iter().find(|a| a.key.as_deref() == Some(k)) {
-                        if first.response != response {
-                            return Err(format!(
-                                "key {k} answered {response:?}, first answered {:?}",
-                                first.response
-                            ));
-                        }
-                        self.report.key_replays += 1;
-                        return Ok(());
+                if let Some(k) = &key
+                    && let Some(first) = self.acks.iter().find(|a| a.key.as_deref() == Some(k))
+                {
+                    if first.response != response {
+                        return Err(format!(
+                            "key {k} answered {response:?}, first answered {:?}",
+                            first.response
+                        ));
                     }
+                    self.report.key_replays += 1;
+                    return Ok(());
                 }
-                if let Request::PlaceOrder(p) = &request {
-                    if !self.orders.contains(&p.id) {
-                        self.orders.push(p.id.clone());
-                    }
+                if let Request::PlaceOrder(p) = &request
+                    && !self.orders.contains(&p.id)
+                {
+                    self.orders.push(p.id.clone());
                 }
                 self.acks.push(Ack {
                     key,
@@ -536,10 +536,10 @@ impl Sim {
                     return Err(format!("a storage error without a fault: {e}"));
                 }
                 // The ambiguous failure may have stored the order.
-                if let Request::PlaceOrder(p) = &request {
-                    if !self.orders.contains(&p.id) {
-                        self.orders.push(p.id.clone());
-                    }
+                if let Request::PlaceOrder(p) = &request
+                    && !self.orders.contains(&p.id)
+                {
+                    self.orders.push(p.id.clone());
                 }
             }
             Err(e) if e.code() == "internal" || e.code() == "conflict" => {
@@ -600,10 +600,10 @@ impl Sim {
         if guard("budget/m100/amount")? != m100_minor {
             return Err("guard budget/m100/amount disagrees".into());
         }
-        if let Some(c) = shop.coupons().get("SAVE5") {
-            if c.live_uses() > COUPON_LIMIT {
-                return Err(format!("coupon limit passed: {}", c.live_uses()));
-            }
+        if let Some(c) = shop.coupons().get("SAVE5")
+            && c.live_uses() > COUPON_LIMIT
+        {
+            return Err(format!("coupon limit passed: {}", c.live_uses()));
         }
         for s in ["config", "sku/a", "sku/b", "sku/c", "sku/d", "customer/u0"] {
             let stored = store.stream_version(s).map_err(|e| e.to_string())?;

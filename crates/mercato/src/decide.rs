@@ -170,10 +170,10 @@ pub(crate) fn decide(
             delta,
             reason,
         } => {
-            if let Some(rules) = &st.rules {
-                if rules.item(sku).is_none() {
-                    return Err(CoreError::UnknownSku(sku.clone()).into());
-                }
+            if let Some(rules) = &st.rules
+                && rules.item(sku).is_none()
+            {
+                return Err(CoreError::UnknownSku(sku.clone()).into());
             }
             shop_decide(
                 st,

@@ -36,15 +36,15 @@ pub struct SettingsReview<'a>(pub &'a ReviewSettings);
 impl ReviewRule for SettingsReview<'_> {
     fn review(&self, input: &ReviewInput<'_>) -> Vec<String> {
         let mut reasons = Vec::new();
-        if let Some(max) = self.0.max_payable {
-            if input.quote.totals.payable.amount() > max {
-                reasons.push("max_payable".to_string());
-            }
+        if let Some(max) = self.0.max_payable
+            && input.quote.totals.payable.amount() > max
+        {
+            reasons.push("max_payable".to_string());
         }
-        if let Some(max) = self.0.max_qty {
-            if input.quote.lines.iter().any(|l| l.qty > max) {
-                reasons.push("max_qty".to_string());
-            }
+        if let Some(max) = self.0.max_qty
+            && input.quote.lines.iter().any(|l| l.qty > max)
+        {
+            reasons.push("max_qty".to_string());
         }
         if let (Some(m), Some(customer)) = (self.0.max_orders, input.customer) {
             // A window that reaches before (or, negative, after) the range

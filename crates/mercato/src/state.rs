@@ -131,16 +131,16 @@ impl EngineState {
             }
             ConfigEvent::SettingsChanged { settings } => {
                 self.settings = settings.clone();
-                if let Some(r) = &self.rules {
-                    if let Ok(n) = RuleSet::restore(
+                if let Some(r) = &self.rules
+                    && let Ok(n) = RuleSet::restore(
                         r.currency(),
                         settings.pricing.clone(),
                         r.catalog().to_vec(),
                         r.promotions().to_vec(),
                         r.coupons().to_vec(),
-                    ) {
-                        self.rules = Some(n);
-                    }
+                    )
+                {
+                    self.rules = Some(n);
                 }
             }
             ConfigEvent::CatalogItemAdded { item } => {
@@ -387,19 +387,18 @@ impl EngineState {
         };
         let mut out = Vec::new();
         for e in events {
-            if let LogEvent::Core(mercato_core::Event::Order(OrderEvent::Placed { id, .. })) = e {
-                if let Some(o) = self.shop().order(id) {
-                    if o.status.is_live() {
-                        order_guards(rules, o, 1, &mut out);
-                    }
-                }
+            if let LogEvent::Core(mercato_core::Event::Order(OrderEvent::Placed { id, .. })) = e
+                && let Some(o) = self.shop().order(id)
+                && o.status.is_live()
+            {
+                order_guards(rules, o, 1, &mut out);
             }
         }
         for id in was_live {
-            if let Some(o) = self.shop().order(id) {
-                if !o.status.is_live() {
-                    order_guards(rules, o, -1, &mut out);
-                }
+            if let Some(o) = self.shop().order(id)
+                && !o.status.is_live()
+            {
+                order_guards(rules, o, -1, &mut out);
             }
         }
         out

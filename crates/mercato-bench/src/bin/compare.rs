@@ -28,7 +28,9 @@ struct Args {
     /// Concurrent callers to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,32")]
     callers: Vec<u32>,
-    /// Working directory for the databases.
+    /// Directory in which to make a new scratch directory of this run
+    /// (`mercato-compare-<pid>`) for the databases; only that directory is
+    /// written to, and it is removed at the end.
     #[arg(long)]
     dir: PathBuf,
     /// Where to write the JSON results.
@@ -42,7 +44,22 @@ struct Args {
     date: String,
 }
 
+/// Makes the run's own scratch directory in `--dir` (refusing one that
+/// is already there), runs the measurements in it and removes it.
 fn run(a: &Args) -> Result<Results, String> {
+    let scratch = a
+        .dir
+        .join(format!("mercato-compare-{}", std::process::id()));
+    std::fs::create_dir(&scratch).map_err(|e| format!("{}: {e}", scratch.display()))?;
+    let r = measure_in(a, &scratch);
+    // Everything in it was created by this run.
+    let cleaned = std::fs::remove_dir_all(&scratch);
+    let r = r?;
+    cleaned.map_err(|e| format!("{}: {e}", scratch.display()))?;
+    Ok(r)
+}
+
+fn measure_in(a: &Args, dir: &std::path::Path) -> Result<Results, String> {
     let e = |x: &dyn std::fmt::Display| x.to_string();
     let mut r = Results {
         date: a.date.clone(),
@@ -51,7 +68,7 @@ fn run(a: &Args) -> Result<Results, String> {
     };
     eprintln!("fsync rate…");
     r.figures
-        .push(fsync_rate(&a.dir, Duration::from_secs(3)).map_err(|x| e(&x))?);
+        .push(fsync_rate(dir, Duration::from_secs(3)).map_err(|x| e(&x))?);
     if !a.redis.is_empty() {
         let client = redis::Client::open(a.redis.as_str()).map_err(|x| e(&x))?;
         let mut c = client.get_connection().map_err(|x| e(&x))?;
@@ -81,18 +98,15 @@ fn run(a: &Args) -> Result<Results, String> {
     for &b in &a.callers {
         eprintln!("raw sqlite batch {b}…");
         r.figures
-            .push(raw_sqlite(&a.dir.join("raw.db"), b, a.orders).map_err(|x| e(&x))?);
+            .push(raw_sqlite(&dir.join(format!("raw-{b}.db")), b, a.orders)?);
     }
     let next = Arc::new(AtomicU64::new(0));
     for (sync, name) in [
         (Synchronous::Full, "mercato_sqlite_full"),
         (Synchronous::Normal, "mercato_sqlite_normal"),
     ] {
-        let path = a.dir.join(format!("{name}.db"));
-        for suffix in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
-        }
-        let store = SqliteStore::open(&path, SqliteOptions::default().synchronous(sync))
+        let path = dir.join(format!("{name}.db"));
+        let store = SqliteStore::create_new(&path, SqliteOptions::default().synchronous(sync))
             .map_err(|x| e(&x))?;
         let units = i64::try_from(a.orders * 2 * a.callers.len() as u64).unwrap_or(i64::MAX);
         let engine = Arc::new(flash_shop(store, units).map_err(|x| e(&x))?);

@@ -88,7 +88,7 @@ pub fn promotion(seed: u64, k: u64) -> Value {
             json!({"kind": "quantity_discount", "tiers": [{"min_qty": 3, "percent": pct(33)}, {"min_qty": 10, "off": amt(35, 500, 3000)}]})
         }
         12 => {
-            json!({"kind": "buy_x_get_y", "buy": {"qty": 1 + (r >> 37) % 3}, "get": {"qty": 1, "percent": if (r >> 39) % 2 == 0 { "100".to_string() } else { pct(41) }}, "repeat": (r >> 43) % 4 != 0})
+            json!({"kind": "buy_x_get_y", "buy": {"qty": 1 + (r >> 37) % 3}, "get": {"qty": 1, "percent": if (r >> 39).is_multiple_of(2) { "100".to_string() } else { pct(41) }}, "repeat": !(r >> 43).is_multiple_of(4)})
         }
         13 => {
             json!({"kind": "bundle", "items": [{"sku": sku(45), "qty": 1}, {"sku": sku(47), "qty": 1 + (r >> 49) % 2}], "price": amt(51, 500, 3000)})
@@ -119,7 +119,7 @@ pub fn promotion(seed: u64, k: u64) -> Value {
 /// percent (with cap), some scoped.
 pub fn coupon(seed: u64, k: u64) -> Value {
     let r = mix(seed, 5000 + k);
-    let mut c = if k % 2 == 0 {
+    let mut c = if k.is_multiple_of(2) {
         json!({"kind": "amount_off", "amount": money(200 + (r >> 3) % 3000), "threshold": money((r >> 17) % 40000)})
     } else {
         json!({"kind": "percent_off", "percent": format!("{}", 1 + (r >> 5) % 20), "max_off": money(500 + (r >> 11) % 5000)})
@@ -148,7 +148,7 @@ pub fn rules(rules: usize, coupons: usize, seed: u64) -> RuleSet {
     let promotions: Vec<Value> = (0..rules as u64).map(|k| promotion(seed, k)).collect();
     let coupons: Vec<Value> = (0..coupons as u64).map(|k| coupon(seed, k)).collect();
     let settings: PricingSettings = serde_json::from_value(json!({
-        "rounding": if seed % 2 == 0 { "half_up" } else { "half_even" },
+        "rounding": if seed.is_multiple_of(2) { "half_up" } else { "half_even" },
         "selection": if seed % 3 == 2 { "priority" } else { "best_for_customer" },
         "max_coupons_per_group": 1 + seed % 2,
         "points": {"per_unit": 100, "max_percent": "20"},

@@ -25,20 +25,20 @@ pub(crate) fn usable(env: &Env<'_>, c: &Coupon) -> Result<(), Rejection> {
     if !in_window(c.window.as_ref(), env.now) {
         return Err(Rejection::new(RejectReason::OutsideWindow));
     }
-    if let Some(owner) = &c.owner {
-        if env.customer_id() != Some(owner.as_str()) {
-            return Err(Rejection::new(RejectReason::NotOwner));
-        }
+    if let Some(owner) = &c.owner
+        && env.customer_id() != Some(owner.as_str())
+    {
+        return Err(Rejection::new(RejectReason::NotOwner));
     }
     if c.usage_limit
         .is_some_and(|limit| env.shop.coupon_uses(&c.code) >= limit)
     {
         return Err(Rejection::new(RejectReason::LimitReached));
     }
-    if let (Some(limit), Some(id)) = (c.per_customer_limit, env.customer_id()) {
-        if env.shop.coupon_uses_by(&c.code, id) >= limit {
-            return Err(Rejection::new(RejectReason::LimitReached));
-        }
+    if let (Some(limit), Some(id)) = (c.per_customer_limit, env.customer_id())
+        && env.shop.coupon_uses_by(&c.code, id) >= limit
+    {
+        return Err(Rejection::new(RejectReason::LimitReached));
     }
     Ok(())
 }
@@ -69,10 +69,10 @@ pub(crate) fn eval(
         return Ok(Err(Rejection::new(RejectReason::OutOfScope)));
     }
     let sub: i128 = weights.iter().sum();
-    if let Some(t) = c.threshold.map(|t| env.minor(t)) {
-        if sub < t {
-            return Ok(Err(Rejection::missing(t - sub)));
-        }
+    if let Some(t) = c.threshold.map(|t| env.minor(t))
+        && sub < t
+    {
+        return Ok(Err(Rejection::missing(t - sub)));
     }
     let d = match c.kind {
         CouponKind::AmountOff => c.amount.map_or(0, |a| env.minor(a)),

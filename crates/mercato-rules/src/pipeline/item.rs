@@ -38,11 +38,11 @@ pub(crate) fn eval<'a>(
                 total += s;
                 shares.push((i, s));
             }
-            if let Some(cap) = max_off.map(|m| env.minor(m)) {
-                if total > cap {
-                    let weights: Sparse = members.iter().map(|&i| (i, at(i))).collect();
-                    shares = minor::apportion_sparse(cap, &weights, left.len(), env.currency)?;
-                }
+            if let Some(cap) = max_off.map(|m| env.minor(m))
+                && total > cap
+            {
+                let weights: Sparse = members.iter().map(|&i| (i, at(i))).collect();
+                shares = minor::apportion_sparse(cap, &weights, left.len(), env.currency)?;
             }
             Ok(Eval::from_shares(shares))
         }

@@ -154,10 +154,10 @@ pub(crate) fn run<'a>(work: &mut Work<'a>, plan: &[usize], stage: Stage) -> Resu
         Selection::BestForCustomer => {
             let mut best: Option<(usize, i128)> = None;
             for (k, (_, e)) in exclusives.iter().enumerate() {
-                if let (true, Eval::Gave(g)) = (e.eligible(), e) {
-                    if best.is_none_or(|(_, w)| g.worth() > w) {
-                        best = Some((k, g.worth()));
-                    }
+                if let (true, Eval::Gave(g)) = (e.eligible(), e)
+                    && best.is_none_or(|(_, w)| g.worth() > w)
+                {
+                    best = Some((k, g.worth()));
                 }
             }
             // Ties go to the stack; an empty stack loses to any eligible exclusive.

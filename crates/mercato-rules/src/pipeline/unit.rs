@@ -125,10 +125,10 @@ fn price_lines<'a>(
         }
         let Some((winner, c)) = best else { continue };
         for &k in &contenders {
-            if k != winner {
-                if let Some(st) = states.get_mut(k) {
-                    st.lost = true;
-                }
+            if k != winner
+                && let Some(st) = states.get_mut(k)
+            {
+                st.lost = true;
             }
         }
         let Some(st) = states.get_mut(winner) else {
@@ -254,10 +254,10 @@ fn eligibility(work: &Work<'_>, p: &Promotion) -> Result<(), Rejection> {
     } = &p.rule
     {
         let customer = work.env.customer;
-        if let Some(t) = tier {
-            if customer.and_then(|c| c.tier) != Some(t.as_str()) {
-                return Err(Rejection::new(RejectReason::NotEligible));
-            }
+        if let Some(t) = tier
+            && customer.and_then(|c| c.tier) != Some(t.as_str())
+        {
+            return Err(Rejection::new(RejectReason::NotEligible));
         }
         if per_customer_limit.is_some() && customer.is_none() {
             return Err(Rejection::new(RejectReason::NotEligible));

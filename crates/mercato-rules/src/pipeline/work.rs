@@ -315,15 +315,15 @@ impl<'a> Work<'a> {
 
     /// Takes `amount` off line `i` as an adjustment from `source`.
     pub fn take_line(&mut self, i: usize, source: &'a str, stage: Stage, amount: i128) {
-        if amount > 0 {
-            if let (Some(left), Some(adj)) = (self.left.get_mut(i), self.adjustments.get_mut(i)) {
-                *left -= amount;
-                adj.push(Adj {
-                    source,
-                    stage,
-                    amount,
-                });
-            }
+        if amount > 0
+            && let (Some(left), Some(adj)) = (self.left.get_mut(i), self.adjustments.get_mut(i))
+        {
+            *left -= amount;
+            adj.push(Adj {
+                source,
+                stage,
+                amount,
+            });
         }
     }
 

@@ -97,12 +97,11 @@ pub fn rebuild_with<S: Store + ?Sized>(
         }
     }
     let mut st = EngineState::default();
-    if options.use_snapshot {
-        if let Some(snap) = store.load_snapshot()? {
-            if let Some(from) = restore(store, &snap)? {
-                st = from;
-            }
-        }
+    if options.use_snapshot
+        && let Some(snap) = store.load_snapshot()?
+        && let Some(from) = restore(store, &snap)?
+    {
+        st = from;
     }
     catch_up(store, &mut st)?;
     if st.durable.position < head {
