@@ -1,12 +1,16 @@
-//! `audit`: opens a mercato SQLite or PostgreSQL database, walks the hash chain, rebuilds
-//! every order and ledger from the events and compares the result with the
-//! read models stored beside them. Prints OK, or the first broken link or
+//! `audit`: opens a mercato SQLite or PostgreSQL database, walks the hash
+//! chain, rebuilds every order and ledger from the events (without the
+//! snapshot) and compares the result with everything stored beside the log:
+//! the snapshot (replayed up to its event), the read models, the stream
+//! versions and the guard counters. Prints OK, or the first broken link or
 //! mismatch on stderr.
 //!
 //! ```text
-//! cargo run --release --example audit -- sqlite:PATH [--backup-to FILE]
-//! cargo run --release --example audit -- postgres:URL [--schema NAME]
+//! cargo run --release --example audit -- sqlite:PATH [--backup-to FILE] [--chain-key-file FILE]
+//! cargo run --release --example audit -- postgres:URL [--schema NAME] [--chain-key-file FILE]
 //! ```
+//! `--chain-key-file FILE` holds the hex key of a log chained with
+//! HMAC-SHA256 (the application's key; without it such a log is refused).
 //! On PostgreSQL, `--schema NAME` audits the store in that schema (e.g.
 //! `mercato_flash_sale`); without it, the connection's `search_path`.
 //! Exit status: 0 when everything holds, 1 on a broken link or mismatch,
@@ -24,17 +28,41 @@ use std::process::ExitCode;
 
 use mercato::postgres::{PgOptions, PgStore};
 use mercato::sqlite::{SqliteOptions, SqliteStore};
-use mercato::store::{ReadModel, Store};
+use mercato::store::{Chain, ChainKey, ReadModel, Store, StoreError};
 
 fn audit<S: Store>(store: &S) -> Result<Result<String, String>, String> {
     let report = store.verify().map_err(|e| e.to_string())?;
     if let Some((seq, why)) = report.first_break {
         return Ok(Err(format!("hash chain broken at event {seq}: {why}")));
     }
-    let state = match mercato::rebuild(store) {
+    // The whole log, not the snapshot: the snapshot is checked against it.
+    let whole_log = mercato::OpenOptions::default().use_snapshot(false);
+    let state = match mercato::rebuild_with(store, whole_log) {
         Ok(s) => s,
         Err(e) => return Ok(Err(format!("cannot rebuild state from the log: {e}"))),
     };
+    let snapshot = match mercato::audit_snapshot(store) {
+        Ok(Some(seq)) => format!(", the snapshot at event {seq} matches the log"),
+        Ok(None) => String::new(),
+        Err(e) => return Ok(Err(e.to_string())),
+    };
+    for (stream, version) in &state.durable.streams {
+        let stored = store.stream_version(stream).map_err(|e| e.to_string())?;
+        if stored != *version {
+            return Ok(Err(format!(
+                "stream {stream}: the store says version {stored}, the log {version}"
+            )));
+        }
+    }
+    let guards = state.expected_guards();
+    for (key, want) in &guards {
+        let got = store.guard(key).map_err(|e| e.to_string())?;
+        if got != *want {
+            return Ok(Err(format!(
+                "guard {key}: the store counts {got}, live orders hold {want}"
+            )));
+        }
+    }
     let expected: BTreeMap<(String, String), String> = state
         .all_read_model_rows()
         .into_iter()
@@ -89,10 +117,12 @@ fn audit<S: Store>(store: &S) -> Result<Result<String, String>, String> {
         }
     }
     Ok(Ok(format!(
-        "OK: {} events, {} orders rebuilt, {} read-model rows match",
+        "OK: {} events, {} orders rebuilt, {} read-model rows, {} stream versions and {} guard counters match{snapshot}",
         report.events,
         state.shop().orders().count(),
-        expected.len()
+        expected.len(),
+        state.durable.streams.len(),
+        guards.len()
     )))
 }
 
@@ -113,30 +143,56 @@ fn report(result: Result<Result<String, String>, String>, what: &str) -> ExitCod
     }
 }
 
-const USAGE: &str = "usage: audit sqlite:PATH [--backup-to FILE] | postgres:URL [--schema NAME]
+const USAGE: &str = "usage: audit sqlite:PATH [--backup-to FILE] [--chain-key-file FILE]
+       audit postgres:URL [--schema NAME] [--chain-key-file FILE]
 
 Walks the hash chain of a mercato database, rebuilds every order and ledger
-from its events and compares them with the stored read models. Read-only:
-a missing database is an error, nothing is created or changed.
+from its events and compares them with the snapshot, the stored read models,
+the stream versions and the guard counters. Read-only: a missing database is
+an error, nothing is created or changed.
 
-  --backup-to FILE  first write an online backup of the SQLite database to
-                    FILE (which must not exist), then audit the original.
-  --schema NAME     the PostgreSQL schema holding the store (default: the
-                    connection's search_path).
+  --backup-to FILE       first write an online backup of the SQLite database
+                         to FILE (which must not exist), then audit the
+                         original.
+  --schema NAME          the PostgreSQL schema holding the store (default:
+                         the connection's search_path).
+  --chain-key-file FILE  the hex key of a log chained with HMAC-SHA256.
+
+Example: audit sqlite:/tmp/shop.db --chain-key-file /etc/mercato/chain.key
 
 Exit status: 0 when everything holds, 1 on a broken link or mismatch, 2 when
 the database cannot be opened.";
 
 fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
         println!("{USAGE}");
         return ExitCode::SUCCESS;
     }
+    let mut chain = Chain::sha256();
+    if let Some(i) = args.iter().position(|a| a == "--chain-key-file") {
+        let Some(file) = args.get(i + 1).cloned() else {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        };
+        let key = std::fs::read_to_string(&file)
+            .map_err(|e| StoreError::ChainKey(format!("{file}: {e}")))
+            .and_then(|hex| ChainKey::from_hex(&hex));
+        match key {
+            Ok(k) => chain = Chain::hmac(k),
+            Err(e) => {
+                eprintln!("{e}");
+                return ExitCode::from(2);
+            }
+        }
+        args.drain(i..i + 2);
+    }
     if let Some(url) = args.first().and_then(|t| t.strip_prefix("postgres:")) {
         let options = match &args[1..] {
-            [] => PgOptions::default(),
-            [flag, schema] if flag == "--schema" => PgOptions::default().schema(schema.clone()),
+            [] => PgOptions::default().chain(chain),
+            [flag, schema] if flag == "--schema" => {
+                PgOptions::default().schema(schema.clone()).chain(chain)
+            }
             _ => {
                 eprintln!("usage: audit postgres:URL [--schema NAME]");
                 return ExitCode::from(2);
@@ -163,7 +219,7 @@ fn main() -> ExitCode {
         return ExitCode::from(2);
     };
     // Read-only: a missing file is an error, never a new empty database.
-    let store = match SqliteStore::open_read_only(path, SqliteOptions::default()) {
+    let store = match SqliteStore::open_read_only(path, SqliteOptions::default().chain(chain)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");

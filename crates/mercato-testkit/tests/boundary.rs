@@ -565,3 +565,55 @@ fn a_panicking_store_fails_the_call_not_the_engine() {
     );
     assert_eq!(e.stock("tea").unwrap().reserved, 1);
 }
+
+/// A database writer who forges the snapshot *and re-seals it* (plain
+/// SHA-256 needs no key): opening cannot tell without replaying the log,
+/// but the audit's comparison with a replay finds it; with the keyed chain
+/// the re-sealed snapshot is refused when the engine opens.
+#[test]
+fn finding_4_a_resealed_snapshot_is_caught_by_audit_or_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = ChainKey::new(*b"the application's secret key!!").unwrap();
+    for keyed in [false, true] {
+        let path = dir.path().join(format!("reseal-{keyed}.db"));
+        let options = if keyed {
+            SqliteOptions::default().chain(Chain::hmac(key.clone()))
+        } else {
+            SqliteOptions::default()
+        };
+        sqlite_with_orders(&path, options.clone());
+        {
+            let e =
+                Engine::open(SqliteStore::open(&path, options.clone()).unwrap(), clock()).unwrap();
+            e.snapshot().unwrap();
+        }
+        let raw = SqliteStore::open(&path, options.clone()).unwrap();
+        let mut snap = raw.load_snapshot().unwrap().unwrap();
+        assert!(snap.state.contains("\"on_hand\":10"));
+        snap.state = snap.state.replace("\"on_hand\":10", "\"on_hand\":1000");
+        snap.seal = Chain::sha256().seal(snap.seq, &snap.chain_hash, &snap.state);
+        raw.save_snapshot(&snap).unwrap();
+        drop(raw);
+        let opened = Engine::open(SqliteStore::open(&path, options.clone()).unwrap(), clock());
+        if keyed {
+            assert!(
+                matches!(
+                    opened,
+                    Err(EngineError::Store(StoreError::SnapshotRejected { .. }))
+                ),
+                "the keyed seal cannot be forged"
+            );
+        } else {
+            // The documented limit of the unkeyed chain: the seal matches.
+            assert_eq!(opened.unwrap().stock("tea").unwrap().on_hand, 1000);
+        }
+        let store = SqliteStore::open(&path, options).unwrap();
+        assert!(
+            matches!(
+                mercato::audit_snapshot(&store),
+                Err(EngineError::Store(StoreError::SnapshotRejected { .. }))
+            ),
+            "the audit compares the snapshot with a replay of the log"
+        );
+    }
+}

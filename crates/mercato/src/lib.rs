@@ -30,7 +30,7 @@ pub use mercato_store as store;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     CustomerReport, Engine, EngineOptions, OpenOptions, SNAPSHOT_FORMAT, Submitted, Verify,
-    rebuild, rebuild_with,
+    audit_snapshot, rebuild, rebuild_with, replay_until,
 };
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};

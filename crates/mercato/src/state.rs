@@ -376,6 +376,24 @@ impl EngineState {
         ids
     }
 
+    /// What every guard counter should hold: the sum of the moves of every
+    /// live order (audits compare it with the store's counters).
+    pub fn expected_guards(&self) -> std::collections::BTreeMap<String, i64> {
+        let mut out = std::collections::BTreeMap::new();
+        let Some(rules) = &self.rules else {
+            return out;
+        };
+        for o in self.shop().orders().filter(|o| o.status.is_live()) {
+            let mut moves = Vec::new();
+            order_guards(rules, o, 1, &mut moves);
+            for g in moves {
+                let v = out.entry(g.key).or_insert(0_i64);
+                *v = v.saturating_add(g.delta);
+            }
+        }
+        out
+    }
+
     /// The guard moves of `events`, read from the state after them: a
     /// placed order takes its promotion units (against each promotion's
     /// `per_customer_limit` and `quota`) and its promotions' budget uses

@@ -38,7 +38,9 @@ use crate::state::EngineState;
 use commit::{Committer, Health};
 use execute::Call;
 pub use execute::Submitted;
-pub use open::{OpenOptions, SNAPSHOT_FORMAT, Verify, rebuild, rebuild_with};
+pub use open::{
+    OpenOptions, SNAPSHOT_FORMAT, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
+};
 
 /// Tuning knobs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

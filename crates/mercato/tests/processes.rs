@@ -1,0 +1,293 @@
+//! Real processes on one store (issue 11, findings 1 and 2): three child
+//! processes, two threads each, run full engines on one SQLite file (or one
+//! PostgreSQL schema) and race for 40 units of SKU `a` with carts of every
+//! shape — `[a, b]`, `[a]`, `[a, c]` — while a promotion on `c` and `d` may
+//! be used by 5 orders in all. Demand exceeds both. Afterwards, from the
+//! log: exactly 40 units of `a` are held or sold, the promotion was used
+//! exactly 5 times, every acknowledged order is there as acknowledged, the
+//! chain verifies, and the read models, stream versions and guard counters
+//! agree with a rebuild.
+//!
+//! The children are this same test binary started with `MERCATO_PROC_CHILD`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+
+use mercato::core::Currency;
+use mercato::rules::CartLine;
+use mercato::store::{ReadModel, Store};
+use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
+
+const STOCK_A: i64 = 40;
+const BUDGET_USES: i64 = 5;
+const CHILDREN: usize = 3;
+const THREADS: usize = 2;
+
+fn json<T: serde::de::DeserializeOwned>(s: &str) -> T {
+    serde_json::from_str(s).unwrap()
+}
+
+fn setup<S: Store + 'static>(e: &Engine<S, SystemClock>) {
+    e.configure(Currency::CNY, Settings::default()).unwrap();
+    for (sku, price) in [
+        ("a", "10.00"),
+        ("b", "5.00"),
+        ("c", "30.00"),
+        ("d", "30.00"),
+    ] {
+        e.add_catalog_item(json(&format!(r#"{{"sku": "{sku}", "price": "{price}"}}"#)))
+            .unwrap();
+    }
+    e.adjust_stock("a", "main", STOCK_A, "received").unwrap();
+    for sku in ["b", "c", "d"] {
+        e.adjust_stock(sku, "main", 10_000, "received").unwrap();
+    }
+    e.add_promotion(json(&format!(
+        r#"{{"id": "few", "kind": "amount_off", "per": "line", "amount": "3.00",
+            "budget": {{"uses": {BUDGET_USES}}}, "scope": {{"skus": ["c", "d"]}}}}"#
+    )))
+    .unwrap();
+}
+
+/// The cart of order `i` of thread `t` in child `k`: every shape in turn.
+fn cart(k: usize, t: usize, i: usize) -> Vec<(&'static str, i64)> {
+    match (k + t + i) % 4 {
+        0 => vec![("a", 1), ("b", 1)],
+        1 => vec![("a", 1)],
+        2 => vec![("a", 1), ("c", 1)],
+        _ => vec![("d", 1)],
+    }
+}
+
+fn child<S: Store + 'static>(engine: Engine<S, SystemClock>, k: usize) {
+    let engine = std::sync::Arc::new(engine);
+    println!("@@ ready");
+    let mut go = String::new();
+    std::io::stdin().read_line(&mut go).unwrap();
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let engine = std::sync::Arc::clone(&engine);
+            std::thread::spawn(move || {
+                let mut lines = Vec::new();
+                let mut a_gone = false;
+                for i in 0..400 {
+                    let id = format!("p{k}-t{t}-{i}");
+                    let shape = cart(k, t, i);
+                    if a_gone && shape.iter().any(|(s, _)| *s == "a") {
+                        continue;
+                    }
+                    let req = PlaceOrderRequest {
+                        id: id.clone(),
+                        customer: None,
+                        lines: shape
+                            .iter()
+                            .map(|(sku, qty)| CartLine {
+                                sku: (*sku).into(),
+                                qty: *qty,
+                            })
+                            .collect(),
+                        coupons: vec![],
+                        points: 0,
+                        channel: None,
+                    };
+                    let placed = loop {
+                        match engine.place_order(req.clone(), None) {
+                            Err(EngineError::TooManyConflicts(_)) => continue,
+                            other => break other,
+                        }
+                    };
+                    match placed {
+                        Ok(p) => {
+                            let a_units: i64 = shape
+                                .iter()
+                                .filter(|(s, _)| *s == "a")
+                                .map(|(_, q)| q)
+                                .sum();
+                            let used = p.quote.applied.iter().any(|x| x.source == "few");
+                            lines.push(format!("@@ placed {id} {a_units} {}", u8::from(used)));
+                        }
+                        Err(e) if e.code() == "insufficient_stock" => a_gone = true,
+                        Err(e) => panic!("place {id}: {e}"),
+                    }
+                    if a_gone && i > 200 {
+                        break;
+                    }
+                }
+                lines
+            })
+        })
+        .collect();
+    for h in handles {
+        for line in h.join().expect("child thread") {
+            println!("{line}");
+        }
+    }
+    println!("@@ done");
+}
+
+#[test]
+fn proc_child() {
+    // Does nothing unless started by one of the tests below.
+    let (Ok(target), Ok(k)) = (
+        std::env::var("MERCATO_PROC_TARGET"),
+        std::env::var("MERCATO_PROC_CHILD"),
+    ) else {
+        return;
+    };
+    let k: usize = k.parse().unwrap();
+    if let Some(path) = target.strip_prefix("sqlite:") {
+        let store =
+            mercato::sqlite::SqliteStore::open(path, mercato::sqlite::SqliteOptions::default())
+                .unwrap();
+        child(Engine::open(store, SystemClock).unwrap(), k);
+    } else if let Some(rest) = target.strip_prefix("postgres:") {
+        let (url, schema) = rest.rsplit_once('#').unwrap();
+        let store = mercato::postgres::PgStore::open(
+            url,
+            mercato::postgres::PgOptions::default().schema(schema),
+        )
+        .unwrap();
+        child(Engine::open(store, SystemClock).unwrap(), k);
+    }
+}
+
+/// Runs the children on `target` and returns the acknowledged orders:
+/// id → (units of a, promotion used).
+fn race(target: &str) -> HashMap<String, (i64, bool)> {
+    let exe = std::env::current_exe().unwrap();
+    let mut children: Vec<_> = (0..CHILDREN)
+        .map(|k| {
+            Command::new(&exe)
+                .args(["--exact", "proc_child", "--nocapture", "--test-threads=1"])
+                .env("MERCATO_PROC_CHILD", k.to_string())
+                .env("MERCATO_PROC_TARGET", target)
+                .stdin(Stdio::piped())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let ours = |line: &str| line.find("@@ ").map(|at| line[at + 3..].to_string());
+    let mut readers: Vec<_> = children
+        .iter_mut()
+        .map(|c| BufReader::new(c.stdout.take().unwrap()).lines())
+        .collect();
+    for r in &mut readers {
+        loop {
+            let line = r.next().expect("child output").unwrap();
+            if ours(&line).as_deref() == Some("ready") {
+                break;
+            }
+        }
+    }
+    for c in &mut children {
+        writeln!(c.stdin.as_mut().unwrap(), "go").unwrap();
+    }
+    let mut acked = HashMap::new();
+    for (mut c, r) in children.into_iter().zip(readers) {
+        let mut done = false;
+        for line in r {
+            let Some(line) = ours(&line.unwrap()) else {
+                continue;
+            };
+            match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+                ["placed", id, a, used] => {
+                    acked.insert(id.to_string(), (a.parse().unwrap(), *used == "1"));
+                }
+                ["done"] => done = true,
+                _ => {}
+            }
+        }
+        assert!(c.wait().unwrap().success(), "a child failed");
+        assert!(done, "a child stopped early");
+    }
+    acked
+}
+
+/// Everything the log says agrees with what the processes were told.
+fn check<S: Store>(store: &S, acked: &HashMap<String, (i64, bool)>) {
+    let st = mercato::rebuild(store).unwrap();
+    let shop = st.shop();
+    let a_acked: i64 = acked.values().map(|(a, _)| a).sum();
+    assert_eq!(
+        a_acked, STOCK_A,
+        "acknowledged units of a == stock (demand exceeds it)"
+    );
+    let a = shop.stock().level("a");
+    assert_eq!((a.reserved, a.available), (STOCK_A, 0), "{a:?}");
+    let used = acked.values().filter(|(_, u)| *u).count() as i64;
+    assert_eq!(used, BUDGET_USES, "the promotion's budget, exactly");
+    assert_eq!(shop.budget_used("few").uses, BUDGET_USES);
+    assert_eq!(store.guard("budget/few/uses").unwrap(), BUDGET_USES);
+    let live: Vec<_> = shop.orders().collect();
+    assert_eq!(
+        live.len(),
+        acked.len(),
+        "no order but the acknowledged ones"
+    );
+    for o in live {
+        let (a_units, used) = acked.get(&o.id).expect("acknowledged");
+        let in_log: i64 = o
+            .quote
+            .lines
+            .iter()
+            .filter(|l| l.sku == "a")
+            .map(|l| l.qty)
+            .sum();
+        assert_eq!(in_log, *a_units);
+        assert_eq!(o.quote.applied.iter().any(|x| x.source == "few"), *used);
+    }
+    assert!(store.verify().unwrap().ok());
+    for (stream, v) in &st.durable.streams {
+        assert_eq!(store.stream_version(stream).unwrap(), *v, "stream {stream}");
+    }
+    for (key, v) in st.expected_guards() {
+        assert_eq!(store.guard(&key).unwrap(), v, "guard {key}");
+    }
+    let mut stored: BTreeMap<(String, String), String> = BTreeMap::new();
+    for m in ReadModel::ALL {
+        for (k, v) in store.read_models(m).unwrap() {
+            stored.insert((m.name().to_string(), k), v);
+        }
+    }
+    let rebuilt: BTreeMap<(String, String), String> = st
+        .all_read_model_rows()
+        .into_iter()
+        .map(|r| ((r.model.name().to_string(), r.key), r.value))
+        .collect();
+    assert_eq!(stored, rebuilt, "stored read models == rebuilt state");
+}
+
+#[test]
+fn sqlite_processes_with_mixed_carts_never_oversell() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let options = mercato::sqlite::SqliteOptions::default;
+    setup(
+        &Engine::open(
+            mercato::sqlite::SqliteStore::open(&path, options()).unwrap(),
+            SystemClock,
+        )
+        .unwrap(),
+    );
+    let acked = race(&format!("sqlite:{}", path.display()));
+    check(
+        &mercato::sqlite::SqliteStore::open(&path, options()).unwrap(),
+        &acked,
+    );
+}
+
+#[test]
+fn postgres_processes_with_mixed_carts_never_oversell() {
+    use mercato::postgres::testing::TestCluster;
+    use mercato::postgres::{PgOptions, PgStore};
+    let cluster = TestCluster::shared();
+    let schema = cluster.fresh_schema_name();
+    let open =
+        || PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap();
+    setup(&Engine::open(open(), SystemClock).unwrap());
+    let acked = race(&format!("postgres:{}#{schema}", cluster.url()));
+    check(&open(), &acked);
+}
