@@ -46,7 +46,8 @@ pub enum Event {
 
 /// Stream names: the unit of optimistic concurrency. Every fact a decision
 /// can read lives in exactly one stream, and every event that changes a
-/// fact belongs to that fact's stream (see [`Event::streams`]).
+/// fact belongs to that fact's stream (see [`Event::stream`] and
+/// [`Event::also_streams`]).
 pub mod stream {
     /// A SKU's stock (levels, locations, quotas, threshold).
     pub fn sku(sku: &str) -> String {

@@ -1,6 +1,6 @@
 //! # mercato-core
 //!
-//! The pure domain of mercato: exact [`money`], [`apportion`]ment, and the
+//! The pure domain of mercato: exact [`money`], [`apportion`](mod@apportion)ment, and the
 //! state machines for stock, orders, coupons and points. Nothing in this
 //! crate performs I/O, reads a clock, draws random numbers or keeps global
 //! state: a command plus the current state plus an explicit context (the time

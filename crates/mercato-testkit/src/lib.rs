@@ -2,7 +2,7 @@
 //!
 //! Tools to property-test mercato and integrations built on it:
 //!
-//! - [`strategies`]: [proptest] strategies for every input type (catalogs,
+//! - [`strategies`]: proptest strategies for every input type (catalogs,
 //!   stock layouts, carts, promotions of every kind, coupons, customers,
 //!   settings) and whole command sequences ([`model::Step`]), valid by
 //!   default with `invalid_*` variants for error paths;

@@ -1,4 +1,4 @@
-//! [proptest] strategies for every input of mercato, in CNY.
+//! Property-testing strategies (for the proptest crate) for every input of mercato, in CNY.
 //!
 //! Valid by default: every promotion, coupon, catalog and settings value a
 //! strategy here produces passes validation (a test in the kit checks it).

@@ -1,5 +1,5 @@
 //! The JSON scenario contract (`docs/scenario-format.md`): [`Scenario`]
-//! parsing, [`run`] against an engine on any store, and [`matches`] for the
+//! parsing, [`run`] against an engine on any store, and [`matches()`] for the
 //! subset matching of `expect` blocks. The `mercato` example binary is a thin
 //! command line over this module.
 
