@@ -73,7 +73,7 @@ fn main() {
 
     for i in 0..N {
         let id = format!("o{i}");
-        let payable = e.order(&id).expect("order").quote.totals.payable.amount();
+        let payable = e.order(&id).expect("order").quote.totals.payable;
         e.pay(&id, payable, None).expect("pay");
     }
     let paid = resident(e.store());

@@ -21,7 +21,9 @@ use mercato::core::{Currency, Quote};
 use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::{Store, StoreError};
-use mercato::{Engine, EngineError, PlaceOrderRequest, Response, Settings, SystemClock};
+use mercato::{
+    Engine, EngineError, LocationOptions, PlaceOrderRequest, ReturnOptions, Settings, SystemClock,
+};
 
 const USAGE: &str = "usage: checkout [--db PATH [--fresh]]
 
@@ -153,7 +155,14 @@ fn run(store: SqliteStore) -> Result<(), EngineError> {
     for c in shop["coupons"].as_array().into_iter().flatten() {
         engine.add_coupon(parse(c)?)?;
     }
-    engine.configure_location("longjing-250g", "hangzhou", 0, false, 1)?;
+    engine.configure_location(
+        "longjing-250g",
+        "hangzhou",
+        LocationOptions {
+            priority: 1,
+            ..LocationOptions::default()
+        },
+    )?;
     engine.adjust_stock("longjing-250g", "hangzhou", 20, "received")?;
     engine.adjust_stock("longjing-250g", "shanghai", 50, "received")?;
     engine.adjust_stock("mooncake-box", "shanghai", 40, "received")?;
@@ -194,7 +203,7 @@ fn run(store: SqliteStore) -> Result<(), EngineError> {
     for r in &placed.reservations {
         println!("  reserved {} × {} at {}", r.qty, r.sku, r.location);
     }
-    let payable = placed.quote.totals.payable.amount();
+    let payable = placed.quote.totals.payable;
     println!(
         "\n== pay {payable}: {}",
         engine.pay("order-1001", payable, Some("alice-pay-1"))?
@@ -206,20 +215,16 @@ fn run(store: SqliteStore) -> Result<(), EngineError> {
     println!("== ship: {}", engine.ship("order-1001", None, None)?);
     println!("== deliver: {}", engine.deliver("order-1001", None)?);
 
-    if let Response::Returned {
-        refund,
-        points_returned,
-        status,
-        ..
-    } = engine.return_items("order-1001", vec![LineQty { line: 0, qty: 1 }], true, None)?
-    {
-        println!(
-            "\n== return 1 × longjing-250g: refund {} CNY, {} points back, order {}",
-            refund.amount(),
-            points_returned,
-            status
-        );
-    }
+    let returned = engine.return_items(
+        "order-1001",
+        vec![LineQty { line: 0, qty: 1 }],
+        ReturnOptions { restock: true },
+        None,
+    )?;
+    println!(
+        "\n== return 1 × longjing-250g: refund {}, {} points back, order {}",
+        returned.refund, returned.points_returned, returned.status
+    );
     let alice = engine.customer("alice")?;
     println!(
         "   alice now has {} points; coupons {:?}",

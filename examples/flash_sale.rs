@@ -150,10 +150,8 @@ fn race<S: Store + 'static>(
                         )
                     });
                     let ok = match placed {
-                        Ok(p) => retry_conflicts(|| {
-                            engine.pay(&id, p.quote.totals.payable.amount(), None)
-                        })
-                        .is_ok(),
+                        Ok(p) => retry_conflicts(|| engine.pay(&id, p.quote.totals.payable, None))
+                            .is_ok(),
                         Err(_) => false,
                     };
                     out.latencies_us.push(start.elapsed().as_micros() as u64);

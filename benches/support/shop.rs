@@ -79,6 +79,5 @@ pub fn order(id: u64, lines: Vec<CartLine>) -> PlaceOrderRequest {
 
 pub fn place_pay<S: Store + 'static>(e: &Engine<S, ManualClock>, id: u64, lines: Vec<CartLine>) {
     let p = e.place_order(order(id, lines), None).expect("place");
-    e.pay(&p.order, p.quote.totals.payable.amount(), None)
-        .expect("pay");
+    e.pay(&p.order, p.quote.totals.payable, None).expect("pay");
 }

@@ -215,7 +215,7 @@ pub fn mercato_flash<S: Store + 'static>(
                     },
                     None,
                 )?;
-                engine.pay(&p.order, p.quote.totals.payable.amount(), None)?;
+                engine.pay(&p.order, p.quote.totals.payable, None)?;
                 ok += 1;
             }
             Ok(ok)

@@ -3,6 +3,7 @@
 
 use rust_decimal::Decimal;
 
+use crate::ErrorKind;
 use crate::money::Currency;
 
 /// Everything the pure core can refuse.
@@ -188,4 +189,42 @@ pub enum CoreError {
     /// An apportionment with no lines.
     #[error("cannot apportion {0} over no lines")]
     NothingToApportion(Decimal),
+}
+
+impl CoreError {
+    /// The kind of failure (the contract's error code). An exhaustive
+    /// match: a new variant must choose its kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            CoreError::UnknownCurrency(_)
+            | CoreError::CurrencyMismatch { .. }
+            | CoreError::TooManyDecimals { .. }
+            | CoreError::Overflow(_)
+            | CoreError::InvalidAmount(_)
+            | CoreError::Negative { .. }
+            | CoreError::StockOverflow { .. }
+            | CoreError::DuplicateReservation(_)
+            | CoreError::UnknownReservation(_)
+            | CoreError::Quota { .. }
+            | CoreError::InconsistentPricing(_)
+            | CoreError::NothingToApportion(_) => ErrorKind::InvalidInput,
+            CoreError::InvalidQuantity { .. } => ErrorKind::InvalidQuantity,
+            CoreError::UnknownSku(_) | CoreError::UnknownLocation { .. } => ErrorKind::UnknownSku,
+            CoreError::InsufficientStock { .. } => ErrorKind::InsufficientStock,
+            CoreError::UnknownOrder(_) => ErrorKind::UnknownOrder,
+            CoreError::DuplicateOrder(_) => ErrorKind::DuplicateOrderName,
+            CoreError::InvalidTransition { .. } | CoreError::InvalidOrderRequest { .. } => {
+                ErrorKind::InvalidTransition
+            }
+            CoreError::PaymentMismatch { .. } => ErrorKind::PaymentMismatch,
+            CoreError::EmptyCart => ErrorKind::EmptyCart,
+            CoreError::UnknownCoupon(_)
+            | CoreError::CouponState { .. }
+            | CoreError::CouponNotOwner { .. }
+            | CoreError::CouponLimitReached { .. } => ErrorKind::CouponRejected,
+            CoreError::DuplicateCoupon(_) => ErrorKind::InvalidRule,
+            CoreError::InsufficientPoints { .. } => ErrorKind::InsufficientPoints,
+            CoreError::UnknownCustomer(_) => ErrorKind::UnknownCustomer,
+        }
+    }
 }

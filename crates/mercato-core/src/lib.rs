@@ -11,10 +11,12 @@
 
 pub mod apportion;
 pub mod error;
+mod error_kind;
 pub mod money;
 
 pub use apportion::apportion;
 pub use error::CoreError;
+pub use error_kind::{ErrorKind, UnknownErrorCode};
 pub use money::{Currency, Money, Rounding};
 pub mod quote;
 pub use quote::{

@@ -104,6 +104,26 @@ impl OrderAction {
     }
 }
 
+/// `status == "paid"`: compares with the contract name.
+impl PartialEq<str> for OrderStatus {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
+/// `status == "paid"`: compares with the contract name.
+impl PartialEq<&str> for OrderStatus {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl std::fmt::Display for OrderStatus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 impl OrderStatus {
     /// Every status, for exhaustive tests.
     pub const ALL: [OrderStatus; 10] = [

@@ -1,7 +1,7 @@
 //! The error type of `mercato-rules`: a rule, catalog item, setting or cart
 //! that cannot be priced ends up as a [`RulesError`] variant.
 
-use mercato_core::CoreError;
+use mercato_core::{CoreError, ErrorKind};
 
 /// Everything the pricing pipeline can refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -47,35 +47,34 @@ pub enum RulesError {
         /// What is wrong with it.
         problem: String,
     },
-    /// A cart line names a SKU the catalog does not have.
-    #[error("unknown SKU `{0}`")]
-    UnknownSku(String),
-    /// A cart line quantity that is zero, negative or above [`crate::MAX_QTY`].
-    #[error("invalid quantity {qty} for `{sku}`")]
-    InvalidQuantity {
-        /// The SKU of the line.
-        sku: String,
-        /// The quantity asked for.
-        qty: i64,
-    },
     /// A negative number of points was requested.
     #[error("invalid number of points {0}")]
     InvalidPoints(i64),
-    /// A cart without lines.
-    #[error("the cart has no lines")]
-    EmptyCart,
-    /// The cart names a customer the shop does not know.
-    #[error("unknown customer `{0}`")]
-    UnknownCustomer(String),
     /// Numbers too large for exact arithmetic.
     #[error("arithmetic overflow in {0}")]
     Overflow(&'static str),
-    /// An error from the money core.
+    /// An error of the core: an unknown SKU or customer, an invalid
+    /// quantity, an empty cart (one error type for each of those, whichever
+    /// crate finds it), or a money error.
     #[error(transparent)]
     Core(#[from] CoreError),
 }
 
 impl RulesError {
+    /// The kind of failure (the contract's error code). An exhaustive
+    /// match: a new variant must choose its kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            RulesError::InvalidRule { .. } => ErrorKind::InvalidRule,
+            RulesError::TooManyDecimals { .. }
+            | RulesError::InvalidCatalogItem { .. }
+            | RulesError::InvalidSettings { .. }
+            | RulesError::InvalidPoints(_)
+            | RulesError::Overflow(_) => ErrorKind::InvalidInput,
+            RulesError::Core(e) => e.kind(),
+        }
+    }
+
     pub(crate) fn rule(rule: &str, field: &'static str, problem: impl Into<String>) -> RulesError {
         RulesError::InvalidRule {
             rule: rule.to_string(),

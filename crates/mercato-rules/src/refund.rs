@@ -3,6 +3,7 @@
 //! the `refund_policy: "reprice"` claw-back C = max(0, K − N) of the
 //! contract's "Refunds" paragraph.
 
+use mercato_core::CoreError;
 use mercato_core::money::Money;
 use mercato_core::quote::{Quote, Stage};
 
@@ -28,10 +29,10 @@ use crate::pipeline::price;
 /// `qty` ≤ 0, `first` outside `0..=qty`, or a negative total.
 pub fn unit_shares_sum(total: Money, qty: i64, first: i64) -> Result<Money, RulesError> {
     if qty <= 0 || !(0..=qty).contains(&first) {
-        return Err(RulesError::InvalidQuantity {
-            sku: String::new(),
+        return Err(RulesError::Core(CoreError::InvalidQuantity {
+            what: String::new(),
             qty: first,
-        });
+        }));
     }
     let t = total.to_minor()?;
     if t < 0 {
@@ -57,17 +58,17 @@ pub fn kept_units_net(original: &Quote, kept: &[i64]) -> Result<Money, RulesErro
     let c = original.currency;
     let mut n = Money::zero(c);
     if kept.len() > original.lines.len() {
-        return Err(RulesError::InvalidQuantity {
-            sku: String::new(),
+        return Err(RulesError::Core(CoreError::InvalidQuantity {
+            what: String::new(),
             qty: i64::try_from(kept.len()).unwrap_or(i64::MAX),
-        });
+        }));
     }
     for (line, k) in original.lines.iter().zip(kept) {
         if !(0..=line.qty).contains(k) {
-            return Err(RulesError::InvalidQuantity {
-                sku: line.sku.clone(),
+            return Err(RulesError::Core(CoreError::InvalidQuantity {
+                what: line.sku.clone(),
                 qty: *k,
-            });
+            }));
         }
         let returned = line.qty - k;
         let points = line.adjusted_at(Stage::Points)?;
@@ -118,10 +119,10 @@ pub fn reprice_clawback(
 ) -> Result<Money, RulesError> {
     let c = original.currency;
     if kept.len() != cart.lines.len() {
-        return Err(RulesError::InvalidQuantity {
-            sku: String::new(),
+        return Err(RulesError::Core(CoreError::InvalidQuantity {
+            what: String::new(),
             qty: i64::try_from(kept.len()).unwrap_or(i64::MAX),
-        });
+        }));
     }
     let n = kept_units_net(original, kept)?;
     let lines: Vec<CartLine> = cart

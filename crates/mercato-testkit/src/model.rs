@@ -120,7 +120,15 @@ impl ShopSetup {
             engine.add_catalog_item(item.clone())?;
         }
         for l in &self.locations {
-            engine.configure_location(&l.sku, &l.location, l.safety, l.backorder, l.priority)?;
+            engine.configure_location(
+                &l.sku,
+                &l.location,
+                mercato::LocationOptions {
+                    safety: l.safety,
+                    backorder: l.backorder,
+                    priority: l.priority,
+                },
+            )?;
             engine.adjust_stock(&l.sku, &l.location, l.on_hand, "opening")?;
         }
         for q in &self.quotas {

@@ -9,10 +9,9 @@ use mercato::core::order::LineQty;
 use mercato::rules::{Cart, CartLine};
 use mercato::scenario::Scenario;
 use mercato::store::MemoryStore;
-use mercato::{Engine, EngineError, ManualClock, PlaceOrderRequest, Response};
+use mercato::{Engine, EngineError, ManualClock, PlaceOrderRequest};
 use proptest::prelude::*;
 use proptest::sample::select;
-use rust_decimal::Decimal;
 use serde_json::{Value, json};
 
 use crate::strategies::{
@@ -142,13 +141,12 @@ fn library_step(
             json!({"status": p.status, "quote": {"totals": {"payable": money(&p.quote.totals.payable)}}})
         }
         "pay" => {
-            let a: Decimal = s("amount")
-                .parse()
+            let a = mercato::Money::parse(&s("amount"), mercato::Currency::CNY)
                 .map_err(|_| "invalid_input".to_string())?;
             json!({"status": engine.pay(&s("order"), a, None).map_err(code)?})
         }
         "cancel" => {
-            json!({"status": "cancelled", "refund": money(&engine.cancel(&s("order"), None).map_err(code)?)})
+            json!({"status": "cancelled", "refund": money(&engine.cancel(&s("order"), None).map_err(code)?.refund)})
         }
         "hold" => {
             json!({"status": engine.hold(&s("order"), vec!["manual".into()], None).map_err(code)?})
@@ -158,20 +156,15 @@ fn library_step(
         "deliver" => json!({"status": engine.deliver(&s("order"), None).map_err(code)?}),
         "return" => {
             let l: Vec<LineQty> = serde_json::from_value(b["lines"].clone()).unwrap_or_default();
-            match engine
-                .return_items(&s("order"), l, true, None)
-                .map_err(code)?
-            {
-                Response::Returned {
-                    refund,
-                    points_returned,
-                    status,
-                    ..
-                } => {
-                    json!({"refund": money(&refund), "points_returned": points_returned, "status": status})
-                }
-                _ => json!({}),
-            }
+            let r = engine
+                .return_items(
+                    &s("order"),
+                    l,
+                    mercato::ReturnOptions { restock: true },
+                    None,
+                )
+                .map_err(code)?;
+            json!({"refund": money(&r.refund), "points_returned": r.points_returned, "status": r.status})
         }
         "tick" => {
             let now = s("now").parse().map_err(|_| "invalid_input".to_string())?;

@@ -224,7 +224,7 @@ fn a_commit_decided_on_a_refused_one_is_refused_too() {
     let o1 = e.place_order(order("o1", None, &[("a", 1)]), None).unwrap();
     let f = Engine::open(Arc::clone(&shared), clock()).unwrap();
     let hold = e.store().hold_next();
-    let payable = o1.quote.totals.payable.amount();
+    let payable = o1.quote.totals.payable;
     std::thread::scope(|s| {
         // An unrelated commit, held in the store: what E decides next queues.
         let first = s.spawn(|| e.adjust_stock("b", "main", 1, "received"));

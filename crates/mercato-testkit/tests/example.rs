@@ -1,4 +1,5 @@
 // The complete example of docs/testing.md (a test checks they are equal).
+use mercato::core::order::OrderStatus;
 use mercato::rules::CartLine;
 use mercato::store::{MemoryStore, Store};
 use mercato::{Engine, EngineError, ManualClock, PlaceOrderRequest};
@@ -12,7 +13,7 @@ fn checkout<S: Store + 'static>(
     id: &str,
     customer: Option<&str>,
     lines: Vec<CartLine>,
-) -> Result<String, EngineError> {
+) -> Result<OrderStatus, EngineError> {
     let placed = engine.place_order(
         PlaceOrderRequest {
             id: id.into(),
@@ -24,10 +25,10 @@ fn checkout<S: Store + 'static>(
         },
         Some(id), // idempotency key: a retried checkout is harmless
     )?;
-    if placed.status != "pending_payment" {
+    if placed.status != OrderStatus::PendingPayment {
         return Ok(placed.status);
     }
-    engine.pay(id, placed.quote.totals.payable.amount(), None)
+    engine.pay(id, placed.quote.totals.payable, None)
 }
 
 proptest! {

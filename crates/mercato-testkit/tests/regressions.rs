@@ -22,8 +22,12 @@ fn engine() -> Engine<MemoryStore, ManualClock> {
 #[test]
 fn return_naming_a_line_twice_restocks_each_unit_where_it_came_from() {
     let e = engine();
-    e.configure_location("a", "l0", 0, false, 1).unwrap();
-    e.configure_location("a", "l1", 0, false, 0).unwrap();
+    let priority = |priority| mercato::LocationOptions {
+        priority,
+        ..mercato::LocationOptions::default()
+    };
+    e.configure_location("a", "l0", priority(1)).unwrap();
+    e.configure_location("a", "l1", priority(0)).unwrap();
     e.adjust_stock("a", "l0", 2, "opening").unwrap();
     e.adjust_stock("a", "l1", 2, "opening").unwrap();
     let placed = e
@@ -44,11 +48,22 @@ fn return_naming_a_line_twice_restocks_each_unit_where_it_came_from() {
         .unwrap();
     // Split by priority: 2 from l0, 2 from l1.
     assert_eq!(placed.reservations.len(), 2);
-    e.pay("o1", "40.00".parse().unwrap(), None).unwrap();
+    e.pay(
+        "o1",
+        mercato::Money::parse("40.00", mercato::Currency::CNY).unwrap(),
+        None,
+    )
+    .unwrap();
     e.ship("o1", None, None).unwrap();
     e.deliver("o1", None).unwrap();
     let two = LineQty { line: 0, qty: 2 };
-    e.return_items("o1", vec![two, two], true, None).unwrap();
+    e.return_items(
+        "o1",
+        vec![two, two],
+        mercato::ReturnOptions { restock: true },
+        None,
+    )
+    .unwrap();
     let at = |loc: &str| {
         e.read(|st| {
             st.shop()

@@ -14,7 +14,9 @@ use mercato_rules::{Cart, CartLine, PricingContext, RuleSet, ShopView, price, re
 
 use crate::error::EngineError;
 use crate::log::{ConfigEvent, LogEvent};
-use crate::request::{PlacedOrder, Request, ReservationView, Response, TickReport};
+use crate::request::{
+    Cancellation, PlacedOrder, Request, ReservationView, Response, ReturnRefund, TickReport,
+};
 use crate::review::{ReviewInput, ReviewRule, SettingsReview};
 use crate::settings::RefundPolicy;
 use crate::state::{EngineState, rules_of};
@@ -415,11 +417,13 @@ fn clawback(
 
 /// The answer to `req`, read from the state after its `events`.
 pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> Response {
+    // Every order a request names exists once its events applied (or the
+    // request was refused before): closed is only a stand-in for the total
+    // function.
     let status = |id: &str| {
         st.shop()
             .order(id)
-            .map_or("unknown", |o| o.status.as_str())
-            .to_string()
+            .map_or(OrderStatus::Closed, |o| o.status)
     };
     match req {
         Request::PlaceOrder(p) => {
@@ -443,7 +447,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
             match o {
                 Some(o) => Response::Placed(Box::new(PlacedOrder {
                     order: p.id.clone(),
-                    status: o.status.as_str().to_string(),
+                    status: o.status,
                     quote: Arc::clone(&o.quote),
                     reservations,
                     hold_reasons: if o.status == OrderStatus::OnHold {
@@ -461,10 +465,10 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
                 _ => None,
             });
             match refund {
-                Some(refund) => Response::Cancelled {
+                Some(refund) => Response::Cancelled(Cancellation {
                     order: order.clone(),
                     refund,
-                },
+                }),
                 None => Response::Status {
                     order: order.clone(),
                     status: status(order),
@@ -479,13 +483,13 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
                     amount,
                     points_returned,
                     ..
-                })) => Some(Response::Returned {
+                })) => Some(Response::Returned(ReturnRefund {
                     order: order.clone(),
                     return_id: return_id.clone(),
                     refund: *amount,
                     points_returned: *points_returned,
                     status: status(order),
-                }),
+                })),
                 _ => None,
             })
             .unwrap_or(Response::Done),

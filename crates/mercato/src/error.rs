@@ -1,8 +1,8 @@
 //! [`EngineError`]: every way an engine call can fail, with the contract's
 //! error code ([`EngineError::code`]).
 
-use mercato_core::CoreError;
 use mercato_core::quote::RejectReason;
+use mercato_core::{CoreError, ErrorKind};
 use mercato_rules::RulesError;
 use mercato_store::StoreError;
 
@@ -62,53 +62,28 @@ pub enum EngineError {
 }
 
 impl EngineError {
-    /// The contract's error code (`insufficient_stock`, `payment_mismatch`...).
-    pub fn code(&self) -> &'static str {
+    /// The kind of failure: one per contract error code. An exhaustive
+    /// match (no catch-all): a new variant must choose its kind.
+    pub fn kind(&self) -> ErrorKind {
         match self {
-            EngineError::Core(e) => match e {
-                CoreError::UnknownCurrency(_)
-                | CoreError::CurrencyMismatch { .. }
-                | CoreError::TooManyDecimals { .. }
-                | CoreError::InvalidAmount(_)
-                | CoreError::Negative { .. }
-                | CoreError::Overflow(_) => "invalid_input",
-                CoreError::InvalidQuantity { .. } => "invalid_quantity",
-                CoreError::UnknownSku(_) | CoreError::UnknownLocation { .. } => "unknown_sku",
-                CoreError::InsufficientStock { .. } => "insufficient_stock",
-                CoreError::UnknownOrder(_) => "unknown_order",
-                CoreError::DuplicateOrder(_) => "duplicate_order_name",
-                CoreError::InvalidTransition { .. } | CoreError::InvalidOrderRequest { .. } => {
-                    "invalid_transition"
-                }
-                CoreError::PaymentMismatch { .. } => "payment_mismatch",
-                CoreError::EmptyCart => "empty_cart",
-                CoreError::UnknownCustomer(_) => "unknown_customer",
-                CoreError::UnknownCoupon(_)
-                | CoreError::CouponState { .. }
-                | CoreError::CouponNotOwner { .. }
-                | CoreError::CouponLimitReached { .. } => "coupon_rejected",
-                CoreError::InsufficientPoints { .. } => "insufficient_points",
-                CoreError::DuplicateCoupon(_) => "invalid_rule",
-                _ => "invalid_input",
-            },
-            EngineError::Rules(e) => match e {
-                RulesError::InvalidRule { .. } => "invalid_rule",
-                RulesError::UnknownSku(_) => "unknown_sku",
-                RulesError::InvalidQuantity { .. } => "invalid_quantity",
-                RulesError::EmptyCart => "empty_cart",
-                RulesError::UnknownCustomer(_) => "unknown_customer",
-                _ => "invalid_input",
-            },
-            EngineError::Store(_) => "storage_error",
-            EngineError::CouponRejected { .. } => "coupon_rejected",
-            EngineError::IdempotencyConflict(_) => "idempotency_conflict",
+            EngineError::Core(e) => e.kind(),
+            EngineError::Rules(e) => e.kind(),
+            EngineError::Store(_) => ErrorKind::StorageError,
+            EngineError::CouponRejected { .. } => ErrorKind::CouponRejected,
+            EngineError::IdempotencyConflict(_) => ErrorKind::IdempotencyConflict,
             EngineError::NotConfigured
             | EngineError::AlreadyConfigured
             | EngineError::InvalidSettings { .. }
-            | EngineError::InvalidInput(_) => "invalid_input",
-            EngineError::TooManyConflicts(_) => "conflict",
-            EngineError::ShutDown => "shut_down",
-            EngineError::Internal(_) => "internal",
+            | EngineError::InvalidInput(_) => ErrorKind::InvalidInput,
+            EngineError::TooManyConflicts(_) => ErrorKind::Conflict,
+            EngineError::ShutDown => ErrorKind::ShutDown,
+            EngineError::Internal(_) => ErrorKind::Internal,
         }
+    }
+
+    /// The contract's error code (`insufficient_stock`, `payment_mismatch`...):
+    /// `self.kind().code()`.
+    pub fn code(&self) -> &'static str {
+        self.kind().code()
     }
 }

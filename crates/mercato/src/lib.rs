@@ -29,14 +29,17 @@ pub use mercato_store as store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
-    CustomerReport, Engine, EngineOptions, OpenOptions, SNAPSHOT_FORMAT, Submitted, Verify,
-    audit_snapshot, rebuild, rebuild_with, replay_until,
+    CustomerReport, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
+    SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
 };
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};
-pub use mercato_core::{Currency, Money, Rounding, apportion};
+pub use mercato_core::{Currency, ErrorKind, Money, Rounding, apportion};
 pub use plan::CONFIG_STREAM;
-pub use request::{PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, TickReport};
+pub use request::{
+    Cancellation, PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, ReturnRefund,
+    TickReport,
+};
 pub use review::{ReviewInput, ReviewRule, SettingsReview};
 pub use settings::{
     MAX_AUTO_COMPLETE_DAYS, MAX_PAYMENT_TIMEOUT_MINUTES, MAX_REVIEW_ORDERS,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use mercato_core::money::{Money, amount_str};
-use mercato_core::order::LineQty;
+use mercato_core::order::{LineQty, OrderStatus};
 use mercato_core::{Currency, Quote};
 use mercato_rules::{CartLine, CatalogItem, Coupon, Promotion};
 use rust_decimal::Decimal;
@@ -265,13 +265,40 @@ pub struct PlacedOrder {
     /// Order id.
     pub order: String,
     /// Status after placement (`pending_payment`, `paid` or `on_hold`).
-    pub status: String,
+    pub status: OrderStatus,
     /// The quote it was placed with (the order's own, shared).
     pub quote: Arc<Quote>,
     /// Where the stock is held.
     pub reservations: Vec<ReservationView>,
     /// Why it is held, if it is.
     pub hold_reasons: Vec<String>,
+}
+
+/// The answer to [`Request::Cancel`] (and to [`Request::Reject`]): the
+/// order is cancelled and `refund` goes back to the customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cancellation {
+    /// Order.
+    pub order: String,
+    /// Money going back (zero for an unpaid order).
+    pub refund: Money,
+}
+
+/// The answer to [`Request::Return`]: the units came back and were
+/// refunded.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReturnRefund {
+    /// Order.
+    pub order: String,
+    /// The return's id (`<order>-r1`, `-r2`...).
+    pub return_id: String,
+    /// Money refunded.
+    pub refund: Money,
+    /// Points given back.
+    pub points_returned: i64,
+    /// The order's status after the return (`returned` once every unit is
+    /// back).
+    pub status: OrderStatus,
 }
 
 /// What timers did.
@@ -297,28 +324,12 @@ pub enum Response {
         /// Order.
         order: String,
         /// Status.
-        status: String,
+        status: OrderStatus,
     },
     /// An order was cancelled.
-    Cancelled {
-        /// Order.
-        order: String,
-        /// Money going back.
-        refund: Money,
-    },
+    Cancelled(Cancellation),
     /// A return was refunded.
-    Returned {
-        /// Order.
-        order: String,
-        /// Return id.
-        return_id: String,
-        /// Money refunded.
-        refund: Money,
-        /// Points given back.
-        points_returned: i64,
-        /// Order status after the return.
-        status: String,
-    },
+    Returned(ReturnRefund),
     /// Stock at a location after an adjustment.
     Stock {
         /// SKU.

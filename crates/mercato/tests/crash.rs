@@ -56,9 +56,7 @@ fn child(path: &str, round: usize) {
             .unwrap();
         println!("placed {id}");
         if i % 2 == 0 {
-            engine
-                .pay(&id, p.quote.totals.payable.amount(), None)
-                .unwrap();
+            engine.pay(&id, p.quote.totals.payable, None).unwrap();
             println!("paid {id}");
         }
         i += 1;

@@ -9,7 +9,7 @@ use mercato::core::order::LineQty;
 use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store};
-use mercato::{Engine, EngineError, ManualClock, PlaceOrderRequest, Request, Response, Settings};
+use mercato::{Engine, EngineError, ManualClock, PlaceOrderRequest, Request, Settings};
 use rust_decimal::Decimal;
 
 fn clock() -> ManualClock {
@@ -51,6 +51,10 @@ fn d(s: &str) -> Decimal {
     s.parse().unwrap()
 }
 
+fn m(s: &str) -> mercato::Money {
+    mercato::Money::parse(s, Currency::CNY).unwrap()
+}
+
 #[test]
 fn a_repeated_key_returns_the_first_answer_and_appends_nothing() {
     let e = Engine::open(MemoryStore::new(), clock()).unwrap();
@@ -65,10 +69,10 @@ fn a_repeated_key_returns_the_first_answer_and_appends_nothing() {
     assert!(matches!(other, Err(EngineError::IdempotencyConflict(_))));
     assert_eq!(other.unwrap_err().code(), "idempotency_conflict");
     // Payment retried with its key pays once.
-    assert_eq!(e.pay("o1", d("24.00"), Some("p1")).unwrap(), "paid");
-    assert_eq!(e.pay("o1", d("24.00"), Some("p1")).unwrap(), "paid");
+    assert_eq!(e.pay("o1", m("24.00"), Some("p1")).unwrap(), "paid");
+    assert_eq!(e.pay("o1", m("24.00"), Some("p1")).unwrap(), "paid");
     assert!(
-        e.pay("o1", d("24.00"), None).is_err(),
+        e.pay("o1", m("24.00"), None).is_err(),
         "without the key it is a second payment: refused"
     );
 }
@@ -232,7 +236,7 @@ fn concurrent_orders_on_sqlite_never_oversell_or_overuse_a_coupon() {
                 }
                 if let Ok(p) = e.place_order(req, Some(&format!("key-{id}"))) {
                     if i % 2 == 0 {
-                        e.pay(&id, p.quote.totals.payable.amount(), None).unwrap();
+                        e.pay(&id, p.quote.totals.payable, None).unwrap();
                     }
                     placed.push(p);
                 }
@@ -288,7 +292,7 @@ fn reopen_and_snapshot_rebuild_the_same_state() {
             e.place_order(order(&format!("o{i}"), "tea", 1 + i), None)
                 .unwrap();
         }
-        e.pay("o1", d("24.00"), None).unwrap();
+        e.pay("o1", m("24.00"), None).unwrap();
         e.snapshot().unwrap();
         e.cancel("o2", None).unwrap();
         e.clock().advance(chrono::Duration::hours(1));
@@ -326,25 +330,20 @@ fn return_flow_and_customer_report() {
         .unwrap();
     assert_eq!(p.quote.points_used, 100);
     assert_eq!(e.customer("u1").unwrap().points, 400);
-    e.pay("o1", p.quote.totals.payable.amount(), None).unwrap();
+    e.pay("o1", p.quote.totals.payable, None).unwrap();
     e.ship("o1", None, None).unwrap();
     e.deliver("o1", None).unwrap();
-    match e
-        .return_items("o1", vec![LineQty { line: 0, qty: 3 }], true, None)
-        .unwrap()
-    {
-        Response::Returned {
-            refund,
-            points_returned,
-            status,
-            ..
-        } => {
-            assert_eq!(refund, p.quote.totals.payable);
-            assert_eq!(points_returned, 100);
-            assert_eq!(status, "returned");
-        }
-        other => panic!("{other:?}"),
-    }
+    let r = e
+        .return_items(
+            "o1",
+            vec![LineQty { line: 0, qty: 3 }],
+            mercato::ReturnOptions { restock: true },
+            None,
+        )
+        .unwrap();
+    assert_eq!(r.refund, p.quote.totals.payable);
+    assert_eq!(r.points_returned, 100);
+    assert_eq!(r.status, "returned");
     assert_eq!(e.customer("u1").unwrap().points, 500);
     assert_eq!(e.stock("tea").unwrap().on_hand, 100);
 }

@@ -10,7 +10,7 @@
 //! - A stock adjustment that would overflow a SKU's total is refused.
 
 use chrono::Duration;
-use mercato::core::Currency;
+use mercato::core::{Currency, Money};
 use mercato::rules::CartLine;
 use mercato::scenario::{Scenario, matches};
 use mercato::store::{Commit, MemoryStore, NewEvent, Store};
@@ -61,7 +61,15 @@ fn exercise<S: Store + 'static>(
     let paid = format!("{tag}-paid");
     e.place_order(order(&unpaid, 1), None).unwrap();
     e.place_order(order(&paid, 1), None).unwrap();
-    assert_eq!(e.pay(&paid, Decimal::new(39900, 2), None).unwrap(), "paid");
+    assert_eq!(
+        e.pay(
+            &paid,
+            Money::new(Decimal::new(39900, 2), Currency::CNY).unwrap(),
+            None
+        )
+        .unwrap(),
+        "paid"
+    );
     e.ship(&paid, None, None).unwrap();
     e.deliver(&paid, None).unwrap();
     e.tick().unwrap();
@@ -375,9 +383,17 @@ fn pay_refuses_every_malformed_or_overlong_amount() {
     e.configure(Currency::CNY, Settings::default()).unwrap();
     stock_up(&e);
     e.place_order(order("o1", 1), None).unwrap();
-    let err = e.pay("o1", Decimal::new(399_000, 3), None).unwrap_err();
-    assert_eq!(err.code(), "invalid_input");
-    assert_eq!(e.pay("o1", Decimal::new(399, 0), None).unwrap(), "paid");
+    // Money itself refuses three digits for CNY, so `pay` never sees them.
+    let err = Money::new(Decimal::new(399_000, 3), Currency::CNY).unwrap_err();
+    assert_eq!(mercato::EngineError::from(err).code(), "invalid_input");
+    let yen = Money::new(Decimal::new(399, 0), Currency::JPY).unwrap();
+    assert_eq!(
+        e.pay("o1", yen, None).unwrap_err().code(),
+        "invalid_input",
+        "another currency is refused"
+    );
+    let whole = Money::new(Decimal::new(399, 0), Currency::CNY).unwrap();
+    assert_eq!(e.pay("o1", whole, None).unwrap(), "paid");
 }
 
 #[test]

@@ -102,10 +102,11 @@ fn child(url: &str, schema: &str, k: usize) {
                         Err(e) if e.code() == "insufficient_stock" => break,
                         Err(e) => panic!("place {id}: {e}"),
                     };
-                    let payable = placed.quote.totals.payable.amount();
+                    let payable = placed.quote.totals.payable;
+                    let amount = payable.amount();
                     let status = retrying(|| engine.pay(&id, payable, None)).unwrap();
                     assert_eq!(status, "paid");
-                    lines.push(format!("@@ sold {id} {customer} {payable}"));
+                    lines.push(format!("@@ sold {id} {customer} {amount}"));
                 }
                 lines
             })

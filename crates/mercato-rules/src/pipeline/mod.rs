@@ -46,10 +46,10 @@ use work::{Env, Work};
 /// ```
 ///
 /// # Errors
-/// [`RulesError::EmptyCart`], [`RulesError::UnknownSku`],
-/// [`RulesError::InvalidQuantity`] (qty ≤ 0 or above [`crate::MAX_QTY`]),
+/// [`CoreError::EmptyCart`](mercato_core::CoreError::EmptyCart), [`CoreError::UnknownSku`](mercato_core::CoreError::UnknownSku),
+/// [`CoreError::InvalidQuantity`](mercato_core::CoreError::InvalidQuantity) (qty ≤ 0 or above [`crate::MAX_QTY`]),
 /// [`RulesError::InvalidPoints`] (negative points),
-/// [`RulesError::UnknownCustomer`] (the shop does not know the cart's
+/// [`CoreError::UnknownCustomer`](mercato_core::CoreError::UnknownCustomer) (the shop does not know the cart's
 /// customer), [`RulesError::Overflow`] for numbers too large to price.
 pub fn price(cart: &Cart, ctx: &PricingContext<'_>) -> Result<Quote, RulesError> {
     let work = before_coupons(cart, ctx)?;

@@ -3,6 +3,7 @@
 //! expected number is worked out in the comment beside it.
 
 use chrono::{DateTime, Utc};
+use mercato_core::CoreError;
 use mercato_core::money::Currency;
 use mercato_core::quote::Quote;
 use serde_json::{Value, json};
@@ -682,20 +683,23 @@ fn bad_carts_are_typed_errors() {
     let sh = coupon_shop();
     assert_eq!(
         sh.try_price(cart(&[("zzz", 1)])),
-        Err(RulesError::UnknownSku("zzz".into()))
+        Err(RulesError::Core(CoreError::UnknownSku("zzz".into())))
     );
     assert!(matches!(
         sh.try_price(cart(&[("a", 0)])),
-        Err(RulesError::InvalidQuantity { .. })
+        Err(RulesError::Core(CoreError::InvalidQuantity { .. }))
     ));
     assert!(matches!(
         sh.try_price(cart(&[("a", -3)])),
-        Err(RulesError::InvalidQuantity { .. })
+        Err(RulesError::Core(CoreError::InvalidQuantity { .. }))
     ));
-    assert_eq!(sh.try_price(cart(&[])), Err(RulesError::EmptyCart));
+    assert_eq!(
+        sh.try_price(cart(&[])),
+        Err(RulesError::Core(CoreError::EmptyCart))
+    );
     assert_eq!(
         sh.try_price(json!({"customer": "ghost", "lines": lines(&[("a", 1)])})),
-        Err(RulesError::UnknownCustomer("ghost".into()))
+        Err(RulesError::Core(CoreError::UnknownCustomer("ghost".into())))
     );
     assert_eq!(
         sh.try_price(json!({"customer": "u1", "lines": lines(&[("a", 1)]), "points": -1})),

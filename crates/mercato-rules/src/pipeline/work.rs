@@ -3,6 +3,7 @@
 //! explanations gathered on the way.
 
 use chrono::{DateTime, Utc};
+use mercato_core::CoreError;
 use mercato_core::money::{Currency, Rounding};
 use mercato_core::quote::{RejectReason, Stage};
 
@@ -35,7 +36,7 @@ impl<'a> Env<'a> {
             Some(id) => Some(
                 ctx.shop
                     .customer(id)
-                    .ok_or_else(|| RulesError::UnknownCustomer(id.clone()))?,
+                    .ok_or_else(|| RulesError::Core(CoreError::UnknownCustomer(id.clone())))?,
             ),
         };
         Ok(Env {
@@ -216,7 +217,7 @@ impl<'a> Work<'a> {
     /// Checks the cart and lays out its lines at list prices.
     pub fn new(env: Env<'a>, cart: &'a Cart) -> Result<Work<'a>, RulesError> {
         if cart.lines.is_empty() {
-            return Err(RulesError::EmptyCart);
+            return Err(RulesError::Core(CoreError::EmptyCart));
         }
         if cart.points < 0 {
             return Err(RulesError::InvalidPoints(cart.points));
@@ -228,24 +229,24 @@ impl<'a> Work<'a> {
             .iter()
             .find(|l| env.rules.item_at(&l.sku).is_none())
         {
-            return Err(RulesError::UnknownSku(l.sku.clone()));
+            return Err(RulesError::Core(CoreError::UnknownSku(l.sku.clone())));
         }
         let mut lines = Vec::with_capacity(cart.lines.len() + 1);
         for l in &cart.lines {
             let (pos, item) = env
                 .rules
                 .item_at(&l.sku)
-                .ok_or_else(|| RulesError::UnknownSku(l.sku.clone()))?;
+                .ok_or_else(|| RulesError::Core(CoreError::UnknownSku(l.sku.clone())))?;
             let keys = env
                 .rules
                 .index()
                 .item(pos)
-                .ok_or_else(|| RulesError::UnknownSku(l.sku.clone()))?;
+                .ok_or_else(|| RulesError::Core(CoreError::UnknownSku(l.sku.clone())))?;
             if !(1..=MAX_QTY).contains(&l.qty) {
-                return Err(RulesError::InvalidQuantity {
-                    sku: l.sku.clone(),
+                return Err(RulesError::Core(CoreError::InvalidQuantity {
+                    what: l.sku.clone(),
                     qty: l.qty,
-                });
+                }));
             }
             let unit = env.minor(item.price);
             let qty = i128::from(l.qty);

@@ -20,17 +20,18 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
-use mercato_core::order::{LineQty, Order};
+use mercato_core::order::{LineQty, Order, OrderStatus};
 use mercato_core::stock::StockLevel;
-use mercato_core::{Currency, Quote};
+use mercato_core::{CoreError, Currency, Money, Quote};
 use mercato_rules::{BestCoupons, Cart, CartLine, PricingContext, best_coupons, usable_coupons};
 use mercato_store::{Store, snapshot_record};
-use rust_decimal::Decimal;
 
 use crate::clock::Clock;
 use crate::decide::quote;
 use crate::error::EngineError;
-use crate::request::{PlaceOrderRequest, PlacedOrder, Request, Response, TickReport};
+use crate::request::{
+    Cancellation, PlaceOrderRequest, PlacedOrder, Request, Response, ReturnRefund, TickReport,
+};
 use crate::review::ReviewRule;
 use crate::settings::Settings;
 use crate::state::EngineState;
@@ -274,22 +275,30 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         .map(|_| ())
     }
 
-    /// Creates or reconfigures a stock location.
+    /// Creates or reconfigures a stock location of a SKU.
+    ///
+    /// ```
+    /// # use mercato::{Engine, ManualClock, Settings, LocationOptions};
+    /// # use mercato::core::Currency;
+    /// # use mercato::store::MemoryStore;
+    /// # let engine = Engine::open(MemoryStore::new(), ManualClock::new("2026-11-11T10:00:00Z".parse().unwrap())).unwrap();
+    /// # engine.configure(Currency::CNY, Settings::default()).unwrap();
+    /// # engine.add_catalog_item(serde_json::from_str(r#"{"sku": "tea", "price": "12.00"}"#).unwrap()).unwrap();
+    /// engine.configure_location("tea", "east", LocationOptions { safety: 2, priority: 10, ..LocationOptions::default() }).unwrap();
+    /// ```
     pub fn configure_location(
         &self,
         sku: &str,
         location: &str,
-        safety: i64,
-        backorder: bool,
-        priority: i64,
+        options: LocationOptions,
     ) -> Result<(), EngineError> {
         self.execute(
             &Request::ConfigureLocation {
                 sku: sku.to_string(),
                 location: location.to_string(),
-                safety,
-                backorder,
-                priority,
+                safety: options.safety,
+                backorder: options.backorder,
+                priority: options.priority,
             },
             None,
         )
@@ -314,7 +323,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             None,
         )? {
             Response::Stock { on_hand, .. } => Ok(on_hand),
-            _ => Ok(0),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -357,54 +366,56 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     ) -> Result<PlacedOrder, EngineError> {
         match self.execute(&Request::PlaceOrder(req), key)? {
             Response::Placed(p) => Ok(*p),
-            other => Err(EngineError::InvalidInput(format!(
-                "unexpected response {other:?}"
-            ))),
+            other => Err(unexpected(other)),
         }
     }
 
-    fn status_of(&self, req: Request, key: Option<&str>) -> Result<String, EngineError> {
+    fn status_of(&self, req: Request, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         match self.execute(&req, key)? {
             Response::Status { status, .. } => Ok(status),
-            Response::Cancelled { .. } => Ok("cancelled".into()),
-            other => Err(EngineError::InvalidInput(format!(
-                "unexpected response {other:?}"
-            ))),
+            Response::Cancelled(_) => Ok(OrderStatus::Cancelled),
+            other => Err(unexpected(other)),
         }
     }
 
-    /// Pays an order; the amount must equal its payable. Returns the status.
+    /// Pays an order; the amount must be its payable, in the shop's
+    /// currency. Returns its status (`paid`).
     pub fn pay(
         &self,
         order: &str,
-        amount: Decimal,
+        amount: Money,
         key: Option<&str>,
-    ) -> Result<String, EngineError> {
+    ) -> Result<OrderStatus, EngineError> {
+        let currency = self.read(|s| s.currency)?;
+        if let Some(c) = currency
+            && c != amount.currency()
+        {
+            return Err(CoreError::CurrencyMismatch {
+                left: c,
+                right: amount.currency(),
+            }
+            .into());
+        }
         self.status_of(
             Request::Pay {
                 order: order.to_string(),
-                amount,
+                amount: amount.amount(),
             },
             key,
         )
     }
 
-    /// Cancels an order before shipment; returns the refund.
-    pub fn cancel(
-        &self,
-        order: &str,
-        key: Option<&str>,
-    ) -> Result<mercato_core::Money, EngineError> {
+    /// Cancels an order before shipment: its stock, coupons and points come
+    /// back, and what was paid is refunded.
+    pub fn cancel(&self, order: &str, key: Option<&str>) -> Result<Cancellation, EngineError> {
         match self.execute(
             &Request::Cancel {
                 order: order.to_string(),
             },
             key,
         )? {
-            Response::Cancelled { refund, .. } => Ok(refund),
-            other => Err(EngineError::InvalidInput(format!(
-                "unexpected response {other:?}"
-            ))),
+            Response::Cancelled(c) => Ok(c),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -414,7 +425,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         order: &str,
         reasons: Vec<String>,
         key: Option<&str>,
-    ) -> Result<String, EngineError> {
+    ) -> Result<OrderStatus, EngineError> {
         self.status_of(
             Request::Hold {
                 order: order.to_string(),
@@ -424,8 +435,8 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         )
     }
 
-    /// Releases a held order.
-    pub fn release(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+    /// Releases a held order (back to pending payment, or paid).
+    pub fn release(&self, order: &str, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         self.status_of(
             Request::Release {
                 order: order.to_string(),
@@ -435,7 +446,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     }
 
     /// Rejects a held order (cancels it, giving everything back).
-    pub fn reject(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+    pub fn reject(&self, order: &str, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         self.status_of(
             Request::Reject {
                 order: order.to_string(),
@@ -450,7 +461,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         order: &str,
         lines: Option<Vec<LineQty>>,
         key: Option<&str>,
-    ) -> Result<String, EngineError> {
+    ) -> Result<OrderStatus, EngineError> {
         self.status_of(
             Request::Ship {
                 order: order.to_string(),
@@ -461,7 +472,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     }
 
     /// Marks an order delivered.
-    pub fn deliver(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+    pub fn deliver(&self, order: &str, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         self.status_of(
             Request::Deliver {
                 order: order.to_string(),
@@ -471,7 +482,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     }
 
     /// Confirms receipt.
-    pub fn complete(&self, order: &str, key: Option<&str>) -> Result<String, EngineError> {
+    pub fn complete(&self, order: &str, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         self.status_of(
             Request::Complete {
                 order: order.to_string(),
@@ -485,24 +496,27 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         &self,
         order: &str,
         lines: Vec<LineQty>,
-        restock: bool,
+        options: ReturnOptions,
         key: Option<&str>,
-    ) -> Result<Response, EngineError> {
-        self.execute(
+    ) -> Result<ReturnRefund, EngineError> {
+        match self.execute(
             &Request::Return {
                 order: order.to_string(),
                 lines,
-                restock,
+                restock: options.restock,
             },
             key,
-        )
+        )? {
+            Response::Returned(r) => Ok(r),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Runs the timers at the clock's time.
     pub fn tick(&self) -> Result<TickReport, EngineError> {
         match self.execute(&Request::Tick, None)? {
             Response::Tick(r) => Ok(r),
-            _ => Ok(TickReport::default()),
+            other => Err(unexpected(other)),
         }
     }
 
@@ -539,4 +553,28 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 .collect(),
         })
     }
+}
+
+/// A response of another shape than the call returns: a bug.
+fn unexpected(r: Response) -> EngineError {
+    EngineError::Internal(format!("unexpected response {r:?}"))
+}
+
+/// How a stock location is configured ([`Engine::configure_location`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LocationOptions {
+    /// Units kept back from sale (default 0).
+    pub safety: i64,
+    /// Whether the location may sell beyond its units (default no).
+    pub backorder: bool,
+    /// Higher priorities are allocated first (default 0).
+    pub priority: i64,
+}
+
+/// How a return is handled ([`Engine::return_items`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReturnOptions {
+    /// Put the returned units back into stock at the locations they left
+    /// (default no: damaged or not resellable).
+    pub restock: bool,
 }

@@ -195,17 +195,12 @@ fn response_json(r: &Response) -> Value {
     match r {
         Response::Done => json!({}),
         Response::Placed(p) => placed_json(p),
-        Response::Status { status, .. } => json!({"status": status}),
-        Response::Cancelled { refund, .. } => {
-            json!({"status": "cancelled", "refund": refund.amount().to_string()})
+        Response::Status { status, .. } => json!({"status": status.as_str()}),
+        Response::Cancelled(c) => {
+            json!({"status": "cancelled", "refund": c.refund.amount().to_string()})
         }
-        Response::Returned {
-            refund,
-            points_returned,
-            status,
-            ..
-        } => {
-            json!({"refund": refund.amount().to_string(), "points_returned": points_returned, "status": status})
+        Response::Returned(r) => {
+            json!({"refund": r.refund.amount().to_string(), "points_returned": r.points_returned, "status": r.status.as_str()})
         }
         Response::Stock { on_hand, .. } => json!({"on_hand": on_hand}),
         Response::Tick(t) => json!({"closed": t.closed, "completed": t.completed}),
@@ -234,7 +229,15 @@ fn setup<S: Store + 'static>(
             )));
         }
         engine
-            .configure_location(&st.sku, &st.location, st.safety, st.backorder, st.priority)
+            .configure_location(
+                &st.sku,
+                &st.location,
+                crate::LocationOptions {
+                    safety: st.safety,
+                    backorder: st.backorder,
+                    priority: st.priority,
+                },
+            )
             .map_err(s)?;
         if st.on_hand != 0 {
             engine
