@@ -62,7 +62,7 @@ fn setup<S: Store + 'static>(e: &Engine<S, SystemClock>) {
 /// one process let SQLite's write lock serialise the processes into long
 /// runs, which hid the bug.
 fn cart(k: usize, t: usize, i: usize) -> Vec<(&'static str, i64)> {
-    match (k == 0, (t + i) % 2 == 0) {
+    match (k == 0, (t + i).is_multiple_of(2)) {
         (true, true) => vec![("a", 1)],
         (true, false) => vec![("d", 1)],
         (false, true) => vec![("a", 1), ("b", 1)],
