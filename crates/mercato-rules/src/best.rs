@@ -91,13 +91,13 @@ impl Choice {
 ///
 /// ```
 /// use mercato_core::money::Currency;
-/// use mercato_rules::{best_coupons, Cart, PricingContext, PricingSettings, RuleSet, ShopSnapshot};
+/// use mercato_rules::{best_coupons, Cart, PricingContext, PricingSettings, RuleSet, ShopFacts};
 /// let catalog = serde_json::from_str(r#"[{"sku": "a", "price": "100.00"}]"#).unwrap();
 /// let coupons = serde_json::from_str(r#"[
 ///     {"code": "FIVE", "kind": "amount_off", "amount": "5.00", "group": "g"},
 ///     {"code": "TEN", "kind": "amount_off", "amount": "10.00", "group": "g"}]"#).unwrap();
 /// let rules = RuleSet::new(Currency::CNY, PricingSettings::default(), catalog, vec![], coupons).unwrap();
-/// let shop = ShopSnapshot::new();
+/// let shop = ShopFacts::new();
 /// let ctx = PricingContext::new(&rules, "2026-01-01T00:00:00Z".parse().unwrap(), &shop);
 /// let best = best_coupons(&Cart::of(&[("a", 1)]), &["FIVE", "TEN"], &ctx).unwrap();
 /// assert_eq!(best.coupons, ["TEN"]);

@@ -2,7 +2,7 @@
 //! and a [`ShopView`] — the live facts the caller supplies (customers,
 //! usage counters of limited promotions and coupons, spent campaign
 //! budgets, available stock). [`PricingContext`] is three borrows and a
-//! timestamp, so it costs nothing to build per call. [`ShopSnapshot`] is a
+//! timestamp, so it costs nothing to build per call. [`ShopFacts`] is a
 //! plain-data [`ShopView`] for tests, scenarios and refund re-pricing.
 
 use std::collections::HashMap;
@@ -74,9 +74,9 @@ pub trait ShopView {
 ///
 /// ```
 /// use mercato_core::money::Currency;
-/// use mercato_rules::{PricingContext, PricingSettings, RuleSet, ShopSnapshot};
+/// use mercato_rules::{PricingContext, PricingSettings, RuleSet, ShopFacts};
 /// let rules = RuleSet::new(Currency::CNY, PricingSettings::default(), vec![], vec![], vec![]).unwrap();
-/// let shop = ShopSnapshot::new().with_customer("u1", Some("gold"), 1000);
+/// let shop = ShopFacts::new().with_customer("u1", Some("gold"), 1000);
 /// let ctx = PricingContext::new(&rules, "2026-03-02T09:00:00Z".parse().unwrap(), &shop);
 /// assert_eq!(ctx.rules.currency(), Currency::CNY);
 /// ```
@@ -97,9 +97,12 @@ impl<'a> PricingContext<'a> {
     }
 }
 
-/// A customer record in the contract's shape (`{"id", "tier", "points"}`).
+/// What pricing knows of a customer, owned, in the contract's shape
+/// (`{"id", "tier", "points"}`): the setup of a scenario file, the records
+/// of a [`ShopFacts`]. (A [`CustomerView`] is the same facts borrowed from
+/// a live shop.)
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Customer {
+pub struct CustomerFacts {
     /// The id.
     pub id: String,
     /// The tier, if any.
@@ -110,19 +113,21 @@ pub struct Customer {
     pub points: i64,
 }
 
-/// A [`ShopView`] held as plain maps.
+/// A [`ShopView`] held as plain maps: the facts pricing reads (customers,
+/// limit counters, coupon uses, budgets, stock), for pricing without an
+/// engine (tests, tools, the pricing benches).
 ///
 /// ```
-/// use mercato_rules::{ShopSnapshot, ShopView};
-/// let shop = ShopSnapshot::new().with_customer("u1", None, 50).with_stock("glass", 20);
+/// use mercato_rules::{ShopFacts, ShopView};
+/// let shop = ShopFacts::new().with_customer("u1", None, 50).with_stock("glass", 20);
 /// assert_eq!(shop.customer("u1").unwrap().points, 50);
 /// assert!(shop.customer("u2").is_none());
 /// assert_eq!(shop.available("glass"), 20);
 /// assert_eq!(shop.available("other"), 0);
 /// ```
 #[derive(Debug, Clone, Default)]
-pub struct ShopSnapshot {
-    customers: HashMap<String, Customer>,
+pub struct ShopFacts {
+    customers: HashMap<String, CustomerFacts>,
     bought: HashMap<String, HashMap<String, i64>>,
     sold: HashMap<String, i64>,
     coupon_uses: HashMap<String, i64>,
@@ -131,20 +136,20 @@ pub struct ShopSnapshot {
     stock: HashMap<String, i64>,
 }
 
-impl ShopSnapshot {
+impl ShopFacts {
     /// An empty shop: no customers, no usage, no stock.
     pub fn new() -> Self {
         Self::default()
     }
 
     /// Adds (or replaces) a customer.
-    pub fn add_customer(&mut self, customer: Customer) {
+    pub fn add_customer(&mut self, customer: CustomerFacts) {
         self.customers.insert(customer.id.clone(), customer);
     }
 
-    /// Builder form of [`ShopSnapshot::add_customer`].
+    /// Builder form of [`ShopFacts::add_customer`].
     pub fn with_customer(mut self, id: &str, tier: Option<&str>, points: i64) -> Self {
-        self.add_customer(Customer {
+        self.add_customer(CustomerFacts {
             id: id.to_string(),
             tier: tier.map(str::to_string),
             points,
@@ -195,7 +200,7 @@ impl ShopSnapshot {
     }
 }
 
-impl ShopView for ShopSnapshot {
+impl ShopView for ShopFacts {
     fn customer(&self, id: &str) -> Option<CustomerView<'_>> {
         self.customers.get(id).map(|c| CustomerView {
             id: &c.id,

@@ -19,10 +19,10 @@ fn amount(m: &Money) -> Value {
 ///
 /// ```
 /// use mercato_core::money::Currency;
-/// use mercato_rules::{price, quote_to_contract_json, Cart, PricingContext, PricingSettings, RuleSet, ShopSnapshot};
+/// use mercato_rules::{price, quote_to_contract_json, Cart, PricingContext, PricingSettings, RuleSet, ShopFacts};
 /// let catalog = serde_json::from_str(r#"[{"sku": "a", "price": "0.1"}]"#).unwrap();
 /// let rules = RuleSet::new(Currency::CNY, PricingSettings::default(), catalog, vec![], vec![]).unwrap();
-/// let shop = ShopSnapshot::new();
+/// let shop = ShopFacts::new();
 /// let ctx = PricingContext::new(&rules, "2026-01-01T00:00:00Z".parse().unwrap(), &shop);
 /// let json = quote_to_contract_json(&price(&Cart::of(&[("a", 3)]), &ctx).unwrap());
 /// assert_eq!(json["lines"][0]["amount"], "0.30");

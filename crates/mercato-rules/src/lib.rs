@@ -35,7 +35,7 @@ mod settings;
 pub use best::{BestCoupons, best_coupons, usable_coupons};
 pub use cart::{Cart, CartLine};
 pub use catalog::CatalogItem;
-pub use context::{BudgetSpent, Customer, CustomerView, PricingContext, ShopSnapshot, ShopView};
+pub use context::{BudgetSpent, CustomerFacts, CustomerView, PricingContext, ShopFacts, ShopView};
 pub use contract_json::{best_coupons_to_contract_json, quote_to_contract_json};
 pub use coupon::{Coupon, CouponKind};
 pub use error::RulesError;

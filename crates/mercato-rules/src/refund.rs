@@ -95,12 +95,12 @@ pub fn kept_units_net(original: &Quote, kept: &[i64]) -> Result<Money, RulesErro
 ///
 /// ```
 /// use mercato_core::money::Currency;
-/// use mercato_rules::{price, reprice_clawback, Cart, PricingContext, PricingSettings, RuleSet, ShopSnapshot};
+/// use mercato_rules::{price, reprice_clawback, Cart, PricingContext, PricingSettings, RuleSet, ShopFacts};
 /// let catalog = serde_json::from_str(r#"[{"sku": "a", "price": "60.00"}]"#).unwrap();
 /// let promotions = serde_json::from_str(r#"[{"id": "fr", "kind": "full_reduction",
 ///     "tiers": [{"threshold": "100.00", "off": "20.00"}]}]"#).unwrap();
 /// let rules = RuleSet::new(Currency::CNY, PricingSettings::default(), catalog, promotions, vec![]).unwrap();
-/// let shop = ShopSnapshot::new();
+/// let shop = ShopFacts::new();
 /// let ctx = PricingContext::new(&rules, "2026-01-01T00:00:00Z".parse().unwrap(), &shop);
 /// let cart = Cart::of(&[("a", 2)]);
 /// let placed = price(&cart, &ctx).unwrap(); // 120.00 - 20.00: each unit nets 50.00

@@ -18,7 +18,7 @@ use std::cmp::Ordering;
 
 use mercato_core::money::{Currency, Money};
 use mercato_core::quote::Quote;
-use mercato_rules::{Cart, CartLine, PricingContext, RuleSet, ShopSnapshot, price};
+use mercato_rules::{Cart, CartLine, PricingContext, RuleSet, ShopFacts, price};
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 use serde_json::{Value, json};
@@ -380,7 +380,7 @@ proptest! {
     #[test]
     fn a_bundle_spreads_its_saving_by_line_amount_left_per_unit(c in case()) {
         let rules = rules(&c);
-        let shop = ShopSnapshot::new();
+        let shop = ShopFacts::new();
         let ctx = PricingContext::new(&rules, "2026-11-11T10:00:00Z".parse().unwrap(), &shop);
         let cart = Cart {
             customer: None,

@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use chrono::{DateTime, Utc};
 use mercato_core::money::Currency;
 use mercato_rules::{
-    CatalogItem, Coupon, Customer, PricingSettings, Promotion, RuleSet, ShopSnapshot,
+    CatalogItem, Coupon, CustomerFacts, PricingSettings, Promotion, RuleSet, ShopFacts,
 };
 use rust_decimal::Decimal;
 use serde_json::Value;
@@ -22,7 +22,7 @@ pub fn scenarios_dir() -> PathBuf {
 /// A scenario's pricing setup.
 pub struct Setup {
     pub rules: RuleSet,
-    pub shop: ShopSnapshot,
+    pub shop: ShopFacts,
     pub now: DateTime<Utc>,
 }
 
@@ -51,8 +51,8 @@ pub fn setup(v: &Value) -> Setup {
     let coupons: Vec<Coupon> = field(v, "coupons");
     let rules =
         RuleSet::new(currency, settings, catalog, promotions, coupons).expect("valid rules");
-    let mut shop = ShopSnapshot::new();
-    let customers: Vec<Customer> = field(v, "customers");
+    let mut shop = ShopFacts::new();
+    let customers: Vec<CustomerFacts> = field(v, "customers");
     for c in customers {
         shop.add_customer(c);
     }

@@ -3,7 +3,7 @@
 
 use mercato_core::money::Currency;
 use mercato_core::quote::Quote;
-use mercato_rules::{Cart, PricingContext, PricingSettings, RuleSet, ShopSnapshot, price};
+use mercato_rules::{Cart, PricingContext, PricingSettings, RuleSet, ShopFacts, price};
 use serde_json::{Value, json};
 
 fn quote(catalog: Value, promotions: Value, coupons: Value, settings: Value, cart: Value) -> Quote {
@@ -15,7 +15,7 @@ fn quote(catalog: Value, promotions: Value, coupons: Value, settings: Value, car
         serde_json::from_value(coupons).unwrap(),
     )
     .unwrap();
-    let shop = ShopSnapshot::new()
+    let shop = ShopFacts::new()
         .with_customer("c1", None, 300)
         .with_stock("glass", 20);
     let ctx = PricingContext::new(&rules, "2026-03-02T09:00:00Z".parse().unwrap(), &shop);

@@ -16,7 +16,7 @@ use mercato_core::money::Currency;
 use mercato_core::quote::{Quote, Stage};
 use mercato_rules::{
     Cart, CartLine, CatalogItem, Coupon, PricingContext, PricingSettings, Promotion, RuleSet,
-    ShopSnapshot, best_coupons, price,
+    ShopFacts, best_coupons, price,
 };
 use proptest::prelude::*;
 use rust_decimal::Decimal;
@@ -184,7 +184,7 @@ fn case(max_coupons: usize) -> impl Strategy<Value = Case> {
 
 struct Built {
     rules: RuleSet,
-    shop: ShopSnapshot,
+    shop: ShopFacts,
 }
 
 fn build(c: &Case, settings: &Value) -> Built {
@@ -218,7 +218,7 @@ fn build(c: &Case, settings: &Value) -> Built {
         .collect();
     let settings: PricingSettings = serde_json::from_value(settings.clone()).unwrap();
     let rules = RuleSet::new(Currency::CNY, settings, catalog, promotions, coupons).unwrap();
-    let shop = ShopSnapshot::new()
+    let shop = ShopFacts::new()
         .with_customer("u", Some("vip"), 2000)
         .with_stock("g", 3);
     Built { rules, shop }

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use mercato_core::money::Currency;
 use mercato_rules::{
     Cart, CartLine, CatalogItem, Coupon, MAX_COUPONS_PER_GROUP, MAX_POINTS_PER_UNIT,
-    PricingContext, PricingSettings, Promotion, RuleSet, RulesError, ShopSnapshot, price,
+    PricingContext, PricingSettings, Promotion, RuleSet, RulesError, ShopFacts, price,
 };
 use serde_json::json;
 
@@ -25,7 +25,7 @@ fn now() -> DateTime<Utc> {
 
 /// The payable of one unit of `tea` under `rules`.
 fn payable(rules: &RuleSet) -> String {
-    let shop = ShopSnapshot::new().with_stock("tea", 10);
+    let shop = ShopFacts::new().with_stock("tea", 10);
     let ctx = PricingContext::new(rules, now(), &shop);
     let cart = Cart {
         customer: None,

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use mercato_core::money::Currency;
 use mercato_rules::{
-    Cart, PricingContext, PricingSettings, RuleSet, ShopSnapshot, best_coupons, price,
+    Cart, PricingContext, PricingSettings, RuleSet, ShopFacts, best_coupons, price,
 };
 use serde_json::json;
 
@@ -80,7 +80,7 @@ fn time<T>(label: &str, n: u32, mut f: impl FnMut() -> T) -> f64 {
 #[ignore = "timing; run in release"]
 fn timings() {
     let r = rules(30);
-    let shop = ShopSnapshot::new();
+    let shop = ShopFacts::new();
     let ctx = PricingContext::new(&r, "2026-01-01T00:00:00Z".parse().unwrap(), &shop);
     let lines: Vec<(String, i64)> = (0..100).map(|i| (format!("s{i}"), 1 + i % 3)).collect();
     let refs: Vec<(&str, i64)> = lines.iter().map(|(s, q)| (s.as_str(), *q)).collect();

@@ -9,7 +9,7 @@ use mercato::core::apportion::apportion_minor;
 use mercato::core::{Currency, Money, Quote};
 use mercato::rules::{
     Cart, CartLine, CatalogItem, Coupon, PricingContext, PricingSettings, Promotion, RuleSet,
-    ShopSnapshot, price,
+    ShopFacts, price,
 };
 use mercato::scenario::Scenario;
 use mercato::store::MemoryStore;
@@ -113,7 +113,7 @@ pub fn rules(data: &[u8]) {
             assert!(!added || valid, "an invalid coupon was accepted");
         }
     }
-    let shop = ShopSnapshot::new()
+    let shop = ShopFacts::new()
         .with_customer("u1", Some("gold"), 1_000)
         .with_customer("u2", None, 0);
     let shop = rules

@@ -17,7 +17,7 @@ use crate::log::{ConfigEvent, LogEvent};
 use crate::request::{
     Cancellation, PlacedOrder, Request, ReservationView, Response, ReturnRefund, TickReport,
 };
-use crate::review::{ReviewInput, ReviewRule, SettingsReview};
+use crate::review::{ReviewInput, ReviewRule, BuiltinReview};
 use crate::settings::RefundPolicy;
 use crate::state::{EngineState, rules_of};
 
@@ -239,7 +239,7 @@ pub(crate) fn decide(
                 shop: st.shop(),
             };
             let mut hold_reasons = match &st.settings.review {
-                Some(r) => SettingsReview(r).review(&input),
+                Some(r) => BuiltinReview(r).review(&input),
                 None => Vec::new(),
             };
             for rule in extra_review {

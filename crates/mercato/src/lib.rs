@@ -29,7 +29,7 @@ pub use mercato_store as store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
-    CustomerReport, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
+    CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
     SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
 };
 pub use error::EngineError;
@@ -40,7 +40,7 @@ pub use request::{
     Cancellation, PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, ReturnRefund,
     TickReport,
 };
-pub use review::{ReviewInput, ReviewRule, SettingsReview};
+pub use review::{ReviewInput, ReviewRule, BuiltinReview};
 pub use settings::{
     MAX_AUTO_COMPLETE_DAYS, MAX_PAYMENT_TIMEOUT_MINUTES, MAX_REVIEW_ORDERS,
     MAX_REVIEW_WINDOW_MINUTES, MaxOrders, RefundPolicy, ReviewSettings, Settings,

@@ -1,6 +1,6 @@
 //! Risk review at placement (订单审核, 刷单 prevention): a [`ReviewRule`]
 //! looks at a priced order and names the reasons to hold it. The contract's
-//! `settings.review` rules are built in ([`SettingsReview`]); applications
+//! `settings.review` rules are built in ([`BuiltinReview`]); applications
 //! add their own with [`crate::Engine::add_review_rule`].
 
 use chrono::{DateTime, TimeDelta, Utc};
@@ -29,11 +29,12 @@ pub trait ReviewRule: Send + Sync {
     fn review(&self, input: &ReviewInput<'_>) -> Vec<String>;
 }
 
-/// The contract's review rules: `max_payable`, `max_qty`, `max_orders`.
+/// The built-in review rule: applies the shop's `settings.review`
+/// ([`ReviewSettings`]: `max_payable`, `max_qty`, `max_orders`).
 #[derive(Debug, Clone, Copy)]
-pub struct SettingsReview<'a>(pub &'a ReviewSettings);
+pub struct BuiltinReview<'a>(pub &'a ReviewSettings);
 
-impl ReviewRule for SettingsReview<'_> {
+impl ReviewRule for BuiltinReview<'_> {
     fn review(&self, input: &ReviewInput<'_>) -> Vec<String> {
         let mut reasons = Vec::new();
         if let Some(max) = self.0.max_payable

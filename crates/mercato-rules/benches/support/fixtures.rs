@@ -7,7 +7,7 @@
 
 use chrono::{DateTime, Utc};
 use mercato_core::money::Currency;
-use mercato_rules::{Cart, CartLine, PricingSettings, RuleSet, ShopSnapshot};
+use mercato_rules::{Cart, CartLine, PricingSettings, RuleSet, ShopFacts};
 use serde_json::{Value, json};
 
 /// SKUs in the catalog (a 1,000-line cart uses distinct SKUs).
@@ -166,8 +166,8 @@ pub fn rules(rules: usize, coupons: usize, seed: u64) -> RuleSet {
 }
 
 /// The shop: customer `u1` (gold, 50,000 points), gift stock.
-pub fn shop() -> ShopSnapshot {
-    ShopSnapshot::new()
+pub fn shop() -> ShopFacts {
+    ShopFacts::new()
         .with_customer("u1", Some("gold"), 50_000)
         .with_stock("gift", 1_000)
 }

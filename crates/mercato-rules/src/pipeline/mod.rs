@@ -29,13 +29,13 @@ use work::{Env, Work};
 ///
 /// ```
 /// use mercato_core::money::Currency;
-/// use mercato_rules::{price, Cart, PricingContext, PricingSettings, RuleSet, ShopSnapshot};
+/// use mercato_rules::{price, Cart, PricingContext, PricingSettings, RuleSet, ShopFacts};
 ///
 /// let catalog = serde_json::from_str(r#"[{"sku": "rice", "price": "59.00"}, {"sku": "oil", "price": "89.00"}]"#).unwrap();
 /// let promotions = serde_json::from_str(r#"[{"id": "fr", "kind": "full_reduction",
 ///     "tiers": [{"threshold": "150.00", "off": "15.00"}]}]"#).unwrap();
 /// let rules = RuleSet::new(Currency::CNY, PricingSettings::default(), catalog, promotions, vec![]).unwrap();
-/// let shop = ShopSnapshot::new();
+/// let shop = ShopFacts::new();
 /// let ctx = PricingContext::new(&rules, "2026-03-02T09:00:00Z".parse().unwrap(), &shop);
 ///
 /// let quote = price(&Cart::of(&[("rice", 2), ("oil", 1)]), &ctx).unwrap();

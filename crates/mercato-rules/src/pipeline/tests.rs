@@ -10,12 +10,12 @@ use serde_json::{Value, json};
 
 use crate::{
     BudgetSpent, Cart, CatalogItem, Coupon, PricingContext, PricingSettings, Promotion, RuleSet,
-    RulesError, ShopSnapshot, price,
+    RulesError, ShopFacts, price,
 };
 
 struct Shop {
     rules: RuleSet,
-    shop: ShopSnapshot,
+    shop: ShopFacts,
     now: DateTime<Utc>,
 }
 
@@ -27,7 +27,7 @@ fn shop(v: Value) -> Shop {
     let promotions: Vec<Promotion> = serde_json::from_value(get("promotions")).unwrap();
     let coupons: Vec<Coupon> = serde_json::from_value(get("coupons")).unwrap();
     let rules = RuleSet::new(Currency::CNY, settings, catalog, promotions, coupons).unwrap();
-    let shop = ShopSnapshot::new()
+    let shop = ShopFacts::new()
         .with_customer("u1", Some("vip"), 1000)
         .with_customer("u2", None, 300);
     Shop {

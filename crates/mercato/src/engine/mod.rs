@@ -72,9 +72,10 @@ impl Default for EngineOptions {
     }
 }
 
-/// A customer's points and coupons.
+/// A customer's wallet: spendable points and the coupons they own
+/// ([`Engine::customer`]).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct CustomerReport {
+pub struct CustomerWallet {
     /// Spendable points.
     pub points: i64,
     /// Owned coupons in definition order with their status
@@ -537,14 +538,14 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         Ok(self.fresh_state()?.0.shop().stock().level(sku))
     }
 
-    /// A customer's points and coupons.
-    pub fn customer(&self, id: &str) -> Result<CustomerReport, EngineError> {
+    /// A customer's wallet: points and coupons.
+    pub fn customer(&self, id: &str) -> Result<CustomerWallet, EngineError> {
         let now: DateTime<Utc> = self.clock.now();
         let (st, _) = self.fresh_state()?;
         if st.shop().customer(id).is_none() {
             return Err(mercato_core::CoreError::UnknownCustomer(id.to_string()).into());
         }
-        Ok(CustomerReport {
+        Ok(CustomerWallet {
             points: st.shop().points().balance(id),
             coupons: st
                 .customer_coupons(id, now)

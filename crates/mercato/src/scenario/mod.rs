@@ -8,7 +8,7 @@ mod run;
 
 use chrono::{DateTime, Utc};
 use mercato_core::Currency;
-use mercato_rules::{CatalogItem, Coupon, Customer, Promotion};
+use mercato_rules::{CatalogItem, Coupon, CustomerFacts, Promotion};
 use serde::Deserialize;
 
 pub use expect::{Mismatch, matches};
@@ -57,7 +57,7 @@ pub struct Scenario {
     pub stock: Vec<StockEntry>,
     /// Customers.
     #[serde(default)]
-    pub customers: Vec<Customer>,
+    pub customers: Vec<CustomerFacts>,
     /// Promotions.
     #[serde(default)]
     pub promotions: Vec<Promotion>,
