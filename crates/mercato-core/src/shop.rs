@@ -777,15 +777,41 @@ impl Shop {
         Ok(ev)
     }
 
+    /// When the timer next acts on `o` by itself: the payment deadline of
+    /// an unpaid order (it closes), the auto-complete time of a delivered
+    /// one (it completes). `None`: never (or a time that cannot be
+    /// represented, see [`ShopConfig`]). [`Shop::next_deadline`] and the
+    /// tick read this one function.
+    fn order_timer(o: &Order, config: &ShopConfig) -> Option<DateTime<Utc>> {
+        match o.status {
+            OrderStatus::PendingPayment => o.deadline,
+            OrderStatus::Delivered => o
+                .delivered_at
+                .zip(TimeDelta::try_days(config.auto_complete_days))
+                .and_then(|(d, after)| d.checked_add_signed(after)),
+            _ => None,
+        }
+    }
+
+    /// The earliest time at which a tick has work: an unpaid order's
+    /// deadline, a delivered order's auto-complete time, a reservation's
+    /// expiry. `None`: no timer is pending. An application calls `tick` at
+    /// (or after) this time, as a network stack polls its next timeout.
+    pub fn next_deadline(&self, config: &ShopConfig) -> Option<DateTime<Utc>> {
+        let orders = self.orders().filter_map(|o| Self::order_timer(o, config));
+        let reservations = self.stock.reservations().filter_map(|r| r.expires_at);
+        orders.chain(reservations).min()
+    }
+
     fn decide_tick(&self, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
         let mut ev = Vec::new();
         let mut closed: Vec<&str> = Vec::new();
-        // `None`: the delay cannot be represented; nothing completes by
-        // itself (see [`ShopConfig`]).
-        let complete_after = TimeDelta::try_days(ctx.config.auto_complete_days);
         for o in self.orders() {
+            if !Self::order_timer(o, ctx.config).is_some_and(|t| t <= ctx.now) {
+                continue;
+            }
             match o.status {
-                OrderStatus::PendingPayment if o.deadline.is_some_and(|d| d <= ctx.now) => {
+                OrderStatus::PendingPayment => {
                     ev.push(Event::Order(OrderEvent::Closed {
                         id: o.id.clone(),
                         at: ctx.now,
@@ -793,12 +819,7 @@ impl Shop {
                     ev.extend(self.give_back(o, ReleaseReason::Closed)?);
                     closed.push(&o.id);
                 }
-                OrderStatus::Delivered
-                    if o.delivered_at
-                        .zip(complete_after)
-                        .and_then(|(d, after)| d.checked_add_signed(after))
-                        .is_some_and(|d| d <= ctx.now) =>
-                {
+                OrderStatus::Delivered => {
                     ev.push(Event::Order(OrderEvent::Completed { id: o.id.clone() }));
                 }
                 _ => {}

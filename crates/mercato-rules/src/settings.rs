@@ -29,6 +29,7 @@ pub enum Selection {
 
 /// Points conversion.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PointsSettings {
     /// Points worth one currency unit (default 100).
     #[serde(default = "default_per_unit")]
@@ -57,6 +58,7 @@ impl Default for PointsSettings {
 
 /// Shipping fee.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ShippingSettings {
     /// The fee (default 0.00).
     #[serde(default, with = "amount_str")]
@@ -67,6 +69,10 @@ pub struct ShippingSettings {
 }
 
 /// The pricing settings of a shop.
+///
+/// Unknown top-level fields are ignored here, because the contract's
+/// `settings` object also holds the engine's settings (`stock_commit`
+/// below); `mercato::Settings`, the whole object, refuses unknown fields.
 ///
 /// ```
 /// use mercato_rules::{PricingSettings, Selection};

@@ -36,6 +36,7 @@ pub enum RefundPolicy {
 
 /// The `max_orders` review rule.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct MaxOrders {
     /// More live orders than this within the window put the order on hold.
     pub count: i64,
@@ -60,8 +61,15 @@ pub struct ReviewSettings {
 }
 
 /// Every setting of a shop, in the contract's shape; every field optional.
-/// [`Settings::validate`] gives the range of every number.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// [`Settings::validate`] gives the range of every number. Unknown fields
+/// are refused (a misspelt `payment_timout_minutes` is an error, not a
+/// default):
+///
+/// ```
+/// let err = serde_json::from_str::<mercato::Settings>(r#"{"payment_timout_minutes": 5}"#);
+/// assert!(err.unwrap_err().to_string().contains("payment_timout_minutes"));
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Settings {
     /// Pricing: rounding, selection, coupons per group, points, shipping.
     #[serde(flatten)]
@@ -89,6 +97,60 @@ fn default_timeout() -> i64 {
 
 fn default_auto_complete() -> i64 {
     7
+}
+
+/// The wire form of [`Settings`]: every field of the contract's `settings`
+/// object, the pricing ones included, so that unknown fields can be
+/// refused (`deny_unknown_fields` does not work through `flatten`). A test
+/// round-trips `Settings` through it, so a field added to either struct
+/// without the other fails.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SettingsWire {
+    #[serde(default)]
+    rounding: mercato_core::Rounding,
+    #[serde(default)]
+    selection: mercato_rules::Selection,
+    #[serde(default = "default_per_group")]
+    max_coupons_per_group: i64,
+    #[serde(default)]
+    points: mercato_rules::PointsSettings,
+    #[serde(default)]
+    shipping: mercato_rules::ShippingSettings,
+    #[serde(default = "default_timeout")]
+    payment_timeout_minutes: i64,
+    #[serde(default)]
+    stock_commit: StockCommit,
+    #[serde(default)]
+    refund_policy: RefundPolicy,
+    #[serde(default = "default_auto_complete")]
+    auto_complete_days: i64,
+    #[serde(default)]
+    review: Option<ReviewSettings>,
+}
+
+fn default_per_group() -> i64 {
+    PricingSettings::default().max_coupons_per_group
+}
+
+impl<'de> Deserialize<'de> for Settings {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let w = SettingsWire::deserialize(d)?;
+        Ok(Settings {
+            pricing: PricingSettings {
+                rounding: w.rounding,
+                selection: w.selection,
+                max_coupons_per_group: w.max_coupons_per_group,
+                points: w.points,
+                shipping: w.shipping,
+            },
+            payment_timeout_minutes: w.payment_timeout_minutes,
+            stock_commit: w.stock_commit,
+            refund_policy: w.refund_policy,
+            auto_complete_days: w.auto_complete_days,
+            review: w.review,
+        })
+    }
 }
 
 impl Default for Settings {
@@ -204,4 +266,44 @@ fn check_amount(field: &'static str, d: Decimal, currency: Currency) -> Result<(
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    /// Every field `Settings` writes is one it reads back (the wire struct
+    /// and the two real ones list the same fields), defaults included.
+    #[test]
+    fn settings_round_trip_through_the_wire_form() {
+        let mut s = Settings {
+            review: Some(ReviewSettings {
+                max_payable: Some(rust_decimal::Decimal::new(100_000, 2)),
+                max_qty: Some(5),
+                max_orders: Some(MaxOrders {
+                    count: 3,
+                    minutes: 60,
+                }),
+            }),
+            ..Settings::default()
+        };
+        s.pricing.shipping.free_threshold = Some(rust_decimal::Decimal::new(9900, 2));
+        for s in [Settings::default(), s] {
+            let json = serde_json::to_string(&s).unwrap();
+            let back: Settings = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, s, "{json}");
+        }
+        assert_eq!(
+            serde_json::from_str::<Settings>("{}").unwrap(),
+            Settings::default()
+        );
+        for bad in [
+            r#"{"payment_timout_minutes": 5}"#,
+            r#"{"points": {"per_unt": 100}}"#,
+            r#"{"shipping": {"fees": "1.00"}}"#,
+            r#"{"review": {"max_order": {"count": 1, "minutes": 1}}}"#,
+        ] {
+            assert!(serde_json::from_str::<Settings>(bad).is_err(), "{bad}");
+        }
+    }
 }

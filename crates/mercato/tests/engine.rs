@@ -527,3 +527,34 @@ fn rebuild_reads_a_store_that_returns_short_pages_to_the_end() {
     assert_eq!(rebuilt.position, 25_000);
     assert_eq!(rebuilt, live);
 }
+
+/// `next_deadline` is exactly when the timer next has work: a tick one
+/// second before it changes nothing, a tick at it acts (payment deadline,
+/// then auto-completion seven days after delivery).
+#[test]
+fn next_deadline_is_when_tick_next_acts() {
+    let e = Engine::open(MemoryStore::new(), clock()).unwrap();
+    shop(&e);
+    assert_eq!(e.next_deadline().unwrap(), None);
+    e.place_order(order("o1", "tea", 1), None).unwrap();
+    e.clock().advance(chrono::Duration::minutes(5));
+    let p = e.place_order(order("o2", "tea", 1), None).unwrap();
+    let first = e.next_deadline().unwrap().unwrap();
+    assert_eq!(first, e.order("o1").unwrap().deadline.unwrap());
+    e.clock().set(first - chrono::Duration::seconds(1));
+    assert!(e.tick().unwrap().closed.is_empty());
+    e.clock().set(first);
+    assert_eq!(e.tick().unwrap().closed, ["o1"]);
+    // o2 is paid, shipped and delivered: it completes 7 days later.
+    e.pay("o2", p.quote.totals.payable, None).unwrap();
+    e.ship("o2", None, None).unwrap();
+    e.deliver("o2", None).unwrap();
+    let delivered = e.order("o2").unwrap().delivered_at.unwrap();
+    let due = e.next_deadline().unwrap().unwrap();
+    assert_eq!(due, delivered + chrono::Duration::days(7));
+    e.clock().set(due - chrono::Duration::seconds(1));
+    assert!(e.tick().unwrap().completed.is_empty());
+    e.clock().set(due);
+    assert_eq!(e.tick().unwrap().completed, ["o2"]);
+    assert_eq!(e.next_deadline().unwrap(), None);
+}

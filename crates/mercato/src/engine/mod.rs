@@ -521,6 +521,39 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         }
     }
 
+    /// The earliest time at which [`Engine::tick`] has work (an unpaid
+    /// order to close, a delivered order to complete, a reservation to
+    /// expire), or `None` when no timer is pending: call `tick` then, the
+    /// way a network stack polls its next timeout.
+    ///
+    /// ```
+    /// # use mercato::{Engine, ManualClock, PlaceOrderRequest, Settings};
+    /// # use mercato::core::Currency;
+    /// # use mercato::rules::CartLine;
+    /// # use mercato::store::MemoryStore;
+    /// let clock = ManualClock::new("2026-11-11T10:00:00Z".parse().unwrap());
+    /// let engine = Engine::open(MemoryStore::new(), clock.clone()).unwrap();
+    /// engine.configure(Currency::CNY, Settings::default()).unwrap();
+    /// # engine.add_catalog_item(serde_json::from_str(r#"{"sku": "tea", "price": "12.00"}"#).unwrap()).unwrap();
+    /// # engine.adjust_stock("tea", "main", 10, "received").unwrap();
+    /// assert_eq!(engine.next_deadline().unwrap(), None);
+    /// engine.place_order(PlaceOrderRequest {
+    ///     id: "o1".into(), customer: None, coupons: vec![], points: 0, channel: None,
+    ///     lines: vec![CartLine { sku: "tea".into(), qty: 1 }],
+    /// }, None).unwrap();
+    /// // Unpaid orders close after 30 minutes by default.
+    /// let due = engine.next_deadline().unwrap().unwrap();
+    /// assert_eq!(due, "2026-11-11T10:30:00Z".parse::<chrono::DateTime<chrono::Utc>>().unwrap());
+    /// clock.set(due);
+    /// assert_eq!(engine.tick().unwrap().closed, ["o1"]);
+    /// assert_eq!(engine.next_deadline().unwrap(), None);
+    /// ```
+    pub fn next_deadline(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
+        let (st, _) = self.fresh_state()?;
+        let config = st.settings.shop_config();
+        Ok(st.shop().next_deadline(&config))
+    }
+
     // ----- queries -----------------------------------------------------------
 
     /// An order.
