@@ -17,7 +17,7 @@ use crate::log::{ConfigEvent, LogEvent};
 use crate::request::{
     Cancellation, PlacedOrder, Request, ReservationView, Response, ReturnRefund, TickReport,
 };
-use crate::review::{ReviewInput, ReviewRule, BuiltinReview};
+use crate::review::{BuiltinReview, ReviewInput, ReviewRule};
 use crate::settings::RefundPolicy;
 use crate::state::{EngineState, rules_of};
 

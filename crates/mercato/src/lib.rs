@@ -40,12 +40,30 @@ pub use request::{
     Cancellation, PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, ReturnRefund,
     TickReport,
 };
-pub use review::{ReviewInput, ReviewRule, BuiltinReview};
+pub use review::{BuiltinReview, ReviewInput, ReviewRule};
 pub use settings::{
     MAX_AUTO_COMPLETE_DAYS, MAX_PAYMENT_TIMEOUT_MINUTES, MAX_REVIEW_ORDERS,
     MAX_REVIEW_WINDOW_MINUTES, MaxOrders, RefundPolicy, ReviewSettings, Settings,
 };
 pub use state::{Durable, EngineState};
+
+/// The names most programs need, in one import: `use mercato::prelude::*;`.
+pub mod prelude {
+    pub use crate::{
+        Cancellation, Clock, Engine, EngineError, EngineOptions, ErrorKind, LocationOptions,
+        ManualClock, PlaceOrderRequest, PlacedOrder, ReturnOptions, ReturnRefund, Settings,
+        SystemClock,
+    };
+    pub use mercato_core::order::{LineQty, OrderStatus};
+    pub use mercato_core::{Currency, Money, Rounding};
+    pub use mercato_rules::{Cart, CartLine, CatalogItem, Coupon, Promotion};
+    pub use mercato_store::{MemoryStore, Store};
+    pub use rust_decimal::Decimal;
+}
+
+/// `rust_decimal::Decimal`, re-exported so that users need not depend on
+/// rust_decimal themselves.
+pub use rust_decimal::Decimal;
 
 /// The README's usage example, compiled and run as a doctest.
 #[cfg(doctest)]
