@@ -392,8 +392,21 @@ impl Order {
         Ok(())
     }
 
+    /// Refuses a quantity below 1 before anything else is checked: the
+    /// contract puts `invalid_quantity` before `invalid_transition`.
+    pub fn check_quantities(lines: &[LineQty], what: &str) -> Result<(), CoreError> {
+        match lines.iter().find(|lq| lq.qty <= 0) {
+            Some(lq) => Err(CoreError::InvalidQuantity {
+                what: format!("{what} of line {}", lq.line),
+                qty: lq.qty,
+            }),
+            None => Ok(()),
+        }
+    }
+
     /// Validates a shipment of `lines` (units not yet shipped).
     pub fn check_ship(&self, lines: &[LineQty]) -> Result<(), CoreError> {
+        Self::check_quantities(lines, "shipment")?;
         self.check(OrderAction::Ship)?;
         self.line_units_check(
             lines,
@@ -405,6 +418,7 @@ impl Order {
     /// Validates a return of `lines` (units shipped and not yet returned or
     /// in an open return).
     pub fn check_return(&self, lines: &[LineQty]) -> Result<(), CoreError> {
+        Self::check_quantities(lines, "return")?;
         self.check(OrderAction::Return)?;
         self.line_units_check(
             lines,

@@ -652,6 +652,9 @@ impl Shop {
         ctx: &Context<'_>,
     ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_ref(id)?;
+        if let Some(l) = lines {
+            Order::check_quantities(l, "shipment")?;
+        }
         o.check(OrderAction::Ship)?;
         let lines: Vec<LineQty> = match lines {
             Some(l) => l.to_vec(),

@@ -214,6 +214,11 @@ pub(crate) fn decide(
             now,
         ),
         Request::PlaceOrder(p) => {
+            // The contract's order: malformed input, then a reused name,
+            // then what pricing finds.
+            if p.points < 0 {
+                return Err(mercato_rules::RulesError::InvalidPoints(p.points).into());
+            }
             if st.shop().order(&p.id).is_some() {
                 return Err(CoreError::DuplicateOrder(p.id.clone()).into());
             }

@@ -29,8 +29,13 @@ pub(crate) struct Env<'a> {
 }
 
 impl<'a> Env<'a> {
-    /// Resolves the cart's customer.
+    /// Resolves the cart's customer. Malformed input comes first in the
+    /// contract's order of codes: negative points are refused before the
+    /// customer is looked up or the cart checked.
     pub fn new(ctx: &PricingContext<'a>, cart: &Cart) -> Result<Env<'a>, RulesError> {
+        if cart.points < 0 {
+            return Err(RulesError::InvalidPoints(cart.points));
+        }
         let customer = match &cart.customer {
             None => None,
             Some(id) => Some(
@@ -218,9 +223,6 @@ impl<'a> Work<'a> {
     pub fn new(env: Env<'a>, cart: &'a Cart) -> Result<Work<'a>, RulesError> {
         if cart.lines.is_empty() {
             return Err(RulesError::Core(CoreError::EmptyCart));
-        }
-        if cart.points < 0 {
-            return Err(RulesError::InvalidPoints(cart.points));
         }
         // The contract's error order: an unknown SKU anywhere in the cart
         // wins over an invalid quantity on an earlier line.

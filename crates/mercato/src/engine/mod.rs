@@ -119,7 +119,7 @@ struct Shared<S> {
 ///     lines: vec![CartLine { sku: "tea".into(), qty: 3 }],
 /// }, Some("checkout-1")).unwrap();
 /// assert_eq!(placed.quote.totals.payable.amount().to_string(), "36.00");
-/// assert_eq!(engine.pay("o1", "36.00".parse().unwrap(), None).unwrap(), "paid");
+/// assert_eq!(engine.pay("o1", placed.quote.totals.payable, None).unwrap(), "paid");
 /// assert_eq!(engine.stock("tea").unwrap().on_hand, 7);
 /// ```
 pub struct Engine<S: Store + 'static, C: Clock> {

@@ -53,9 +53,14 @@ const ACTIONS: &[&str] = &[
 /// A promotion or coupon that does not deserialize: `invalid_input` when
 /// an amount is malformed or a JSON number (the contract puts those under
 /// `invalid_input`, which comes first), `invalid_rule` otherwise.
+/// The code of a promotion or coupon definition that does not decode: a
+/// malformed amount or a value of the wrong JSON type is `invalid_input`
+/// (the contract's first code); anything else — a missing field, an
+/// unknown kind — is `invalid_rule`.
 fn definition_error(e: &serde_json::Error) -> Value {
     let message = e.to_string();
-    let code = if mercato_core::money::amount_str::is_amount_error(&message) {
+    let wrong_type = message.starts_with("invalid type:");
+    let code = if wrong_type || mercato_core::money::amount_str::is_amount_error(&message) {
         "invalid_input"
     } else {
         "invalid_rule"
@@ -356,6 +361,13 @@ fn run_step<S: Store + 'static>(
         }
         "place_order" => {
             let p: PlaceBody = body(b)?;
+            if p.points < 0 {
+                // Malformed input comes before a reused name.
+                return Err(error_value(
+                    "invalid_input",
+                    &format!("invalid number of points {}", p.points),
+                ));
+            }
             let exists = engine
                 .read(|s| s.shop().order(&p.name).is_some())
                 .map_err(err)?;
