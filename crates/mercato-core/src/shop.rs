@@ -810,7 +810,7 @@ impl Shop {
         let mut ev = Vec::new();
         let mut closed: Vec<&str> = Vec::new();
         for o in self.orders() {
-            if !Self::order_timer(o, ctx.config).is_some_and(|t| t <= ctx.now) {
+            if Self::order_timer(o, ctx.config).is_none_or(|t| t > ctx.now) {
                 continue;
             }
             match o.status {
