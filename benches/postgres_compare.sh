@@ -18,7 +18,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 if [ -z "${MERCATO_PG_COMPARE_INNER:-}" ]; then
-    cargo build --release --example flash_sale >&2
+    cargo build --release --features postgres --example flash_sale >&2
     export MERCATO_PG_COMPARE_INNER=1
     exec scripts/with-postgres.sh "$0" "$@"
 fi

@@ -18,17 +18,26 @@
 //! online backup of the database to FILE, which must not exist yet (then
 //! audits the original).
 //!
+//! PostgreSQL needs the crate's `postgres` feature
+//! (`cargo run --release --features postgres --example audit -- postgres:URL`).
+//!
 //! The audit only reads: it opens the database read-only, and a missing
 //! file or schema is an error — nothing is created, migrated or written
 //! (beside an SQLite file, its lock file and SQLite's `-wal`/`-shm` files
 //! may appear). While it reads, the database cannot be replaced.
 
 use std::collections::BTreeMap;
+use std::io;
 use std::process::ExitCode;
 
+#[cfg(feature = "postgres")]
 use mercato::postgres::{PgOptions, PgStore};
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::{Chain, ChainKey, ReadModel, Store, StoreError};
+
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
 
 fn audit<S: Store>(store: &S) -> Result<Result<String, String>, String> {
     let report = store.verify().map_err(|e| e.to_string())?;
@@ -126,10 +135,10 @@ fn audit<S: Store>(store: &S) -> Result<Result<String, String>, String> {
     )))
 }
 
-fn report(result: Result<Result<String, String>, String>, what: &str) -> ExitCode {
-    match result {
+fn report(result: Result<Result<String, String>, String>, what: &str) -> io::Result<ExitCode> {
+    Ok(match result {
         Ok(Ok(msg)) => {
-            println!("{msg}");
+            outln!("{msg}")?;
             ExitCode::SUCCESS
         }
         Ok(Err(problem)) => {
@@ -140,7 +149,7 @@ fn report(result: Result<Result<String, String>, String>, what: &str) -> ExitCod
             eprintln!("cannot read {what}: {e}");
             ExitCode::from(2)
         }
-    }
+    })
 }
 
 const USAGE: &str = "usage: audit sqlite:PATH [--backup-to FILE] [--chain-key-file FILE]
@@ -158,22 +167,66 @@ an error, nothing is created or changed.
                          the connection's search_path).
   --chain-key-file FILE  the hex key of a log chained with HMAC-SHA256.
 
-Example: audit sqlite:/tmp/shop.db --chain-key-file /etc/mercato/chain.key
+Examples:
+  cargo run --release --example audit -- sqlite:/tmp/shop.db
+  cargo run --release --example audit -- sqlite:/tmp/shop.db --chain-key-file /etc/mercato/chain.key
+  cargo run --release --features postgres --example audit -- \\
+      postgres:postgresql://postgres@127.0.0.1:5432/shop --schema mercato_flash_sale
+
+PostgreSQL needs the `postgres` feature (`--features postgres`).
 
 Exit status: 0 when everything holds, 1 on a broken link or mismatch, 2 when
 the database cannot be opened.";
 
 fn main() -> ExitCode {
+    out::exit(run())
+}
+
+/// `audit postgres:URL [--schema NAME]` (after `--chain-key-file`).
+#[cfg(feature = "postgres")]
+fn audit_postgres(url: &str, rest: &[String], chain: Chain) -> io::Result<ExitCode> {
+    let options = match rest {
+        [] => PgOptions::default().chain(chain),
+        [flag, schema] if flag == "--schema" => {
+            PgOptions::default().schema(schema.clone()).chain(chain)
+        }
+        _ => {
+            eprintln!("usage: audit postgres:URL [--schema NAME]");
+            return Ok(ExitCode::from(2));
+        }
+    };
+    match PgStore::open_read_only(url, options) {
+        Ok(store) => report(audit(&store), "the database"),
+        Err(e) => {
+            eprintln!("cannot open the database: {e}");
+            Ok(ExitCode::from(2))
+        }
+    }
+}
+
+/// Without the `postgres` feature: says how to build it.
+#[cfg(not(feature = "postgres"))]
+fn audit_postgres(_url: &str, _rest: &[String], _chain: Chain) -> io::Result<ExitCode> {
+    eprintln!(
+        "postgres:URL: this binary was built without the `postgres` feature; \
+         build it with `--features postgres`"
+    );
+    Ok(ExitCode::from(2))
+}
+
+/// The audit; a write to stdout that fails (a reader that went away) ends
+/// it.
+fn run() -> io::Result<ExitCode> {
     let mut args: Vec<String> = std::env::args().skip(1).collect();
     if args.iter().any(|a| a == "-h" || a == "--help") {
-        println!("{USAGE}");
-        return ExitCode::SUCCESS;
+        outln!("{USAGE}")?;
+        return Ok(ExitCode::SUCCESS);
     }
     let mut chain = Chain::sha256();
     if let Some(i) = args.iter().position(|a| a == "--chain-key-file") {
         let Some(file) = args.get(i + 1).cloned() else {
             eprintln!("{USAGE}");
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         };
         let key = std::fs::read_to_string(&file)
             .map_err(|e| StoreError::ChainKey(format!("{file}: {e}")))
@@ -182,48 +235,32 @@ fn main() -> ExitCode {
             Ok(k) => chain = Chain::hmac(k),
             Err(e) => {
                 eprintln!("{e}");
-                return ExitCode::from(2);
+                return Ok(ExitCode::from(2));
             }
         }
         args.drain(i..i + 2);
     }
     if let Some(url) = args.first().and_then(|t| t.strip_prefix("postgres:")) {
-        let options = match &args[1..] {
-            [] => PgOptions::default().chain(chain),
-            [flag, schema] if flag == "--schema" => {
-                PgOptions::default().schema(schema.clone()).chain(chain)
-            }
-            _ => {
-                eprintln!("usage: audit postgres:URL [--schema NAME]");
-                return ExitCode::from(2);
-            }
-        };
-        return match PgStore::open_read_only(url, options) {
-            Ok(store) => report(audit(&store), "the database"),
-            Err(e) => {
-                eprintln!("cannot open the database: {e}");
-                ExitCode::from(2)
-            }
-        };
+        return audit_postgres(url, &args[1..], chain);
     }
     let (target, backup) = match args.as_slice() {
         [t] => (t.clone(), None),
         [t, flag, b] if flag == "--backup-to" => (t.clone(), Some(b.clone())),
         _ => {
             eprintln!("{USAGE}");
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
     let Some(path) = target.strip_prefix("sqlite:") else {
         eprintln!("{USAGE}");
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     };
     // Read-only: a missing file is an error, never a new empty database.
     let store = match SqliteStore::open_read_only(path, SqliteOptions::default().chain(chain)) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("{e}");
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
     if let Some(b) = backup {
@@ -231,27 +268,14 @@ fn main() -> ExitCode {
             Ok(()) => {}
             Err(mercato::store::StoreError::Exists { .. }) => {
                 eprintln!("{b} exists: a backup never overwrites a file; choose a new name");
-                return ExitCode::from(2);
+                return Ok(ExitCode::from(2));
             }
             Err(e) => {
                 eprintln!("backup to {b} failed: {e}");
-                return ExitCode::from(2);
+                return Ok(ExitCode::from(2));
             }
         }
-        println!("backup written to {b}");
+        outln!("backup written to {b}")?;
     }
-    match audit(&store) {
-        Ok(Ok(msg)) => {
-            println!("{msg}");
-            ExitCode::SUCCESS
-        }
-        Ok(Err(problem)) => {
-            eprintln!("{problem}");
-            ExitCode::from(1)
-        }
-        Err(e) => {
-            eprintln!("cannot read {path}: {e}");
-            ExitCode::from(2)
-        }
-    }
+    report(audit(&store), path)
 }

@@ -6,6 +6,7 @@
 //! ```text
 //! cargo run --release --example checkout [-- --db PATH [--fresh]]
 //! ```
+//! A reader that stops early (`… | head -3`) ends the demo quietly.
 //! Every run sets its shop up from scratch on a new database: by default a
 //! new file with a unique name in the system's temporary directory (kept
 //! afterwards, for `audit`), so the command works run after run. With
@@ -13,6 +14,7 @@
 //! — unless `--fresh` is given, which replaces it (and is refused while
 //! another program has it open).
 
+use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -25,6 +27,10 @@ use mercato::{
     Engine, EngineError, LocationOptions, PlaceOrderRequest, ReturnOptions, Settings, SystemClock,
 };
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
 const USAGE: &str = "usage: checkout [--db PATH [--fresh]]
 
 Runs the demo shop (a 满减 promotion, a coupon, points, free shipping) on a
@@ -35,7 +41,29 @@ new SQLite database and prints a receipt per step.
              PATH is refused: the demo starts from an empty shop and never
              runs on top of a database or replaces one without --fresh.
   --fresh    replace an existing PATH (its data is lost); refused while
-             another program has the database open.";
+             another program has the database open.
+
+Examples:
+  cargo run --release --example checkout
+  cargo run --release --example checkout -- --db /tmp/demo.db --fresh";
+
+/// Why the demo stopped: the engine refused something, or stdout is gone.
+enum Failure {
+    Engine(EngineError),
+    Output(io::Error),
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
 
 const SHOP: &str = r#"{
   "settings": {
@@ -56,12 +84,15 @@ const SHOP: &str = r#"{
   ]
 }"#;
 
-fn print_quote(title: &str, q: &Quote) {
-    println!("\n== {title}");
-    println!(
+fn print_quote(title: &str, q: &Quote) -> io::Result<()> {
+    outln!("\n== {title}")?;
+    outln!(
         "  {:<16} {:>3} {:>9} {:>9}   adjustments",
-        "sku", "qty", "amount", "net"
-    );
+        "sku",
+        "qty",
+        "amount",
+        "net"
+    )?;
     for l in &q.lines {
         let adj: Vec<String> = l
             .adjustments
@@ -71,17 +102,17 @@ fn print_quote(title: &str, q: &Quote) {
                 s => format!("{s} {} -{}", a.source, a.amount.amount()),
             })
             .collect();
-        println!(
+        outln!(
             "  {:<16} {:>3} {:>9} {:>9}   {}",
             l.sku,
             l.qty,
             l.amount.amount(),
             l.net.amount(),
             adj.join(", ")
-        );
+        )?;
     }
     let t = &q.totals;
-    println!(
+    outln!(
         "  list {}  promotions -{}  coupons -{}  points -{} ({} pts)  goods {}  shipping {}  PAYABLE {} {}",
         t.list.amount(),
         t.unit_discount.amount() + t.item_discount.amount() + t.order_discount.amount(),
@@ -92,14 +123,15 @@ fn print_quote(title: &str, q: &Quote) {
         t.shipping.amount(),
         t.payable.amount(),
         q.currency
-    );
+    )?;
     for r in &q.rejected {
         let hint = r
             .missing
             .map(|m| format!(" (add {} more)", m.amount()))
             .unwrap_or_default();
-        println!("  not applied: {} — {}{hint}", r.source, r.reason.as_str());
+        outln!("  not applied: {} — {}{hint}", r.source, r.reason.as_str())?;
     }
+    Ok(())
 }
 
 fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, EngineError> {
@@ -136,9 +168,9 @@ fn new_store(db: &Path, fresh: bool) -> Result<SqliteStore, String> {
     })
 }
 
-fn run(store: SqliteStore) -> Result<(), EngineError> {
+fn run(store: SqliteStore) -> Result<(), Failure> {
     let db = store.path().to_path_buf();
-    println!("mercato checkout demo — database: {} (new)", db.display());
+    outln!("mercato checkout demo — database: {} (new)", db.display())?;
     let engine = Engine::open(store, SystemClock)?;
 
     let shop: serde_json::Value =
@@ -183,7 +215,7 @@ fn run(store: SqliteStore) -> Result<(), EngineError> {
         },
     ];
     let best = engine.best_coupons(Some("alice"), &lines, 0)?;
-    println!("\nbest coupons for alice's cart: {:?}", best.coupons);
+    outln!("\nbest coupons for alice's cart: {:?}", best.coupons)?;
 
     let placed = engine.place_order(
         PlaceOrderRequest {
@@ -199,21 +231,21 @@ fn run(store: SqliteStore) -> Result<(), EngineError> {
     print_quote(
         &format!("placed {} — {}", placed.order, placed.status),
         &placed.quote,
-    );
+    )?;
     for r in &placed.reservations {
-        println!("  reserved {} × {} at {}", r.qty, r.sku, r.location);
+        outln!("  reserved {} × {} at {}", r.qty, r.sku, r.location)?;
     }
     let payable = placed.quote.totals.payable;
-    println!(
+    outln!(
         "\n== pay {payable}: {}",
         engine.pay("order-1001", payable, Some("alice-pay-1"))?
-    );
-    println!(
+    )?;
+    outln!(
         "== pay again with the same key (a client retry): {}",
         engine.pay("order-1001", payable, Some("alice-pay-1"))?
-    );
-    println!("== ship: {}", engine.ship("order-1001", None, None)?);
-    println!("== deliver: {}", engine.deliver("order-1001", None)?);
+    )?;
+    outln!("== ship: {}", engine.ship("order-1001", None, None)?)?;
+    outln!("== deliver: {}", engine.deliver("order-1001", None)?)?;
 
     let returned = engine.return_items(
         "order-1001",
@@ -221,38 +253,47 @@ fn run(store: SqliteStore) -> Result<(), EngineError> {
         ReturnOptions { restock: true },
         None,
     )?;
-    println!(
+    outln!(
         "\n== return 1 × longjing-250g: refund {}, {} points back, order {}",
         returned.refund, returned.points_returned, returned.status
-    );
+    )?;
     let alice = engine.customer("alice")?;
-    println!(
+    outln!(
         "   alice now has {} points; coupons {:?}",
-        alice.points, alice.coupons
-    );
+        alice.points,
+        alice.coupons
+    )?;
 
-    println!("\n== final stock");
+    outln!("\n== final stock")?;
     for sku in ["longjing-250g", "mooncake-box", "celadon-mug"] {
         let l = engine.stock(sku)?;
-        println!(
+        outln!(
             "  {sku:<16} on_hand {:>3}  reserved {:>3}  available {:>3}",
-            l.on_hand, l.reserved, l.available
-        );
+            l.on_hand,
+            l.reserved,
+            l.available
+        )?;
     }
-    let report = engine.store().verify()?;
-    println!(
+    let report = engine.store().verify().map_err(EngineError::from)?;
+    outln!(
         "\naudit: {} events, hash chain {}",
         report.events,
         if report.ok() { "OK" } else { "BROKEN" }
-    );
-    println!(
+    )?;
+    outln!(
         "the database stays at {0}: cargo run --release --example audit -- sqlite:{0}",
         db.display()
-    );
+    )?;
     Ok(())
 }
 
 fn main() -> ExitCode {
+    out::exit(main_io())
+}
+
+/// The demo; a write to stdout that fails (a reader that went away) ends
+/// it.
+fn main_io() -> io::Result<ExitCode> {
     let mut db = None;
     let mut fresh = false;
     let mut args = std::env::args().skip(1);
@@ -262,17 +303,17 @@ fn main() -> ExitCode {
                 Some(p) => db = Some(PathBuf::from(p)),
                 None => {
                     eprintln!("{USAGE}");
-                    return ExitCode::from(2);
+                    return Ok(ExitCode::from(2));
                 }
             },
             "--fresh" => fresh = true,
             "-h" | "--help" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
+                outln!("{USAGE}")?;
+                return Ok(ExitCode::SUCCESS);
             }
             _ => {
                 eprintln!("{USAGE}");
-                return ExitCode::from(2);
+                return Ok(ExitCode::from(2));
             }
         }
     }
@@ -281,14 +322,15 @@ fn main() -> ExitCode {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
     match run(store) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(Failure::Output(e)) => Err(e),
+        Err(Failure::Engine(e)) => {
             eprintln!("error [{}]: {e}", e.code());
-            ExitCode::FAILURE
+            Ok(ExitCode::FAILURE)
         }
     }
 }

@@ -8,7 +8,7 @@
 //!
 //! ```text
 //! cargo run --release --example flash_sale -- --units 100000 --buyers 20000 --threads 8 --limit 5 --store sqlite:flash.db [--fresh] [--json]
-//! cargo run --release --example flash_sale -- --store postgres:postgresql://postgres@127.0.0.1:5432/shop --processes 4 --threads 2 [--fresh]
+//! cargo run --release --features postgres --example flash_sale -- --store postgres:postgresql://postgres@127.0.0.1:5432/shop --processes 4 --threads 2 [--fresh]
 //! ```
 //! The sale sets its shop up from scratch, so it runs on a new database: an
 //! existing SQLite file or PostgreSQL schema is refused (never opened, never
@@ -20,7 +20,10 @@
 //! the shop up once, then starts N copies of this program (each one
 //! engine, `--threads` callers, every N-th buyer) against the same schema,
 //! and verifies and reports the whole sale once all have finished.
+//! PostgreSQL needs the crate's `postgres` feature
+//! (`cargo run --release --features postgres --example flash_sale -- …`).
 
+use std::io;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -29,14 +32,45 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use mercato::core::Currency;
+#[cfg(feature = "postgres")]
 use mercato::postgres::{PgOptions, PgStore};
 use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store, StoreError};
 use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
 
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
+const EXAMPLES: &str = "Examples:
+  cargo run --release --example flash_sale -- --units 100000 --buyers 20000 --threads 8 --limit 5 --store sqlite:/tmp/flash.db
+  cargo run --release --example flash_sale -- --store memory --json
+  cargo run --release --features postgres --example flash_sale -- \\
+      --store postgres:postgresql://postgres@127.0.0.1:5432/shop --processes 4 --threads 2 --fresh
+
+PostgreSQL needs the `postgres` feature (`--features postgres`).";
+
+/// Why the sale stopped: the engine refused something, or stdout is gone.
+enum Failure {
+    Engine(EngineError),
+    Output(io::Error),
+}
+
+impl From<EngineError> for Failure {
+    fn from(e: EngineError) -> Self {
+        Failure::Engine(e)
+    }
+}
+
+impl From<io::Error> for Failure {
+    fn from(e: io::Error) -> Self {
+        Failure::Output(e)
+    }
+}
+
 #[derive(Parser, Clone)]
-#[command(about = "Flash-sale race on one SKU")]
+#[command(about = "Flash-sale race on one SKU", after_help = EXAMPLES)]
 struct Args {
     /// Units for sale.
     #[arg(long, default_value_t = 10_000)]
@@ -234,6 +268,7 @@ fn percentile(sorted: &[u64], p: usize) -> u64 {
 
 /// Runs `--processes` copies of this program as workers and waits for
 /// them; returns (sold, rejected, latencies) summed over them.
+#[cfg(feature = "postgres")]
 fn run_workers(a: &Args) -> Result<Outcome, EngineError> {
     let exe = std::env::current_exe().map_err(|e| EngineError::InvalidInput(e.to_string()))?;
     let mut children = Vec::new();
@@ -293,15 +328,16 @@ fn run_workers(a: &Args) -> Result<Outcome, EngineError> {
     Ok(total)
 }
 
-fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, EngineError> {
+fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, Failure> {
     let engine = Arc::new(Engine::open(store, SystemClock)?);
     if a.worker.is_some() {
         let out = race(Arc::clone(&engine), a, &ProgressBar::hidden());
         let lat: Vec<String> = out.latencies_us.iter().map(u64::to_string).collect();
-        println!("worker {} {} {}", out.sold, out.rejected, lat.join(" "));
+        outln!("worker {} {} {}", out.sold, out.rejected, lat.join(" "))?;
         return Ok(true);
     }
     setup(&engine, a)?;
+    #[cfg(feature = "postgres")]
     if a.processes > 1 {
         let start = Instant::now();
         let mut out = run_workers(a)?;
@@ -311,7 +347,8 @@ fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, Engin
             PgStore::open(
                 a.store.strip_prefix("postgres:").unwrap_or(&a.store),
                 PgOptions::default().schema(a.schema.clone()),
-            )?,
+            )
+            .map_err(EngineError::from)?,
             SystemClock,
         )?);
         out.latencies_us.sort_unstable();
@@ -342,27 +379,33 @@ fn report<S: Store + 'static>(
     label: &str,
     out: Outcome,
     seconds: f64, // float-ok: elapsed time, not money
-) -> Result<bool, EngineError> {
+) -> Result<bool, Failure> {
     let (p50, p99) = (
         percentile(&out.latencies_us, 50),
         percentile(&out.latencies_us, 99),
     );
     let problems = verify(engine, a, out.sold)?;
     let rate = out.sold as f64 / seconds.max(1e-9); // float-ok: throughput figure
-    println!(
+    outln!(
         "store {label}: sold {} of {} units, rejected {}, {:.2} s, {:.0} orders/s (place+pay), p50 {} µs, p99 {} µs",
-        out.sold, a.units, out.rejected, seconds, rate, p50, p99
-    );
+        out.sold,
+        a.units,
+        out.rejected,
+        seconds,
+        rate,
+        p50,
+        p99
+    )?;
     for p in &problems {
-        println!("PROBLEM: {p}");
+        outln!("PROBLEM: {p}")?;
     }
     if problems.is_empty() {
-        println!(
+        outln!(
             "verified: sold == min(units, buyers × limit), nobody above the limit, stock consistent, hash chain OK"
-        );
+        )?;
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "units": a.units, "buyers": a.buyers, "threads": a.threads, "limit": a.limit,
@@ -371,9 +414,42 @@ fn report<S: Store + 'static>(
                 "orders_per_s": rate, "p50_us": p50, "p99_us": p99,
                 "oversold": out.sold > a.units, "store": label, "ok": problems.is_empty(),
             })
-        );
+        )?;
     }
     Ok(problems.is_empty())
+}
+
+/// The sale on `--store postgres:URL`; `Err` is the exit status when the
+/// schema cannot be had.
+#[cfg(feature = "postgres")]
+fn on_postgres(url: &str, a: &Args) -> Result<Result<bool, Failure>, ExitCode> {
+    let options = PgOptions::default().schema(a.schema.clone());
+    let opened = if a.worker.is_some() {
+        // The parent created the schema and holds it open.
+        PgStore::open(url, options)
+    } else if a.fresh {
+        PgStore::open_fresh(url, options)
+    } else {
+        PgStore::create_new(url, options)
+    };
+    match opened {
+        Ok(s) => Ok(go(
+            s,
+            a,
+            &format!("postgres ({} process(es))", a.processes.max(1)),
+        )),
+        Err(e) => Err(refused(e)),
+    }
+}
+
+/// Without the `postgres` feature: says how to build it (exit status 2).
+#[cfg(not(feature = "postgres"))]
+fn on_postgres(_url: &str, _a: &Args) -> Result<Result<bool, Failure>, ExitCode> {
+    eprintln!(
+        "--store postgres:URL: this binary was built without the `postgres` feature; \
+         build it with `--features postgres`"
+    );
+    Err(ExitCode::from(2))
 }
 
 /// Reports why the sale's database cannot be had (exit status 2).
@@ -393,10 +469,15 @@ fn refused(e: StoreError) -> ExitCode {
 }
 
 fn main() -> ExitCode {
-    let a = Args::parse();
+    out::exit(sale(Args::parse()))
+}
+
+/// The sale; a write to stdout that fails (a reader that went away) ends
+/// it.
+fn sale(a: Args) -> io::Result<ExitCode> {
     if a.processes > 1 && !a.store.starts_with("postgres:") {
         eprintln!("--processes needs --store postgres:URL (one database shared by processes)");
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     }
     let result = if a.store == "memory" {
         go(MemoryStore::new(), &a, "memory")
@@ -414,39 +495,27 @@ fn main() -> ExitCode {
         };
         match opened {
             Ok(s) => go(s, &a, &format!("sqlite:{} ({})", path.display(), a.sync)),
-            Err(e) => return refused(e),
+            Err(e) => return Ok(refused(e)),
         }
     } else if let Some(url) = a.store.strip_prefix("postgres:") {
-        let options = PgOptions::default().schema(a.schema.clone());
-        let opened = if a.worker.is_some() {
-            // The parent created the schema and holds it open.
-            PgStore::open(url, options)
-        } else if a.fresh {
-            PgStore::open_fresh(url, options)
-        } else {
-            PgStore::create_new(url, options)
-        };
-        match opened {
-            Ok(s) => go(
-                s,
-                &a,
-                &format!("postgres ({} process(es))", a.processes.max(1)),
-            ),
-            Err(e) => return refused(e),
+        match on_postgres(url, &a) {
+            Ok(r) => r,
+            Err(code) => return Ok(code),
         }
     } else {
         eprintln!(
             "unknown store `{}` (memory, sqlite:PATH or postgres:URL)",
             a.store
         );
-        return ExitCode::from(2);
+        return Ok(ExitCode::from(2));
     };
     match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
+        Ok(true) => Ok(ExitCode::SUCCESS),
+        Ok(false) => Ok(ExitCode::FAILURE),
+        Err(Failure::Output(e)) => Err(e),
+        Err(Failure::Engine(e)) => {
             eprintln!("error [{}]: {e}", e.code());
-            ExitCode::from(2)
+            Ok(ExitCode::from(2))
         }
     }
 }

@@ -20,21 +20,49 @@
 //! `postgres:postgresql://postgres@127.0.0.1:5432/shop`), each file runs in
 //! its own PostgreSQL schema of that database: NAME (`--schema`, default
 //! `mercato_scenario`) for one file, `NAME_N` for the N-th of several. The
-//! user needs CREATE on the database.
+//! user needs CREATE on the database. SQLite needs the crate's `sqlite`
+//! feature (on by default), PostgreSQL its `postgres` feature
+//! (`cargo run --release --features postgres --example mercato -- …`); the
+//! memory store is always there.
+//!
+//! A reader that stops early (`… | head -1`) ends the run quietly.
+
+// A build with neither store (memory only) leaves the database code unused.
+#![cfg_attr(
+    not(any(feature = "sqlite", feature = "postgres")),
+    allow(dead_code, unused_imports, unused_variables)
+)]
 
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+#[cfg(feature = "postgres")]
 use mercato::postgres::{PgOptions, PgStore};
 use mercato::scenario::{self, Scenario, ScenarioError, StepOutcome};
+#[cfg(feature = "sqlite")]
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::{MemoryStore, StoreError};
+
+#[macro_use]
+#[path = "support/out.rs"]
+mod out;
+
+const EXAMPLES: &str = "Examples:
+  cargo run --release --example mercato -- check scenarios/*.json
+  cargo run --release --example mercato -- check --store sqlite:/tmp/s.db scenarios/*.json
+  cargo run --release --features postgres --example mercato -- \\
+      check --store postgres:postgresql://postgres@127.0.0.1:5432/shop scenarios/*.json
+  cargo run --release --example mercato -- run scenarios/p09_order_lifecycle.json | head -3
+
+`check` exits with 0 when every expectation holds, 1 when one does not, and
+2 when a file cannot be read or set up.";
 
 #[derive(Parser)]
 #[command(
     name = "mercato",
-    about = "Runs mercato scenario files (docs/scenario-format.md)"
+    about = "Runs mercato scenario files (docs/scenario-format.md)",
+    after_help = EXAMPLES
 )]
 struct Cli {
     #[command(subcommand)]
@@ -71,8 +99,19 @@ enum Cmd {
 
 enum StoreSpec {
     Memory,
+    #[cfg(feature = "sqlite")]
     Sqlite(PathBuf),
+    #[cfg(feature = "postgres")]
     Postgres(String),
+}
+
+/// What to say when a store was left out of this build.
+#[cfg(not(all(feature = "sqlite", feature = "postgres")))]
+fn not_built(store: &str, feature: &str) -> String {
+    format!(
+        "--store {store}: this binary was built without the `{feature}` feature; \
+         build it with `--features {feature}`"
+    )
 }
 
 fn parse_store(s: &str) -> Result<StoreSpec, String> {
@@ -82,17 +121,24 @@ fn parse_store(s: &str) -> Result<StoreSpec, String> {
         if p.is_empty() {
             Err("--store sqlite:PATH needs a path".into())
         } else {
-            Ok(StoreSpec::Sqlite(PathBuf::from(p)))
+            #[cfg(feature = "sqlite")]
+            return Ok(StoreSpec::Sqlite(PathBuf::from(p)));
+            #[cfg(not(feature = "sqlite"))]
+            return Err(not_built("sqlite:PATH", "sqlite"));
         }
     } else if let Some(u) = s.strip_prefix("postgres:") {
         if u.is_empty() {
-            Err("--store postgres:URL needs a URL".into())
-        } else if u.starts_with("//") {
-            // `postgres://…` given whole.
-            Ok(StoreSpec::Postgres(s.to_string()))
-        } else {
-            Ok(StoreSpec::Postgres(u.to_string()))
+            return Err("--store postgres:URL needs a URL".into());
         }
+        #[cfg(feature = "postgres")]
+        return Ok(StoreSpec::Postgres(if u.starts_with("//") {
+            // `postgres://…` given whole.
+            s.to_string()
+        } else {
+            u.to_string()
+        }));
+        #[cfg(not(feature = "postgres"))]
+        return Err(not_built("postgres:URL", "postgres"));
     } else {
         Err(format!(
             "unknown store `{s}` (use memory, sqlite:PATH or postgres:URL)"
@@ -117,6 +163,7 @@ fn explain(e: StoreError) -> String {
 /// How the runner opens each file's database.
 struct Target<'a> {
     store: &'a StoreSpec,
+    #[cfg_attr(not(feature = "postgres"), allow(dead_code))]
     schema: &'a str,
     fresh: bool,
 }
@@ -131,6 +178,7 @@ fn run_file(
     let sc = Scenario::parse(&text).map_err(|e| e.to_string())?;
     let r: Result<_, ScenarioError> = match target.store {
         StoreSpec::Memory => scenario::run(&sc, MemoryStore::new()),
+        #[cfg(feature = "sqlite")]
         StoreSpec::Sqlite(p) => {
             let path = if many {
                 PathBuf::from(format!("{}.{n}", p.display()))
@@ -144,6 +192,7 @@ fn run_file(
             };
             scenario::run(&sc, store.map_err(explain)?)
         }
+        #[cfg(feature = "postgres")]
         StoreSpec::Postgres(url) => {
             let schema = if many {
                 format!("{}_{n}", target.schema)
@@ -163,12 +212,17 @@ fn run_file(
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    out::exit(run(Cli::parse()))
+}
+
+/// Runs the command; a write to stdout that fails (a reader that went away)
+/// ends it.
+fn run(cli: Cli) -> std::io::Result<ExitCode> {
     let store = match parse_store(&cli.store) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
-            return ExitCode::from(2);
+            return Ok(ExitCode::from(2));
         }
     };
     let target = Target {
@@ -180,13 +234,13 @@ fn main() -> ExitCode {
         Cmd::Run { file } => match run_file(&file, &target, 0, false) {
             Ok(steps) => {
                 for s in steps {
-                    println!("{}", s.result);
+                    outln!("{}", s.result)?;
                 }
-                ExitCode::SUCCESS
+                Ok(ExitCode::SUCCESS)
             }
             Err(e) => {
                 eprintln!("{}: {e}", file.display());
-                ExitCode::from(2)
+                Ok(ExitCode::from(2))
             }
         },
         Cmd::Check { files } => {
@@ -210,7 +264,7 @@ fn main() -> ExitCode {
                             } else {
                                 failed += 1;
                                 for d in diffs {
-                                    println!(
+                                    outln!(
                                         "{}: step {} ({}): {}: expected {}, got {}",
                                         file.display(),
                                         s.index,
@@ -218,21 +272,21 @@ fn main() -> ExitCode {
                                         d.path,
                                         d.expected,
                                         d.actual
-                                    );
+                                    )?;
                                 }
                             }
                         }
                     }
                 }
             }
-            println!("{passed} passed, {failed} failed");
-            if broken {
+            outln!("{passed} passed, {failed} failed")?;
+            Ok(if broken {
                 ExitCode::from(2)
             } else if failed > 0 {
                 ExitCode::from(1)
             } else {
                 ExitCode::SUCCESS
-            }
+            })
         }
     }
 }

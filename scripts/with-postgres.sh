@@ -2,7 +2,8 @@
 # Runs CMD... against a throwaway PostgreSQL cluster:
 #
 #   scripts/with-postgres.sh cargo test -p mercato-postgres
-#   scripts/with-postgres.sh sh -c './target/release/examples/mercato check --store "postgres:$MERCATO_PG_URL" ../shared/scenarios/*.json'
+#   scripts/with-postgres.sh sh -c './target/release/examples/mercato check --store "postgres:$MERCATO_PG_URL" scenarios/*.json'
+#   (the runner built with `cargo build --release --features postgres --example mercato`)
 #
 # Finds initdb/pg_ctl on PATH or in /usr/lib/postgresql/*/bin, runs initdb in
 # a temporary directory (as the `mercato` system user when run as root,

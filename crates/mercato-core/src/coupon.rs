@@ -398,6 +398,12 @@ fn state_name(s: UseState) -> &'static str {
 mod tests {
     use super::*;
 
+    /// A fixed instant (2026-01-01T00:00:00Z): the core reads no clock, not
+    /// even in its tests. These coupons never expire, so any instant works.
+    fn now() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_767_225_600, 0).unwrap()
+    }
+
     fn ledger() -> CouponLedger {
         let mut l = CouponLedger::default();
         let e = l
@@ -424,7 +430,7 @@ mod tests {
         let e = l.decide_lock("MINE", "o1", Some("u1")).unwrap();
         l.apply(&e);
         assert_eq!(
-            l.get("MINE").unwrap().status(Some("u1"), Utc::now()),
+            l.get("MINE").unwrap().status(Some("u1"), now()),
             CouponStatus::Locked
         );
         // Locked by one order at a time: a second order is over the limit.
@@ -436,7 +442,7 @@ mod tests {
         let e = l.decide_return("MINE", "o1").unwrap();
         l.apply(&e);
         assert_eq!(
-            l.get("MINE").unwrap().status(Some("u1"), Utc::now()),
+            l.get("MINE").unwrap().status(Some("u1"), now()),
             CouponStatus::Available
         );
         assert!(
@@ -448,7 +454,7 @@ mod tests {
         let e = l.decide_redeem("MINE", "o2").unwrap();
         l.apply(&e);
         assert_eq!(
-            l.get("MINE").unwrap().status(Some("u1"), Utc::now()),
+            l.get("MINE").unwrap().status(Some("u1"), now()),
             CouponStatus::Redeemed
         );
         assert!(l.decide_lock("MINE", "o3", Some("u1")).is_err());

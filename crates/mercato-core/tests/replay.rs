@@ -3,6 +3,10 @@
 //! stock, tick with time jumps), every event kept; rebuilding a fresh shop
 //! from the log — also after a JSON round trip — gives the identical state.
 
+// The purity lints (clippy.toml) are for the library: this test
+// reads its environment (`MERCATO_PROPTEST_CASES`).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use chrono::{DateTime, Duration, Utc};
 use mercato_core::order::LineQty;
 use mercato_core::quote::{Adjustment, Stage};

@@ -6,8 +6,15 @@
 //! root), stopped and removed when it is dropped — or, for
 //! [`TestCluster::shared`], when the test process exits.
 //!
-//! When PostgreSQL is not installed, starting fails with a message saying
-//! how to install it: tests built on this never pass by skipping.
+//! When neither `MERCATO_PG_URL` nor the binaries are there, tests written
+//! with [`TestCluster::shared_or_skip`] skip and say so loudly on stderr
+//! (once per test binary), so `cargo test` passes on a machine without
+//! PostgreSQL. With `MERCATO_REQUIRE_PG=1` (as in CI) they fail instead,
+//! saying how to install it: there they never pass by skipping.
+//!
+//! The binaries are looked up in `MERCATO_PG_BIN_DIR` when it is set (and
+//! only there), else on `PATH`, else in the newest
+//! `/usr/lib/postgresql/*/bin`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -22,9 +29,21 @@ use mercato_store::StoreError;
 pub const CLUSTER_USER: &str = "mercato";
 
 /// What to tell someone without PostgreSQL.
-pub const INSTALL_HINT: &str = "PostgreSQL is not installed: install it (Debian/Ubuntu: `apt-get install -y postgresql`) \
-     or point MERCATO_PG_URL at a server (postgresql://user@host:port/database); \
-     the PostgreSQL tests never skip";
+pub const INSTALL_HINT: &str = "PostgreSQL is not installed: install it (Debian/Ubuntu: `apt-get install -y postgresql`; \
+     the tests find `initdb` and `pg_ctl` on PATH, in /usr/lib/postgresql/*/bin or in MERCATO_PG_BIN_DIR) \
+     or point MERCATO_PG_URL at a server (postgresql://user@host:port/database)";
+
+/// The variable naming a server to test against instead of a private
+/// cluster (`postgresql://user@host:port/database`).
+pub const URL_VAR: &str = "MERCATO_PG_URL";
+
+/// The variable naming the directory of `initdb` and `pg_ctl`; when set,
+/// no other place is searched.
+pub const BIN_DIR_VAR: &str = "MERCATO_PG_BIN_DIR";
+
+/// The variable that turns a skip into a failure: set it to `1` where the
+/// PostgreSQL tests must run (CI).
+pub const REQUIRE_VAR: &str = "MERCATO_REQUIRE_PG";
 
 /// A PostgreSQL server to test against.
 #[derive(Debug)]
@@ -60,9 +79,14 @@ fn run(cmd: &mut Command) -> Result<String, String> {
     }
 }
 
-/// The directory holding `initdb` and `pg_ctl`: on `PATH`, else the newest
+/// The directory holding `initdb` and `pg_ctl`: `MERCATO_PG_BIN_DIR` when it
+/// is set (and holds them), else on `PATH`, else the newest
 /// `/usr/lib/postgresql/*/bin`.
 pub fn find_bin_dir() -> Option<PathBuf> {
+    if let Some(dir) = std::env::var_os(BIN_DIR_VAR).filter(|d| !d.is_empty()) {
+        let dir = PathBuf::from(dir);
+        return has_binaries(&dir).then_some(dir);
+    }
     find_bin_dir_in(
         std::env::var_os("PATH").as_deref(),
         Path::new("/usr/lib/postgresql"),
@@ -74,7 +98,7 @@ pub fn find_bin_dir() -> Option<PathBuf> {
 pub fn find_bin_dir_in(path: Option<&std::ffi::OsStr>, versions: &Path) -> Option<PathBuf> {
     if let Some(path) = path {
         for d in std::env::split_paths(path) {
-            if d.join("initdb").is_file() && d.join("pg_ctl").is_file() {
+            if has_binaries(&d) {
                 return Some(d);
             }
         }
@@ -90,6 +114,52 @@ pub fn find_bin_dir_in(path: Option<&std::ffi::OsStr>, versions: &Path) -> Optio
         .collect();
     found.sort();
     found.pop().map(|(_, d)| d)
+}
+
+fn has_binaries(dir: &Path) -> bool {
+    dir.join("initdb").is_file() && dir.join("pg_ctl").is_file()
+}
+
+/// Whether `MERCATO_REQUIRE_PG` asks for the PostgreSQL tests to run
+/// (`1`, `true` or `yes`).
+pub fn required() -> bool {
+    std::env::var(REQUIRE_VAR)
+        .is_ok_and(|v| matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes"))
+}
+
+/// `MERCATO_PG_URL`, when it is set and not empty.
+fn url_from_env() -> Option<String> {
+    std::env::var(URL_VAR).ok().filter(|u| !u.is_empty())
+}
+
+/// Whether a server can be had: `MERCATO_PG_URL` or the binaries.
+pub fn available() -> bool {
+    url_from_env().is_some() || find_bin_dir().is_some()
+}
+
+/// The banner printed when the PostgreSQL tests are skipped.
+fn skip_banner() -> String {
+    let line = "=".repeat(78);
+    format!(
+        "\n{line}\n\
+         PostgreSQL tests SKIPPED: neither {URL_VAR} nor the PostgreSQL binaries (initdb, pg_ctl,\n\
+         postgres) were found, so every test of this binary that needs a server passes without\n\
+         running. To run them, either\n\
+         \x20 - install PostgreSQL (Debian/Ubuntu: `apt-get install -y postgresql`); the binaries\n\
+         \x20   are found on PATH, in /usr/lib/postgresql/*/bin or in {BIN_DIR_VAR}, or\n\
+         \x20 - set {URL_VAR}=postgresql://user@host:port/database (CREATE on it).\n\
+         Set {REQUIRE_VAR}=1 to make a missing PostgreSQL a failure (CI does).\n\
+         {line}"
+    )
+}
+
+/// Writes straight to the process's stderr: the test harness captures
+/// `eprintln!` of passing tests, and this must be seen.
+fn shout(text: &str) {
+    use std::io::Write;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{text}");
+    let _ = err.flush();
 }
 
 fn is_root() -> bool {
@@ -153,7 +223,8 @@ impl TestCluster {
 
     /// The cluster shared by every test of this process, started once
     /// (stopped and removed by a watchdog when the process exits). Panics
-    /// with [`INSTALL_HINT`] when PostgreSQL is not installed.
+    /// with [`INSTALL_HINT`] when PostgreSQL is not installed; tests use
+    /// [`TestCluster::shared_or_skip`].
     pub fn shared() -> &'static TestCluster {
         static SHARED: OnceLock<Result<TestCluster, String>> = OnceLock::new();
         match SHARED.get_or_init(TestCluster::start) {
@@ -162,12 +233,40 @@ impl TestCluster {
         }
     }
 
+    /// The shared cluster ([`TestCluster::shared`]), or `None` when there
+    /// is no PostgreSQL to test against: neither `MERCATO_PG_URL` nor the
+    /// binaries. Then the calling test should return at once (it passes
+    /// without running); a banner on stderr says, once per test binary,
+    /// that the PostgreSQL tests were skipped and how to run them.
+    ///
+    /// Panics with [`INSTALL_HINT`] instead of skipping when
+    /// `MERCATO_REQUIRE_PG=1`, and with the error when PostgreSQL is there
+    /// but cannot be started (a broken installation is never a skip).
+    ///
+    /// ```no_run
+    /// # use mercato_postgres::testing::TestCluster;
+    /// let Some(cluster) = TestCluster::shared_or_skip() else {
+    ///     return;
+    /// };
+    /// let store = cluster.fresh_store().unwrap();
+    /// # let _ = store;
+    /// ```
+    pub fn shared_or_skip() -> Option<&'static TestCluster> {
+        if !available() {
+            if required() {
+                panic!("{REQUIRE_VAR} is set and {INSTALL_HINT}");
+            }
+            static BANNER: std::sync::Once = std::sync::Once::new();
+            BANNER.call_once(|| shout(&skip_banner()));
+            return None;
+        }
+        Some(Self::shared())
+    }
+
     /// [`TestCluster::start`] with extra `postgresql.conf` settings
     /// (`name=value`) for a private cluster.
     pub fn start_with(settings: &[&str]) -> Result<TestCluster, String> {
-        if let Ok(url) = std::env::var("MERCATO_PG_URL")
-            && !url.is_empty()
-        {
+        if let Some(url) = url_from_env() {
             return Ok(TestCluster { url, owned: None });
         }
         let bin = find_bin_dir().ok_or_else(|| INSTALL_HINT.to_string())?;

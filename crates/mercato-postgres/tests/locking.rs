@@ -9,8 +9,10 @@ use mercato_postgres::testing::TestCluster;
 use mercato_postgres::{PgOptions, PgStore};
 use mercato_store::{Commit, NewEvent, Store, StoreError};
 
-fn cluster() -> &'static TestCluster {
-    TestCluster::shared()
+/// The shared server, or `None` (the test returns at once) when there is
+/// no PostgreSQL: see `TestCluster::shared_or_skip`.
+fn cluster() -> Option<&'static TestCluster> {
+    TestCluster::shared_or_skip()
 }
 
 fn options(schema: &str) -> PgOptions {
@@ -29,7 +31,7 @@ fn three_events(s: &PgStore) {
 }
 
 fn schema_exists(schema: &str) -> bool {
-    let mut c = postgres::Client::connect(cluster().url(), postgres::NoTls).unwrap();
+    let mut c = postgres::Client::connect(TestCluster::shared().url(), postgres::NoTls).unwrap();
     c.query_opt("SELECT 1 FROM pg_namespace WHERE nspname = $1", &[&schema])
         .unwrap()
         .is_some()
@@ -37,7 +39,7 @@ fn schema_exists(schema: &str) -> bool {
 
 #[test]
 fn open_fresh_is_refused_while_another_store_has_the_schema() {
-    let c = cluster();
+    let Some(c) = cluster() else { return };
     let schema = c.fresh_schema_name();
     let holder = PgStore::open(c.url(), options(&schema)).unwrap();
     three_events(&holder);
@@ -70,7 +72,7 @@ fn open_fresh_is_refused_while_another_store_has_the_schema() {
 
 #[test]
 fn a_read_only_store_holds_the_schema_too() {
-    let c = cluster();
+    let Some(c) = cluster() else { return };
     let schema = c.fresh_schema_name();
     three_events(&PgStore::open(c.url(), options(&schema)).unwrap());
     let reader = PgStore::open_read_only(c.url(), options(&schema)).unwrap();
@@ -83,7 +85,7 @@ fn a_read_only_store_holds_the_schema_too() {
 
 #[test]
 fn stores_of_other_schemas_do_not_block_each_other() {
-    let c = cluster();
+    let Some(c) = cluster() else { return };
     let a = c.fresh_schema_name();
     let b = c.fresh_schema_name();
     let _held = PgStore::open(c.url(), options(&a)).unwrap();
@@ -93,7 +95,7 @@ fn stores_of_other_schemas_do_not_block_each_other() {
 
 #[test]
 fn create_new_refuses_an_existing_schema() {
-    let c = cluster();
+    let Some(c) = cluster() else { return };
     let schema = c.fresh_schema_name();
     let s = PgStore::create_new(c.url(), options(&schema)).unwrap();
     three_events(&s);
@@ -112,7 +114,7 @@ fn create_new_refuses_an_existing_schema() {
 
 #[test]
 fn open_read_only_creates_nothing_and_writes_nothing() {
-    let c = cluster();
+    let Some(c) = cluster() else { return };
     let missing = c.fresh_schema_name();
     assert!(matches!(
         PgStore::open_read_only(c.url(), options(&missing)),

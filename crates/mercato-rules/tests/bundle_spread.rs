@@ -14,6 +14,10 @@
 //! Cases: env `MERCATO_PROPTEST_CASES`, default 512, in CNY and JPY and in
 //! both rounding modes.
 
+// The purity lints (clippy.toml) are for the library: this test
+// reads its environment (`MERCATO_PROPTEST_CASES`).
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
+
 use std::cmp::Ordering;
 
 use mercato_core::money::{Currency, Money};

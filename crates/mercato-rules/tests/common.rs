@@ -12,11 +12,10 @@ use mercato_rules::{
 use rust_decimal::Decimal;
 use serde_json::Value;
 
-/// `shared/scenarios`, beside the repository checkout.
+/// The repository's `scenarios/` folder (the public contract examples and
+/// the scenarios issues added).
 pub fn scenarios_dir() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let manifest = std::fs::canonicalize(&manifest).unwrap_or(manifest);
-    manifest.join("../../../shared/scenarios")
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scenarios")
 }
 
 /// A scenario's pricing setup.

@@ -1,7 +1,12 @@
-//! Runs every public scenario's `price` and `best_coupons` steps (with
-//! `tick` moving the clock) and matches each `expect` block as the contract
-//! says. Other step kinds belong to the engine and are skipped here. A
-//! missing scenarios directory is a failure, not a skip.
+//! Runs the `price` and `best_coupons` steps (with `tick` moving the clock)
+//! of every scenario in the repository's `scenarios/` folder and matches
+//! each `expect` block as the contract says. Other step kinds belong to the
+//! engine and are skipped here. A missing scenarios directory is a failure,
+//! not a skip.
+
+// The purity lints (clippy.toml) are for the library: this test
+// reads the scenario files.
+#![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
 mod common;
 

@@ -1172,6 +1172,10 @@ impl ReferenceModel {
         let Some(mut o) = self.orders.get(id).cloned() else {
             return ExpectedOutcome::Err("unknown_order");
         };
+        // The contract's order: a quantity below 1 before the status.
+        if lines.is_some_and(|l| l.iter().any(|(_, q)| *q <= 0)) {
+            return ExpectedOutcome::Err("invalid_quantity");
+        }
         if !matches!(o.status, OrderStatus::Paid | OrderStatus::PartiallyShipped) {
             return ExpectedOutcome::Err("invalid_transition");
         }
@@ -1239,6 +1243,9 @@ impl ReferenceModel {
         let Some(mut o) = self.orders.get(id).cloned() else {
             return ExpectedOutcome::Err("unknown_order");
         };
+        if lines.iter().any(|(_, q)| *q <= 0) {
+            return ExpectedOutcome::Err("invalid_quantity");
+        }
         if !matches!(o.status, OrderStatus::Delivered | OrderStatus::Completed) {
             return ExpectedOutcome::Err("invalid_transition");
         }

@@ -1,5 +1,5 @@
 //! Random scenarios in the contract's JSON format
-//! (`shared/spec/scenario-format.md`), and [`differential`]: run one through
+//! (`docs/scenario-format.md`), and [`differential`]: run one through
 //! the scenario runner ([`mercato::scenario::run`]) and through the library
 //! API directly, and compare step by step (error codes, statuses, payables,
 //! refunds, stock levels, points).

@@ -3,10 +3,28 @@
 //! An embeddable order engine: orders, stock, pricing and promotions that
 //! are exact, fast and hard to corrupt. [`Engine`] wires the pure core
 //! ([`core`]), the pricing rules ([`rules`]) and a [`store::Store`] (the
-//! embedded SQLite default in [`sqlite`], PostgreSQL for several processes
-//! in [`postgres`], or [`store::MemoryStore`]) with a
+//! embedded SQLite default in `mercato::sqlite`, PostgreSQL for several
+//! processes in `mercato::postgres`, or [`store::MemoryStore`]) with a
 //! [`Clock`]. The [`scenario`] module runs the JSON scenario contract.
+//!
+//! ## Cargo features
+//!
+//! | feature | default | adds |
+//! |---|---|---|
+//! | `sqlite` | yes | `mercato::sqlite`: the embedded store (rusqlite, bundled SQLite) |
+//! | `postgres` | no | `mercato::postgres`: the store for several processes (the `postgres` client, r2d2) |
+//!
+//! ```toml
+//! [dependencies]
+//! mercato = "0.1"                      # SQLite
+//! # mercato = { version = "0.1", default-features = false, features = ["postgres"] }
+//! ```
+//!
+//! Without either, the engine runs on [`store::MemoryStore`] or on any
+//! other [`store::Store`].
 #![forbid(unsafe_code)]
+// docs.rs (nightly) marks the items behind a feature.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
 mod clock;
@@ -22,8 +40,13 @@ mod settings;
 mod state;
 
 pub use mercato_core as core;
+/// The PostgreSQL store (feature `postgres`): the `mercato-postgres` crate.
+#[cfg(feature = "postgres")]
 pub use mercato_postgres as postgres;
 pub use mercato_rules as rules;
+/// The embedded SQLite store (feature `sqlite`, on by default): the
+/// `mercato-sqlite` crate.
+#[cfg(feature = "sqlite")]
 pub use mercato_sqlite as sqlite;
 pub use mercato_store as store;
 
@@ -59,13 +82,17 @@ pub mod prelude {
     pub use mercato_rules::{Cart, CartLine, CatalogItem, Coupon, Promotion};
     pub use mercato_store::{MemoryStore, Store};
     pub use rust_decimal::Decimal;
+
+    #[cfg(feature = "sqlite")]
+    pub use crate::sqlite::{SqliteOptions, SqliteStore};
 }
 
 /// `rust_decimal::Decimal`, re-exported so that users need not depend on
 /// rust_decimal themselves.
 pub use rust_decimal::Decimal;
 
-/// The README's usage example, compiled and run as a doctest.
-#[cfg(doctest)]
+/// The README's usage example, compiled and run as a doctest (it uses
+/// SQLite).
+#[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;

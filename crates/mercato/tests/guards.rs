@@ -109,9 +109,11 @@ fn a_stale_engine_cannot_pass_the_limits_of_another() {
 
 #[test]
 fn a_stale_engine_cannot_pass_the_limits_of_another_on_postgres() {
-    use mercato::postgres::testing::TestCluster;
-    use mercato::postgres::{PgOptions, PgStore};
-    let cluster = TestCluster::shared();
+    use mercato_postgres::testing::TestCluster;
+    use mercato_postgres::{PgOptions, PgStore};
+    let Some(cluster) = TestCluster::shared_or_skip() else {
+        return;
+    };
     let schema = cluster.fresh_schema_name();
     stale_engine_is_stopped_by_guards(|| {
         PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap()

@@ -5,22 +5,33 @@
 //!
 //! The binaries are the ones `cargo test` builds (test profile, under
 //! `target/…/examples/`). Each test asks cargo for them first (`cargo build
-//! --profile test --example NAME --message-format=json`, a no-op when they
-//! are up to date) and runs the executable cargo names, so it never runs a
-//! stale binary and works when only this test file is selected.
+//! --profile test --example NAME --message-format=json`, with the features
+//! this test was built with, a no-op when they are up to date) and runs the
+//! executable cargo names, so it never runs a stale binary and works when
+//! only this test file is selected. The test of the scenario runner on
+//! PostgreSQL needs the binary's `postgres` feature: it runs under
+//! `--features postgres` (or `--all-features`, as CI does).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::sync::Mutex;
 
 use mercato::core::order::OrderStatus;
-use mercato::postgres::testing::TestCluster;
-use mercato::postgres::{PgOptions, PgStore};
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::Store;
 
 /// One nested cargo at a time (they would wait on each other's lock).
 static CARGO: Mutex<()> = Mutex::new(());
+
+/// The features this test binary was built with (`default` included, as
+/// cargo counts it), for the examples: the very same set, so cargo reuses
+/// what `cargo test` built and every test runs the same binaries.
+const FEATURES: &str = match (cfg!(feature = "default"), cfg!(feature = "postgres")) {
+    (true, true) => "default,sqlite,postgres",
+    (true, false) => "default,sqlite",
+    (false, true) => "sqlite,postgres",
+    (false, false) => "sqlite",
+};
 
 /// The executable of example `name`, built by cargo if it is not up to date.
 fn example(name: &str) -> PathBuf {
@@ -38,6 +49,9 @@ fn example(name: &str) -> PathBuf {
             "--example",
             name,
             "--message-format=json",
+            "--no-default-features",
+            "--features",
+            FEATURES,
         ])
         .stderr(Stdio::inherit())
         .output()
@@ -282,10 +296,15 @@ fn the_scenario_runner_refuses_an_existing_sqlite_database() {
     assert!(fresh.status.success(), "{}", text(&fresh));
 }
 
+#[cfg(feature = "postgres")]
 #[test]
 fn the_scenario_runner_refuses_an_existing_postgres_schema() {
+    use mercato_postgres::testing::TestCluster;
+    use mercato_postgres::{PgOptions, PgStore};
     let exe = example("mercato");
-    let cluster = TestCluster::shared();
+    let Some(cluster) = TestCluster::shared_or_skip() else {
+        return;
+    };
     let schema = cluster.fresh_schema_name();
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("s.json");
@@ -315,4 +334,92 @@ fn the_scenario_runner_refuses_an_existing_postgres_schema() {
     drop(holder);
     let fresh = run(&exe, &fresh_args);
     assert!(fresh.status.success(), "{}", text(&fresh));
+}
+
+/// The example binaries, as the `examples/` folder holds them.
+const EXAMPLES: [&str; 4] = ["audit", "checkout", "flash_sale", "mercato"];
+
+#[test]
+fn every_example_has_help_with_an_example_invocation() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples");
+    let mut found: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .filter_map(|e| {
+            let p = e.unwrap().path();
+            (p.extension()? == "rs").then(|| p.file_stem()?.to_str().map(String::from))?
+        })
+        .collect();
+    found.sort();
+    assert_eq!(found, EXAMPLES, "a new example needs its place here");
+    for name in EXAMPLES {
+        let exe = example(name);
+        for flag in ["--help", "-h"] {
+            let out = run(&exe, &[flag]);
+            assert!(out.status.success(), "{name} {flag}: {}", text(&out));
+            let help = String::from_utf8_lossy(&out.stdout);
+            assert!(
+                help.contains("Example") && help.contains(&format!("--example {name}")),
+                "{name} {flag} shows no example invocation:\n{help}"
+            );
+        }
+    }
+}
+
+/// Runs `exe args`, reads `lines` lines of its stdout, closes the pipe and
+/// waits: the exit status and stderr.
+fn read_then_close(exe: &Path, args: &[&str], lines: usize) -> Output {
+    use std::io::BufRead;
+    let mut child = Command::new(exe)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut reader = std::io::BufReader::new(child.stdout.take().unwrap());
+    for _ in 0..lines {
+        let mut line = String::new();
+        reader.read_line(&mut line).unwrap();
+        assert!(!line.is_empty(), "the output ended early");
+    }
+    drop(reader);
+    child.wait_with_output().unwrap()
+}
+
+fn assert_clean(what: &str, out: &Output) {
+    assert!(out.status.success(), "{what}: {}", text(out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{what}: {}", text(out));
+    assert!(!stderr.contains("Broken pipe"), "{what}: {}", text(out));
+}
+
+#[test]
+fn the_tools_exit_cleanly_when_their_reader_stops_early() {
+    // `mercato run` prints one JSON line a step; 2,000 steps of ~300 bytes
+    // are far more than a pipe holds (64 KiB on Linux), so the runner is
+    // still writing when the reader closes: its next write fails with
+    // BrokenPipe (before the fix: a `println!` panic, status 101).
+    let steps: Vec<String> = (1..=2000)
+        .map(|q| format!(r#"{{"price": {{"lines": [{{"sku": "a", "qty": {q}}}]}}}}"#))
+        .collect();
+    let scenario = format!(
+        r#"{{"currency": "CNY", "now": "2026-01-01T00:00:00Z",
+            "catalog": [{{"sku": "a", "price": "10.00"}}], "steps": [{}]}}"#,
+        steps.join(",")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("long.json");
+    std::fs::write(&file, scenario).unwrap();
+    let file = file.display().to_string();
+    let exe = example("mercato");
+    // `| head -1`, and a reader that reads nothing.
+    for lines in [1, 0] {
+        let out = read_then_close(&exe, &["run", &file], lines);
+        assert_clean(&format!("mercato run, closed after {lines} line(s)"), &out);
+    }
+    // Every example's help into a reader that is gone.
+    for name in EXAMPLES {
+        let out = read_then_close(&example(name), &["--help"], 0);
+        assert_clean(&format!("{name} --help"), &out);
+    }
 }
