@@ -46,8 +46,10 @@ pub struct Promotion {
     /// When it runs (default: always).
     #[serde(default)]
     pub window: Option<Window>,
-    /// The stage, for `percent_off` (`item` default, or `order`); other kinds
-    /// have a fixed stage and may only repeat it here.
+    /// The stage, for `percent_off` (`item` default, or `order`). For
+    /// `amount_off`, `per` decides the stage whatever this says (contract
+    /// revision 4); other kinds have a fixed stage and may only repeat it
+    /// here.
     #[serde(default)]
     pub stage: Option<PromotionStage>,
     /// Campaign budget across live orders.
@@ -391,7 +393,8 @@ impl Promotion {
     /// percents within 0-100 with at most 4 decimals, amounts not negative
     /// and with no more decimals than `currency`, quantities ≥ 1, a
     /// non-empty bundle, a window that ends after it starts, `repeat` with
-    /// exactly one tier, a `stage` that fits the kind.
+    /// exactly one tier, a `stage` that fits the kind (any `stage` fits an
+    /// `amount_off`, whose `per` decides).
     ///
     /// Amounts and percents count the digits as written: `"10.000"` is not
     /// a CNY amount, `"12.50000"` not a percent.
@@ -438,9 +441,15 @@ impl Promotion {
             _ => {}
         }
         if let Some(s) = self.stage {
+            // `percent_off` takes `item` or `order`; for `amount_off`, `per`
+            // decides the stage whatever `stage` says (contract revision
+            // 4); every other kind may only repeat its own stage.
             let fits = s == self.stage()
-                || matches!(self.rule, PromotionRule::PercentOff { .. })
-                    && s == PromotionStage::Order;
+                || match self.rule {
+                    PromotionRule::PercentOff { .. } => s == PromotionStage::Order,
+                    PromotionRule::AmountOff { .. } => true,
+                    _ => false,
+                };
             if !fits {
                 return Err(err("stage", format!("{s:?} does not fit this kind")));
             }
@@ -678,7 +687,11 @@ mod tests {
                 "tiers",
             ),
             (
-                r#"{"id":"x","kind":"amount_off","amount":"1","per":"order","stage":"item"}"#,
+                r#"{"id":"x","kind":"gift","threshold":"1","gift":{"sku":"g"},"stage":"item"}"#,
+                "stage",
+            ),
+            (
+                r#"{"id":"x","kind":"percent_off","percent":"1","stage":"unit"}"#,
                 "stage",
             ),
             (
