@@ -843,7 +843,10 @@ mod tests {
         let low = Money::new(-Decimal::MAX, Currency::JPY).unwrap();
         assert_eq!(low - one, Err(CoreError::Overflow("sub")));
         // The operators agree with the checked methods.
-        assert_eq!(cny("3.30") + cny("-1.10"), cny("3.30").checked_add(cny("-1.10")));
+        assert_eq!(
+            cny("3.30") + cny("-1.10"),
+            cny("3.30").checked_add(cny("-1.10"))
+        );
     }
 
     #[test]

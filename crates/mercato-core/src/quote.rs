@@ -377,10 +377,7 @@ mod tests {
             Stage::Points,
         ];
         for s in stages {
-            assert_eq!(
-                format!("\"{s}\""),
-                serde_json::to_string(&s).unwrap()
-            );
+            assert_eq!(format!("\"{s}\""), serde_json::to_string(&s).unwrap());
         }
         let reasons = [
             RejectReason::ThresholdNotMet,
@@ -399,10 +396,7 @@ mod tests {
             RejectReason::OutOfScope,
         ];
         for r in reasons {
-            assert_eq!(
-                format!("\"{r}\""),
-                serde_json::to_string(&r).unwrap()
-            );
+            assert_eq!(format!("\"{r}\""), serde_json::to_string(&r).unwrap());
         }
     }
 }

@@ -103,14 +103,18 @@ impl Coupon {
     /// # Errors
     /// [`RulesError::InvalidRule`] naming the coupon code and the field.
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
-        self.check(currency, Admit::Input)
+        self.check(Some(currency), Admit::Input)
     }
 
-    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
+    /// The checks of [`Coupon::validate`]; with no `currency` (a builder's
+    /// `build`) amounts are checked for their sign only.
+    pub(crate) fn check(&self, currency: Option<Currency>, admit: Admit) -> Result<(), RulesError> {
         let code = self.code.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(code, field, problem);
         let amount = |field: &'static str, d: Option<Decimal>| match d {
-            Some(d) => minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(code, field)),
+            Some(d) => {
+                minor::check_amount_in(d, currency, admit).map_err(|r| r.for_rule(code, field))
+            }
             None => Ok(()),
         };
         if code.is_empty() {

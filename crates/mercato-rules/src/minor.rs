@@ -103,6 +103,29 @@ pub(crate) fn check_amount(d: Decimal, currency: Currency, admit: Admit) -> Resu
     Ok(())
 }
 
+/// Checks an amount before its currency is known (a builder's `build`):
+/// not negative. The digits and the upper bound are checked against the
+/// currency later, by [`check_amount`].
+pub(crate) fn check_sign(d: Decimal) -> Result<(), Refusal> {
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(Refusal::Value(format!("{d} is negative")));
+    }
+    Ok(())
+}
+
+/// [`check_amount`] against `currency`, or [`check_sign`] when it is not
+/// known yet.
+pub(crate) fn check_amount_in(
+    d: Decimal,
+    currency: Option<Currency>,
+    admit: Admit,
+) -> Result<(), Refusal> {
+    match currency {
+        Some(c) => check_amount(d, c, admit),
+        None => check_sign(d),
+    }
+}
+
 /// Checks a percent: 0 to 100 with at most 4 decimals (as written, for
 /// [`Admit::Input`]).
 pub(crate) fn check_percent(d: Decimal, admit: Admit) -> Result<(), Refusal> {

@@ -402,14 +402,17 @@ impl Promotion {
     /// # Errors
     /// [`RulesError::InvalidRule`] naming the promotion and the field.
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
-        self.check(currency, Admit::Input)
+        self.check(Some(currency), Admit::Input)
     }
 
-    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
+    /// The checks of [`Promotion::validate`]; with no `currency` (a
+    /// builder's `build`, before the shop's currency is known) amounts are
+    /// checked for their sign only.
+    pub(crate) fn check(&self, currency: Option<Currency>, admit: Admit) -> Result<(), RulesError> {
         let id = self.id.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(id, field, problem);
         let amount = |field: &'static str, d: Decimal| {
-            minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(id, field))
+            minor::check_amount_in(d, currency, admit).map_err(|r| r.for_rule(id, field))
         };
         let percent = |field: &'static str, d: Decimal| {
             minor::check_percent(d, admit).map_err(|r| r.for_rule(id, field))
