@@ -16,9 +16,10 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use mercato::core::money::parse_amount;
 use mercato::core::order::LineQty;
 use mercato::core::{Currency, Quote};
-use mercato::rules::CartLine;
+use mercato::rules::{CatalogItem, Coupon, PricingSettings, Promotion, ShippingSettings};
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::{Store, StoreError};
 use mercato::{Engine, EngineError, PlaceOrderRequest, Response, Settings, SystemClock};
@@ -35,25 +36,6 @@ new SQLite database and prints a receipt per step.
   --fresh    replace an existing PATH (its data is lost); refused while
              another program has the database open.";
 
-const SHOP: &str = r#"{
-  "settings": {
-    "points": {"per_unit": 100, "max_percent": "50"},
-    "shipping": {"fee": "8.00", "free_threshold": "99.00"}
-  },
-  "catalog": [
-    {"sku": "longjing-250g", "product": "longjing", "category": "tea", "price": "45.00"},
-    {"sku": "mooncake-box", "category": "snacks", "price": "25.00"},
-    {"sku": "celadon-mug", "category": "ware", "price": "39.00"}
-  ],
-  "promotions": [
-    {"id": "spend200-save30", "kind": "full_reduction",
-     "tiers": [{"threshold": "200.00", "off": "30.00"}]}
-  ],
-  "coupons": [
-    {"code": "WELCOME10", "kind": "amount_off", "amount": "10.00", "threshold": "99.00", "owner": "alice"}
-  ]
-}"#;
-
 fn print_quote(title: &str, q: &Quote) {
     println!("\n== {title}");
     println!(
@@ -66,7 +48,7 @@ fn print_quote(title: &str, q: &Quote) {
             .iter()
             .map(|a| match a.stage.as_str() {
                 s if s == a.source => format!("{s} -{}", a.amount.amount()),
-                s => format!("{s} {} -{}", a.source, a.amount.amount()),
+                _ => format!("{} {} -{}", a.stage, a.source, a.amount.amount()),
             })
             .collect();
         println!(
@@ -96,12 +78,8 @@ fn print_quote(title: &str, q: &Quote) {
             .missing
             .map(|m| format!(" (add {} more)", m.amount()))
             .unwrap_or_default();
-        println!("  not applied: {} — {}{hint}", r.source, r.reason.as_str());
+        println!("  not applied: {} — {}{hint}", r.source, r.reason);
     }
-}
-
-fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, EngineError> {
-    serde_json::from_value(v.clone()).map_err(|e| EngineError::InvalidInput(e.to_string()))
 }
 
 /// A new file name in the system's temporary directory, unique to this run.
@@ -139,54 +117,58 @@ fn run(store: SqliteStore) -> Result<(), EngineError> {
     println!("mercato checkout demo — database: {} (new)", db.display());
     let engine = Engine::open(store, SystemClock)?;
 
-    let shop: serde_json::Value =
-        serde_json::from_str(SHOP).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
-    let settings: Settings = parse(&shop["settings"])?;
+    // Free shipping from 99.00, else 8.00; points and the rest as default
+    // (100 points = 1.00, at most 50 % of the goods).
+    let settings = Settings {
+        pricing: PricingSettings {
+            shipping: ShippingSettings {
+                fee: parse_amount("8.00")?,
+                free_threshold: Some(parse_amount("99.00")?),
+            },
+            ..PricingSettings::default()
+        },
+        ..Settings::default()
+    };
     engine.configure(Currency::CNY, settings)?;
-    for item in shop["catalog"].as_array().into_iter().flatten() {
-        engine.add_catalog_item(parse(item)?)?;
-    }
-    for p in shop["promotions"].as_array().into_iter().flatten() {
-        engine.add_promotion(parse(p)?)?;
-    }
+    engine.add_catalog_item(
+        CatalogItem::new("longjing-250g", "45.00")?
+            .product("longjing")
+            .category("tea"),
+    )?;
+    engine.add_catalog_item(CatalogItem::new("mooncake-box", "25.00")?.category("snacks"))?;
+    engine.add_catalog_item(CatalogItem::new("celadon-mug", "39.00")?.category("ware"))?;
+    engine.add_promotion(
+        Promotion::full_reduction("spend200-save30")
+            .tier("200.00", "30.00")
+            .build()?,
+    )?;
     engine.register_customer("alice", Some("gold"), 2_000)?;
-    for c in shop["coupons"].as_array().into_iter().flatten() {
-        engine.add_coupon(parse(c)?)?;
-    }
+    engine.add_coupon(
+        Coupon::amount_off("WELCOME10", "10.00")
+            .threshold("99.00")
+            .owner("alice")
+            .build()?,
+    )?;
     engine.configure_location("longjing-250g", "hangzhou", 0, false, 1)?;
     engine.adjust_stock("longjing-250g", "hangzhou", 20, "received")?;
     engine.adjust_stock("longjing-250g", "shanghai", 50, "received")?;
     engine.adjust_stock("mooncake-box", "shanghai", 40, "received")?;
     engine.adjust_stock("celadon-mug", "shanghai", 12, "received")?;
 
-    let lines = vec![
-        CartLine {
-            sku: "longjing-250g".into(),
-            qty: 3,
-        },
-        CartLine {
-            sku: "mooncake-box".into(),
-            qty: 2,
-        },
-        CartLine {
-            sku: "celadon-mug".into(),
-            qty: 1,
-        },
-    ];
-    let best = engine.best_coupons(Some("alice"), &lines, 0)?;
+    let mut order = PlaceOrderRequest::new("order-1001")
+        .line("longjing-250g", 3)
+        .line("mooncake-box", 2)
+        .line("celadon-mug", 1)
+        .customer("alice")
+        .points(500)
+        .channel("app");
+    let best = engine.best_coupons(Some("alice"), &order.lines, 0)?;
     println!("\nbest coupons for alice's cart: {:?}", best.coupons);
 
-    let placed = engine.place_order(
-        PlaceOrderRequest {
-            id: "order-1001".into(),
-            customer: Some("alice".into()),
-            lines,
-            coupons: best.coupons.clone(),
-            points: 500,
-            channel: Some("app".into()),
-        },
-        Some("alice-checkout-1"),
-    )?;
+    for code in &best.coupons {
+        order = order.coupon(code);
+    }
+    let placed = engine.place_order(order, Some("alice-checkout-1"))?;
     print_quote(
         &format!("placed {} — {}", placed.order, placed.status),
         &placed.quote,
