@@ -32,6 +32,13 @@ use crate::scope::{Scope, Window};
 /// assert_eq!(15.into_amount().unwrap(), Decimal::from(15));
 /// assert!("1e3".into_amount().is_err());
 /// ```
+///
+/// Never a float: money does not pass through binary fractions.
+///
+/// ```compile_fail
+/// use mercato_rules::Promotion;
+/// let p = Promotion::amount_off("x", 9.9);
+/// ```
 pub trait IntoAmount {
     /// The decimal, or why the text is not one.
     ///
