@@ -18,9 +18,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+use mercato::core::money::parse_amount;
 use mercato::core::order::LineQty;
 use mercato::core::{Currency, Quote};
-use mercato::rules::CartLine;
+use mercato::rules::{CatalogItem, Coupon, PricingSettings, Promotion, ShippingSettings};
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::{Store, StoreError};
 use mercato::{
@@ -64,25 +65,6 @@ impl From<io::Error> for Failure {
         Failure::Output(e)
     }
 }
-
-const SHOP: &str = r#"{
-  "settings": {
-    "points": {"per_unit": 100, "max_percent": "50"},
-    "shipping": {"fee": "8.00", "free_threshold": "99.00"}
-  },
-  "catalog": [
-    {"sku": "longjing-250g", "product": "longjing", "category": "tea", "price": "45.00"},
-    {"sku": "mooncake-box", "category": "snacks", "price": "25.00"},
-    {"sku": "celadon-mug", "category": "ware", "price": "39.00"}
-  ],
-  "promotions": [
-    {"id": "spend200-save30", "kind": "full_reduction",
-     "tiers": [{"threshold": "200.00", "off": "30.00"}]}
-  ],
-  "coupons": [
-    {"code": "WELCOME10", "kind": "amount_off", "amount": "10.00", "threshold": "99.00", "owner": "alice"}
-  ]
-}"#;
 
 fn print_quote(title: &str, q: &Quote) -> io::Result<()> {
     outln!("\n== {title}")?;
@@ -134,10 +116,6 @@ fn print_quote(title: &str, q: &Quote) -> io::Result<()> {
     Ok(())
 }
 
-fn parse<T: serde::de::DeserializeOwned>(v: &serde_json::Value) -> Result<T, EngineError> {
-    serde_json::from_value(v.clone()).map_err(|e| EngineError::InvalidInput(e.to_string()))
-}
-
 /// A new file name in the system's temporary directory, unique to this run.
 fn temporary_db() -> PathBuf {
     let nanos = std::time::SystemTime::now()
@@ -173,20 +151,49 @@ fn run(store: SqliteStore) -> Result<(), Failure> {
     outln!("mercato checkout demo — database: {} (new)", db.display())?;
     let engine = Engine::open(store, SystemClock)?;
 
-    let shop: serde_json::Value =
-        serde_json::from_str(SHOP).map_err(|e| EngineError::InvalidInput(e.to_string()))?;
-    let settings: Settings = parse(&shop["settings"])?;
+    // Free shipping from 99.00, else 8.00; points and the rest as default
+    // (100 points = 1.00, at most 50 % of the goods).
+    let settings = Settings {
+        pricing: PricingSettings {
+            shipping: ShippingSettings {
+                fee: parse_amount("8.00").map_err(EngineError::from)?,
+                free_threshold: Some(parse_amount("99.00").map_err(EngineError::from)?),
+            },
+            ..PricingSettings::default()
+        },
+        ..Settings::default()
+    };
     engine.configure(Currency::CNY, settings)?;
-    for item in shop["catalog"].as_array().into_iter().flatten() {
-        engine.add_catalog_item(parse(item)?)?;
-    }
-    for p in shop["promotions"].as_array().into_iter().flatten() {
-        engine.add_promotion(parse(p)?)?;
-    }
+    engine.add_catalog_item(
+        CatalogItem::new("longjing-250g", "45.00")
+            .map_err(EngineError::from)?
+            .product("longjing")
+            .category("tea"),
+    )?;
+    engine.add_catalog_item(
+        CatalogItem::new("mooncake-box", "25.00")
+            .map_err(EngineError::from)?
+            .category("snacks"),
+    )?;
+    engine.add_catalog_item(
+        CatalogItem::new("celadon-mug", "39.00")
+            .map_err(EngineError::from)?
+            .category("ware"),
+    )?;
+    engine.add_promotion(
+        Promotion::full_reduction("spend200-save30")
+            .tier("200.00", "30.00")
+            .build()
+            .map_err(EngineError::from)?,
+    )?;
     engine.register_customer("alice", Some("gold"), 2_000)?;
-    for c in shop["coupons"].as_array().into_iter().flatten() {
-        engine.add_coupon(parse(c)?)?;
-    }
+    engine.add_coupon(
+        Coupon::amount_off("WELCOME10", "10.00")
+            .threshold("99.00")
+            .owner("alice")
+            .build()
+            .map_err(EngineError::from)?,
+    )?;
     engine.configure_location(
         "longjing-250g",
         "hangzhou",
@@ -200,34 +207,20 @@ fn run(store: SqliteStore) -> Result<(), Failure> {
     engine.adjust_stock("mooncake-box", "shanghai", 40, "received")?;
     engine.adjust_stock("celadon-mug", "shanghai", 12, "received")?;
 
-    let lines = vec![
-        CartLine {
-            sku: "longjing-250g".into(),
-            qty: 3,
-        },
-        CartLine {
-            sku: "mooncake-box".into(),
-            qty: 2,
-        },
-        CartLine {
-            sku: "celadon-mug".into(),
-            qty: 1,
-        },
-    ];
-    let best = engine.best_coupons(Some("alice"), &lines, 0)?;
+    let mut order = PlaceOrderRequest::new("order-1001")
+        .line("longjing-250g", 3)
+        .line("mooncake-box", 2)
+        .line("celadon-mug", 1)
+        .customer("alice")
+        .points(500)
+        .channel("app");
+    let best = engine.best_coupons(Some("alice"), &order.lines, 0)?;
     outln!("\nbest coupons for alice's cart: {:?}", best.coupons)?;
 
-    let placed = engine.place_order(
-        PlaceOrderRequest {
-            id: "order-1001".into(),
-            customer: Some("alice".into()),
-            lines,
-            coupons: best.coupons.clone(),
-            points: 500,
-            channel: Some("app".into()),
-        },
-        Some("alice-checkout-1"),
-    )?;
+    for code in &best.coupons {
+        order = order.coupon(code);
+    }
+    let placed = engine.place_order(order, Some("alice-checkout-1"))?;
     print_quote(
         &format!("placed {} — {}", placed.order, placed.status),
         &placed.quote,
@@ -255,7 +248,9 @@ fn run(store: SqliteStore) -> Result<(), Failure> {
     )?;
     outln!(
         "\n== return 1 × longjing-250g: refund {}, {} points back, order {}",
-        returned.refund, returned.points_returned, returned.status
+        returned.refund,
+        returned.points_returned,
+        returned.status
     )?;
     let alice = engine.customer("alice")?;
     outln!(

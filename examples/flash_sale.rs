@@ -34,7 +34,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mercato::core::Currency;
 #[cfg(feature = "postgres")]
 use mercato::postgres::{PgOptions, PgStore};
-use mercato::rules::CartLine;
+use mercato::rules::{CatalogItem, Promotion};
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store, StoreError};
 use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
@@ -115,17 +115,15 @@ struct Outcome {
     latencies_us: Vec<u64>,
 }
 
-fn json<T: serde::de::DeserializeOwned>(s: &str) -> Result<T, EngineError> {
-    serde_json::from_str(s).map_err(|e| EngineError::InvalidInput(e.to_string()))
-}
-
 fn setup<S: Store + 'static>(engine: &Engine<S, SystemClock>, a: &Args) -> Result<(), EngineError> {
     engine.configure(Currency::CNY, Settings::default())?;
-    engine.add_catalog_item(json(r#"{"sku": "phone", "price": "1999.00"}"#)?)?;
-    engine.add_promotion(json(&format!(
-        r#"{{"id": "flash", "kind": "price", "price": "999.00", "per_customer_limit": {}, "scope": {{"skus": ["phone"]}}}}"#,
-        a.limit
-    ))?)?;
+    engine.add_catalog_item(CatalogItem::new("phone", "1999.00")?)?;
+    engine.add_promotion(
+        Promotion::price("flash", "999.00")
+            .per_customer_limit(a.limit)
+            .skus(["phone"])
+            .build()?,
+    )?;
     engine.adjust_stock("phone", "main", a.units, "flash sale stock")?;
     for b in 0..a.buyers {
         engine.register_customer(&format!("buyer{b}"), None, 0)?;
@@ -169,17 +167,10 @@ fn race<S: Store + 'static>(
                     // on the SKU's stream): nothing was stored, try again.
                     let placed = retry_conflicts(|| {
                         engine.place_order(
-                            PlaceOrderRequest {
-                                id: id.clone(),
-                                customer: Some(format!("buyer{buyer}")),
-                                lines: vec![CartLine {
-                                    sku: "phone".into(),
-                                    qty: 1,
-                                }],
-                                coupons: vec![],
-                                points: 0,
-                                channel: Some("flash".into()),
-                            },
+                            PlaceOrderRequest::new(id.as_str())
+                                .line("phone", 1)
+                                .customer(format!("buyer{buyer}"))
+                                .channel("flash"),
                             None,
                         )
                     });

@@ -39,6 +39,10 @@ pub enum CoreError {
     /// exactly).
     #[error("`{0}` is not a decimal amount")]
     InvalidAmount(String),
+    /// A string that is not an amount and a currency (`"19.90 CNY"`):
+    /// no single space between them.
+    #[error("`{0}` is not an amount and a currency, e.g. `19.90 CNY`")]
+    InvalidMoney(String),
     /// A value that must not be negative was.
     #[error("{what} must not be negative (got {value})")]
     Negative {
@@ -201,6 +205,7 @@ impl CoreError {
             | CoreError::TooManyDecimals { .. }
             | CoreError::Overflow(_)
             | CoreError::InvalidAmount(_)
+            | CoreError::InvalidMoney(_)
             | CoreError::Negative { .. }
             | CoreError::StockOverflow { .. }
             | CoreError::DuplicateReservation(_)

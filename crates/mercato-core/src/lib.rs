@@ -18,6 +18,15 @@ pub use apportion::apportion;
 pub use error::CoreError;
 pub use error_kind::{ErrorKind, UnknownErrorCode};
 pub use money::{Currency, Money, Rounding};
+/// The exact decimal type of every amount (`rust_decimal::Decimal`),
+/// re-exported so a caller need not depend on `rust_decimal` itself.
+///
+/// ```
+/// use mercato_core::{Currency, Decimal, Money};
+/// let m = Money::new(Decimal::new(1990, 2), Currency::CNY).unwrap();
+/// assert_eq!(m.to_string(), "19.90 CNY");
+/// ```
+pub use rust_decimal::Decimal;
 pub mod quote;
 pub use quote::{
     Adjustment, Applied, PromotionUse, Quote, QuoteLine, RejectReason, Rejected, Stage, Totals,

@@ -7,6 +7,33 @@
 //! [`Rounding`]. All arithmetic is checked: a currency mismatch or an overflow
 //! is a [`CoreError`], never a panic.
 //!
+//! # Arithmetic: `+` and `-` answer a `Result`
+//!
+//! Two amounts can be added only when their currencies match, and that is
+//! known only at run time (a [`Currency`] is a value, not a type). So `+`
+//! and `-` on [`Money`] do not answer `Money` — an operator that had to
+//! answer `Money` for `CNY + USD` could only panic or lie — but
+//! `Result<Money, CoreError>`, exactly what [`Money::checked_add`] and
+//! [`Money::checked_sub`] answer. A chain reads left to right and stops at
+//! the first error, and `?` takes the result out:
+//!
+//! ```
+//! use mercato_core::money::{Currency, Money};
+//! # fn main() -> Result<(), mercato_core::CoreError> {
+//! let goods: Money = "120.00 CNY".parse()?;
+//! let shipping: Money = "8.00 CNY".parse()?;
+//! let points: Money = "5.50 CNY".parse()?;
+//! assert_eq!((goods + shipping - points)?, "122.50 CNY".parse()?);
+//! // A currency mismatch is an error value, never a panic.
+//! let dollars = Money::parse("1.00", Currency::USD)?;
+//! assert!((goods + dollars).is_err());
+//! # Ok(()) }
+//! ```
+//!
+//! There is no `+=` (an assignment cannot answer an error) and no
+//! `Iterator::sum` (the sum of no amounts has no currency): sum with
+//! [`Money::sum`], which takes the currency of the empty sum.
+//!
 //! Serde: amounts are JSON strings (`"19.90"`); a JSON number is refused.
 //!
 //! # Amount grammar
@@ -28,7 +55,10 @@
 //! written digits, two allowed) even though the extra digit is a zero;
 //! `"399"` and `"399.0"` are fine.
 
+use std::borrow::Borrow;
 use std::fmt;
+use std::ops::{Add, Sub};
+use std::str::FromStr;
 
 use rust_decimal::{Decimal, RoundingStrategy};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -177,13 +207,17 @@ const NOT_AN_AMOUNT: &str = "is not a decimal amount";
 /// The longest input text an error message quotes in full.
 const QUOTE_MAX: usize = 48;
 
-/// [`CoreError::InvalidAmount`] quoting `s` (shortened when long).
-fn invalid_amount(s: &str) -> CoreError {
-    let shown = match s.char_indices().nth(QUOTE_MAX) {
+/// `s` for an error message (shortened when long).
+fn quoted(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_MAX) {
         Some((cut, _)) => format!("{}…", &s[..cut]),
         None => s.to_string(),
-    };
-    CoreError::InvalidAmount(shown)
+    }
+}
+
+/// [`CoreError::InvalidAmount`] quoting `s` (shortened when long).
+fn invalid_amount(s: &str) -> CoreError {
+    CoreError::InvalidAmount(quoted(s))
 }
 
 /// True when `s` is `["-"] digit+ ["." digit+]` (ASCII digits).
@@ -470,14 +504,105 @@ impl Money {
         })
     }
 
-    /// Sums amounts; `currency` is the result's currency for an empty input.
-    pub fn sum<'a>(
+    /// Sums amounts (owned or borrowed); `currency` is the result's
+    /// currency for an empty input, and every amount must be in it.
+    ///
+    /// ```
+    /// use mercato_core::money::{Currency, Money};
+    /// let lines: Vec<Money> = ["10.00 CNY", "2.50 CNY"].iter().map(|s| s.parse().unwrap()).collect();
+    /// assert_eq!(Money::sum(Currency::CNY, &lines).unwrap().to_string(), "12.50 CNY");
+    /// assert_eq!(Money::sum(Currency::CNY, lines).unwrap().to_string(), "12.50 CNY");
+    /// assert!(Money::sum(Currency::CNY, Vec::<Money>::new()).unwrap().is_zero());
+    /// assert!(Money::sum(Currency::USD, ["1.00 CNY".parse::<Money>().unwrap()]).is_err());
+    /// ```
+    ///
+    /// # Errors
+    /// [`CoreError::CurrencyMismatch`] for an amount in another currency,
+    /// [`CoreError::Overflow`].
+    pub fn sum(
         currency: Currency,
-        items: impl IntoIterator<Item = &'a Money>,
+        items: impl IntoIterator<Item = impl Borrow<Money>>,
     ) -> Result<Money, CoreError> {
         items
             .into_iter()
-            .try_fold(Money::zero(currency), |acc, m| acc.checked_add(*m))
+            .try_fold(Money::zero(currency), |acc, m| acc.checked_add(*m.borrow()))
+    }
+}
+
+/// `a + b` is [`Money::checked_add`]: `Err` for a currency mismatch or an
+/// overflow (see the [module docs](self#arithmetic--and---answer-a-result)).
+///
+/// ```
+/// use mercato_core::money::Money;
+/// let a: Money = "1.10 CNY".parse().unwrap();
+/// let b: Money = "2.20 CNY".parse().unwrap();
+/// assert_eq!((a + b).unwrap().to_string(), "3.30 CNY");
+/// assert!((a + "1 USD".parse::<Money>().unwrap()).is_err());
+/// ```
+impl Add for Money {
+    type Output = Result<Money, CoreError>;
+    fn add(self, rhs: Money) -> Result<Money, CoreError> {
+        self.checked_add(rhs)
+    }
+}
+
+/// `a - b` is [`Money::checked_sub`]: `Err` for a currency mismatch or an
+/// overflow.
+///
+/// ```
+/// use mercato_core::money::Money;
+/// let a: Money = "1.10 CNY".parse().unwrap();
+/// let b: Money = "2.20 CNY".parse().unwrap();
+/// assert_eq!((a - b).unwrap().to_string(), "-1.10 CNY");
+/// ```
+impl Sub for Money {
+    type Output = Result<Money, CoreError>;
+    fn sub(self, rhs: Money) -> Result<Money, CoreError> {
+        self.checked_sub(rhs)
+    }
+}
+
+/// Continues a chain: `a + b + c` adds `c` to the result of `a + b`; an
+/// error stays the first error.
+impl Add<Money> for Result<Money, CoreError> {
+    type Output = Result<Money, CoreError>;
+    fn add(self, rhs: Money) -> Result<Money, CoreError> {
+        self?.checked_add(rhs)
+    }
+}
+
+/// Continues a chain: `a + b - c` takes `c` from the result of `a + b`;
+/// an error stays the first error.
+impl Sub<Money> for Result<Money, CoreError> {
+    type Output = Result<Money, CoreError>;
+    fn sub(self, rhs: Money) -> Result<Money, CoreError> {
+        self?.checked_sub(rhs)
+    }
+}
+
+/// Reads the form `Display` writes and serde stores: the amount in the
+/// strict grammar of [`parse_amount`], one space, an ISO 4217 code
+/// (`"19.90 CNY"`, `"150 JPY"`), with at most the currency's minor digits
+/// as written.
+///
+/// ```
+/// use mercato_core::money::{Currency, Money};
+/// let m: Money = "19.9 CNY".parse().unwrap();
+/// assert_eq!(m, Money::parse("19.90", Currency::CNY).unwrap());
+/// assert_eq!(m.to_string().parse::<Money>().unwrap(), m);
+/// for bad in ["19.90", "19.90  CNY", " 19.90 CNY", "19.90 CNY ", "19.900 CNY", "1e3 CNY", "19.90 cny", "19.90 XYZ"] {
+///     assert!(bad.parse::<Money>().is_err(), "{bad}");
+/// }
+/// ```
+impl FromStr for Money {
+    type Err = CoreError;
+    fn from_str(s: &str) -> Result<Money, CoreError> {
+        let Some((amount, code)) = s.split_once(' ') else {
+            return Err(CoreError::InvalidMoney(quoted(s)));
+        };
+        let amount = parse_amount(amount)?;
+        let currency = Currency::from_code(code)?;
+        Money::new(amount, currency)
     }
 }
 
@@ -531,12 +656,8 @@ impl<'de> Deserialize<'de> for Money {
                 f.write_str("an amount and its currency, e.g. \"19.90 CNY\"")
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Money, E> {
-                let Some((amount, code)) = v.split_once(' ') else {
-                    return Err(E::custom(format!("`{v}` is not an amount and a currency")));
-                };
-                let amount = amount_str::parse(amount)?;
-                let currency = Currency::from_code(code).map_err(E::custom)?;
-                Money::new(amount, currency).map_err(E::custom)
+                // One grammar for the text form: `FromStr`.
+                v.parse().map_err(E::custom)
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<Money, A::Error> {
                 let r = MoneyRepr::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
@@ -700,6 +821,66 @@ mod tests {
             Err(CoreError::Overflow("add"))
         );
         assert_eq!(big.times(2), Err(CoreError::Overflow("times")));
+    }
+
+    #[test]
+    fn operators_answer_results_and_keep_the_first_error() {
+        // 10.00 + 2.50 - 0.75 = 11.75.
+        assert_eq!(cny("10.00") + cny("2.50") - cny("0.75"), Ok(cny("11.75")));
+        assert_eq!(cny("1.00") - cny("1.00"), Ok(Money::zero(Currency::CNY)));
+        let usd = Money::parse("1", Currency::USD).unwrap();
+        let mismatch = CoreError::CurrencyMismatch {
+            left: Currency::CNY,
+            right: Currency::USD,
+        };
+        assert_eq!(cny("1") + usd, Err(mismatch.clone()));
+        // The mismatch in the middle of a chain is what the chain answers.
+        assert_eq!(cny("1") + usd + cny("2"), Err(mismatch.clone()));
+        assert_eq!(cny("1") - usd - cny("2"), Err(mismatch));
+        let big = Money::new(Decimal::MAX, Currency::JPY).unwrap();
+        let one = Money::from_minor(1, Currency::JPY);
+        assert_eq!(big + one, Err(CoreError::Overflow("add")));
+        let low = Money::new(-Decimal::MAX, Currency::JPY).unwrap();
+        assert_eq!(low - one, Err(CoreError::Overflow("sub")));
+        // The operators agree with the checked methods.
+        assert_eq!(
+            cny("3.30") + cny("-1.10"),
+            cny("3.30").checked_add(cny("-1.10"))
+        );
+    }
+
+    #[test]
+    fn from_str_reads_what_display_writes() {
+        for m in [
+            cny("19.90"),
+            cny("-0.05"),
+            Money::zero(Currency::CNY),
+            Money::parse("150", Currency::JPY).unwrap(),
+            Money::parse("1.234", Currency::from_code("KWD").unwrap()).unwrap(),
+        ] {
+            assert_eq!(m.to_string().parse::<Money>(), Ok(m));
+        }
+        assert_eq!("19.9 CNY".parse::<Money>(), Ok(cny("19.90")));
+        assert!(matches!(
+            "19.90".parse::<Money>(),
+            Err(CoreError::InvalidMoney(_))
+        ));
+        assert!(matches!(
+            "19.90 CNY extra".parse::<Money>(),
+            Err(CoreError::UnknownCurrency(_))
+        ));
+        assert!(matches!(
+            "+19.90 CNY".parse::<Money>(),
+            Err(CoreError::InvalidAmount(_))
+        ));
+        assert!(matches!(
+            "19.999 CNY".parse::<Money>(),
+            Err(CoreError::TooManyDecimals { .. })
+        ));
+        // Long input is quoted shortened.
+        let long = "9".repeat(500);
+        let e = long.parse::<Money>().unwrap_err().to_string();
+        assert!(e.len() < 120, "{e}");
     }
 
     #[test]

@@ -118,9 +118,16 @@ impl PartialEq<&str> for OrderStatus {
     }
 }
 
+/// The contract name, as [`OrderStatus::as_str`] gives it.
+///
+/// ```
+/// use mercato_core::order::OrderStatus;
+/// assert_eq!(OrderStatus::PendingPayment.to_string(), "pending_payment");
+/// assert_eq!(format!("[{:<8}]", OrderStatus::Paid), "[paid    ]");
+/// ```
 impl std::fmt::Display for OrderStatus {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
+        f.pad(self.as_str())
     }
 }
 
@@ -924,6 +931,15 @@ impl Order {
 mod tests {
     use super::*;
     use crate::money::Currency;
+
+    #[test]
+    fn display_is_the_serde_name() {
+        for s in OrderStatus::ALL {
+            let json = serde_json::to_string(&s).unwrap();
+            assert_eq!(format!("\"{s}\""), json);
+            assert_eq!(s.to_string(), s.as_str());
+        }
+    }
 
     fn cny(s: &str) -> Money {
         Money::parse(s, Currency::CNY).unwrap()

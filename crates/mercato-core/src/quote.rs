@@ -7,6 +7,8 @@
 //! [`Quote::check`] verifies that the numbers add up before an order accepts
 //! them.
 
+use std::fmt;
+
 use serde::{Deserialize, Serialize};
 
 use crate::error::CoreError;
@@ -38,6 +40,18 @@ impl Stage {
             Stage::Coupon => "coupon",
             Stage::Points => "points",
         }
+    }
+}
+
+/// The contract name, as [`Stage::as_str`] gives it.
+///
+/// ```
+/// use mercato_core::Stage;
+/// assert_eq!(Stage::Coupon.to_string(), "coupon");
+/// ```
+impl fmt::Display for Stage {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -168,6 +182,19 @@ impl RejectReason {
             RejectReason::GroupLimit => "group_limit",
             RejectReason::OutOfScope => "out_of_scope",
         }
+    }
+}
+
+/// The contract name, as [`RejectReason::as_str`] gives it.
+///
+/// ```
+/// use mercato_core::RejectReason;
+/// assert_eq!(RejectReason::ThresholdNotMet.to_string(), "threshold_not_met");
+/// assert_eq!(format!("{:>12}", RejectReason::NotBest), "    not_best");
+/// ```
+impl fmt::Display for RejectReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.pad(self.as_str())
     }
 }
 
@@ -333,5 +360,43 @@ impl Quote {
             return bad("negative shipping or points".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_is_the_serde_name() {
+        let stages = [
+            Stage::Unit,
+            Stage::Item,
+            Stage::Order,
+            Stage::Coupon,
+            Stage::Points,
+        ];
+        for s in stages {
+            assert_eq!(format!("\"{s}\""), serde_json::to_string(&s).unwrap());
+        }
+        let reasons = [
+            RejectReason::ThresholdNotMet,
+            RejectReason::OutsideWindow,
+            RejectReason::LimitReached,
+            RejectReason::NotOwner,
+            RejectReason::NotEligible,
+            RejectReason::NotBest,
+            RejectReason::ExclusiveLost,
+            RejectReason::NoDiscount,
+            RejectReason::OutOfStock,
+            RejectReason::BudgetExhausted,
+            RejectReason::NotFound,
+            RejectReason::Duplicate,
+            RejectReason::GroupLimit,
+            RejectReason::OutOfScope,
+        ];
+        for r in reasons {
+            assert_eq!(format!("\"{r}\""), serde_json::to_string(&r).unwrap());
+        }
     }
 }

@@ -12,6 +12,16 @@ pub struct CartLine {
     pub qty: i64,
 }
 
+impl CartLine {
+    /// `qty` units of `sku`.
+    pub fn new(sku: impl Into<String>, qty: i64) -> CartLine {
+        CartLine {
+            sku: sku.into(),
+            qty,
+        }
+    }
+}
+
 /// What the customer asks to buy.
 ///
 /// ```
@@ -38,6 +48,47 @@ pub struct Cart {
 }
 
 impl Cart {
+    /// An empty, anonymous cart; add to it with the methods below.
+    ///
+    /// ```
+    /// use mercato_rules::Cart;
+    /// let cart = Cart::new().line("tea", 3).line("cup", 1).customer("alice").coupon("WELCOME10").points(500);
+    /// assert_eq!(cart, serde_json::from_str(r#"{"customer": "alice",
+    ///     "lines": [{"sku": "tea", "qty": 3}, {"sku": "cup", "qty": 1}],
+    ///     "coupons": ["WELCOME10"], "points": 500}"#).unwrap());
+    /// ```
+    pub fn new() -> Cart {
+        Cart::default()
+    }
+
+    /// Adds a line of `qty` units of `sku` (after the others).
+    #[must_use]
+    pub fn line(mut self, sku: impl Into<String>, qty: i64) -> Cart {
+        self.lines.push(CartLine::new(sku, qty));
+        self
+    }
+
+    /// The customer (default: anonymous).
+    #[must_use]
+    pub fn customer(mut self, customer: impl Into<String>) -> Cart {
+        self.customer = Some(customer.into());
+        self
+    }
+
+    /// Requests a coupon (after the others, in request order).
+    #[must_use]
+    pub fn coupon(mut self, code: impl Into<String>) -> Cart {
+        self.coupons.push(code.into());
+        self
+    }
+
+    /// Points to spend (default 0).
+    #[must_use]
+    pub fn points(mut self, points: i64) -> Cart {
+        self.points = points;
+        self
+    }
+
     /// A cart of `(sku, qty)` lines with no customer, coupons or points.
     pub fn of(lines: &[(&str, i64)]) -> Cart {
         Cart {

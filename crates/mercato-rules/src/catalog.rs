@@ -64,17 +64,19 @@ impl CatalogItem {
     /// # Errors
     /// [`RulesError::InvalidCatalogItem`].
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
-        self.check(currency, Admit::Input)
+        self.check(Some(currency), Admit::Input)
     }
 
-    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
+    /// The checks of [`CatalogItem::validate`]; with no `currency`
+    /// ([`CatalogItem::new`]) the price is checked for its sign only.
+    pub(crate) fn check(&self, currency: Option<Currency>, admit: Admit) -> Result<(), RulesError> {
         if self.sku.is_empty() {
             return Err(RulesError::InvalidCatalogItem {
                 sku: self.sku.clone(),
                 problem: "empty SKU".into(),
             });
         }
-        minor::check_amount(self.price, currency, admit).map_err(|r| {
+        minor::check_amount_in(self.price, currency, admit).map_err(|r| {
             RulesError::InvalidCatalogItem {
                 sku: self.sku.clone(),
                 problem: format!("price {}", r.into_problem()),

@@ -6,7 +6,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::error::RulesError;
-use crate::minor::{self, Admit};
+use crate::minor::{self, Admit, Written};
 use crate::scope::{Scope, Window};
 
 /// The kind of a coupon.
@@ -103,16 +103,32 @@ impl Coupon {
     /// # Errors
     /// [`RulesError::InvalidRule`] naming the coupon code and the field.
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
-        self.check(currency, Admit::Input)
+        self.check(Some(currency), Admit::Input)
     }
 
-    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
+    /// The checks of [`Coupon::validate`]; with no `currency` (a builder's
+    /// `build`) amounts are checked for their sign only.
+    pub(crate) fn check(&self, currency: Option<Currency>, admit: Admit) -> Result<(), RulesError> {
         let code = self.code.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(code, field, problem);
         let amount = |field: &'static str, d: Option<Decimal>| match d {
-            Some(d) => minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(code, field)),
+            Some(d) => {
+                minor::check_amount_in(d, currency, admit).map_err(|r| r.for_rule(code, field))
+            }
             None => Ok(()),
         };
+        let numbers = [
+            ("amount", self.amount.map(Written::Amount)),
+            ("threshold", self.threshold.map(Written::Amount)),
+            ("max_off", self.max_off.map(Written::Amount)),
+            ("percent", self.percent.map(Written::Percent)),
+        ];
+        minor::digits_first(
+            code,
+            numbers.into_iter().filter_map(|(f, n)| Some((f, n?))),
+            currency,
+            admit,
+        )?;
         if code.is_empty() {
             return Err(err("code", "is empty".into()));
         }

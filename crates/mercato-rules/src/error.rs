@@ -31,6 +31,19 @@ pub enum RulesError {
         /// What is wrong with it.
         problem: String,
     },
+    /// An amount or percent given to a builder that is not a decimal in
+    /// the strict amount grammar (`mercato_core::money::parse_amount`):
+    /// `"1e3"`, `" 10.00"`, `"ten"`. Contract code `invalid_input`, as for
+    /// a malformed amount in JSON.
+    #[error("invalid rule `{rule}`: {field} {problem}")]
+    InvalidAmount {
+        /// The promotion id or coupon code.
+        rule: String,
+        /// The field the amount was given for.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: String,
+    },
     /// A catalog entry that cannot be used (contract code `invalid_input`).
     #[error("invalid catalog item `{sku}`: {problem}")]
     InvalidCatalogItem {
@@ -67,6 +80,7 @@ impl RulesError {
         match self {
             RulesError::InvalidRule { .. } => ErrorKind::InvalidRule,
             RulesError::TooManyDecimals { .. }
+            | RulesError::InvalidAmount { .. }
             | RulesError::InvalidCatalogItem { .. }
             | RulesError::InvalidSettings { .. }
             | RulesError::InvalidPoints(_)

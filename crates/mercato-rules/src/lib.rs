@@ -13,10 +13,78 @@
 //! and stock come in through a [`PricingContext`]. All money is exact
 //! (`Decimal` outside, integer minor units inside); rounding happens only
 //! where the contract says, with the configured strategy.
+//!
+//! # Building rules in Rust
+//!
+//! Rust code need not write rule JSON:
+//! [`Promotion::full_reduction`] and the other kind constructors give a
+//! [`PromotionBuilder`], [`Coupon::amount_off`] and
+//! [`Coupon::percent_off`] a [`CouponBuilder`]; [`CatalogItem::new`] gives
+//! the item itself.
+//!
+//! ```
+//! use mercato_rules::{Coupon, Promotion};
+//! # fn main() -> Result<(), mercato_rules::RulesError> {
+//! let m100 = Promotion::full_reduction("m100").tier("100.00", "15.00").build()?;
+//! let welcome = Coupon::amount_off("WELCOME10", "10.00")
+//!     .threshold("100.00")
+//!     .owner("alice")
+//!     .build()?;
+//! // The same values serde reads from the contract's JSON.
+//! assert_eq!(m100, serde_json::from_str(
+//!     r#"{"id": "m100", "kind": "full_reduction", "tiers": [{"threshold": "100.00", "off": "15.00"}]}"#,
+//! ).unwrap());
+//! assert_eq!(welcome, serde_json::from_str(
+//!     r#"{"code": "WELCOME10", "kind": "amount_off", "amount": "10.00", "threshold": "100.00", "owner": "alice"}"#,
+//! ).unwrap());
+//! # Ok(()) }
+//! ```
+//!
+//! ## Amounts: text, read exactly, checked in two places
+//!
+//! Builder methods take an amount or a percent as [`IntoAmount`]: text in
+//! the strict amount grammar (`"100.00"`, see
+//! [`mercato_core::money::parse_amount`]), a
+//! [`Decimal`](rust_decimal::Decimal), or an integer.
+//! Text keeps the digits written, so `"15.00"` builds exactly what the JSON
+//! `"15.00"` reads, and serializes back to it.
+//!
+//! A builder cannot know the shop's currency, and nothing here panics on
+//! input, so a value is refused in one of two places, always with the
+//! typed error a rule read from JSON gets:
+//!
+//! 1. **`build()`**. Text that is not an amount (`"1e3"`, `" 10"`) is
+//!    remembered by the method it was given to, and `build` answers the
+//!    first such error, [`RulesError::InvalidAmount`] (contract code
+//!    `invalid_input`, like a malformed amount in JSON). `build` then runs
+//!    every check that needs no currency — ascending tiers, percents within
+//!    0-100 with at most 4 decimals, quantities ≥ 1, amounts not negative,
+//!    a window that ends after it starts, `repeat` with one tier, a
+//!    non-empty bundle, a `stage` that fits the kind —
+//!    [`RulesError::InvalidRule`] (`invalid_rule`) or
+//!    [`RulesError::TooManyDecimals`] for a percent (`invalid_input`).
+//! 2. **Where the rule meets the shop**: [`RuleSet::add_promotion`] (and
+//!    the engine's `add_promotion`), [`Promotion::validate`] with the
+//!    currency.
+//!    There the digits are counted against the currency (`"10.001"` is not
+//!    a CNY amount: `TooManyDecimals`), the upper bound applies, and the
+//!    rule set checks what needs the other rules (a duplicate id, a gift
+//!    SKU missing from the catalog).
+//!
+//! So a value is refused as early as it can be known to be wrong, and
+//! never later than when it is added.
+//!
+//! A rule's kind is part of its builder's type ([`kind`]): a full
+//! reduction has `tier(threshold, off)`, a ladder `tier(min_qty, percent)`,
+//! a price `tier(customer_tier)`, and a method of another kind does not
+//! compile. `Promotion: TryFrom<PromotionBuilder<_>>` and `Coupon:
+//! TryFrom<CouponBuilder>` are `build`, for code generic over
+//! `TryInto<Promotion>`.
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
 mod best;
+mod build;
 mod cart;
 mod catalog;
 mod context;
@@ -33,6 +101,7 @@ mod scope_index;
 mod settings;
 
 pub use best::{BestCoupons, best_coupons, usable_coupons};
+pub use build::{CouponBuilder, IntoAmount, PromotionBuilder, kind};
 pub use cart::{Cart, CartLine};
 pub use catalog::CatalogItem;
 pub use context::{BudgetSpent, CustomerFacts, CustomerView, PricingContext, ShopFacts, ShopView};

@@ -77,6 +77,39 @@ impl Refusal {
     }
 }
 
+/// A number as a definition writes it, for [`digits_first`].
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Written {
+    /// A money amount (checked against the currency's minor digits).
+    Amount(Decimal),
+    /// A percent (at most 4 decimals).
+    Percent(Decimal),
+}
+
+/// The contract's order of codes puts `invalid_input` before
+/// `invalid_rule`: a definition with a number written with too many
+/// decimals is refused for that, whatever else is wrong with it. This pass
+/// looks only at the digits of every number `numbers` lists (field name,
+/// number) and answers the first [`Refusal::Digits`] as
+/// [`RulesError::TooManyDecimals`]; the other checks come after it.
+pub(crate) fn digits_first(
+    rule: &str,
+    numbers: impl IntoIterator<Item = (&'static str, Written)>,
+    currency: Option<Currency>,
+    admit: Admit,
+) -> Result<(), crate::RulesError> {
+    for (field, n) in numbers {
+        let refused = match n {
+            Written::Amount(d) => check_amount_in(d, currency, admit),
+            Written::Percent(d) => check_percent(d, admit),
+        };
+        if let Err(r @ Refusal::Digits(_)) = refused {
+            return Err(r.for_rule(rule, field));
+        }
+    }
+    Ok(())
+}
+
 /// Percent values are held as integers in units of 1/10 000 percent.
 pub(crate) const PCT_SCALE: i128 = 10_000;
 
@@ -101,6 +134,29 @@ pub(crate) fn check_amount(d: Decimal, currency: Currency, admit: Admit) -> Resu
         return Err(Refusal::Value(format!("{d} is larger than {max}")));
     }
     Ok(())
+}
+
+/// Checks an amount before its currency is known (a builder's `build`):
+/// not negative. The digits and the upper bound are checked against the
+/// currency later, by [`check_amount`].
+pub(crate) fn check_sign(d: Decimal) -> Result<(), Refusal> {
+    if d.is_sign_negative() && !d.is_zero() {
+        return Err(Refusal::Value(format!("{d} is negative")));
+    }
+    Ok(())
+}
+
+/// [`check_amount`] against `currency`, or [`check_sign`] when it is not
+/// known yet.
+pub(crate) fn check_amount_in(
+    d: Decimal,
+    currency: Option<Currency>,
+    admit: Admit,
+) -> Result<(), Refusal> {
+    match currency {
+        Some(c) => check_amount(d, c, admit),
+        None => check_sign(d),
+    }
 }
 
 /// Checks a percent: 0 to 100 with at most 4 decimals (as written, for

@@ -8,7 +8,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::RulesError;
-use crate::minor::{self, Admit, MAX_QTY};
+use crate::minor::{self, Admit, MAX_QTY, Written};
 use crate::scope::{Scope, Window};
 
 /// A promotion: common fields plus its kind.
@@ -46,8 +46,10 @@ pub struct Promotion {
     /// When it runs (default: always).
     #[serde(default)]
     pub window: Option<Window>,
-    /// The stage, for `percent_off` (`item` default, or `order`); other kinds
-    /// have a fixed stage and may only repeat it here.
+    /// The stage, for `percent_off` (`item` default, or `order`). For
+    /// `amount_off`, `per` decides the stage whatever this says (contract
+    /// revision 4); other kinds have a fixed stage and may only repeat it
+    /// here.
     #[serde(default)]
     pub stage: Option<PromotionStage>,
     /// Campaign budget across live orders.
@@ -391,7 +393,8 @@ impl Promotion {
     /// percents within 0-100 with at most 4 decimals, amounts not negative
     /// and with no more decimals than `currency`, quantities ≥ 1, a
     /// non-empty bundle, a window that ends after it starts, `repeat` with
-    /// exactly one tier, a `stage` that fits the kind.
+    /// exactly one tier, a `stage` that fits the kind (any `stage` fits an
+    /// `amount_off`, whose `per` decides).
     ///
     /// Amounts and percents count the digits as written: `"10.000"` is not
     /// a CNY amount, `"12.50000"` not a percent.
@@ -399,14 +402,17 @@ impl Promotion {
     /// # Errors
     /// [`RulesError::InvalidRule`] naming the promotion and the field.
     pub fn validate(&self, currency: Currency) -> Result<(), RulesError> {
-        self.check(currency, Admit::Input)
+        self.check(Some(currency), Admit::Input)
     }
 
-    pub(crate) fn check(&self, currency: Currency, admit: Admit) -> Result<(), RulesError> {
+    /// The checks of [`Promotion::validate`]; with no `currency` (a
+    /// builder's `build`, before the shop's currency is known) amounts are
+    /// checked for their sign only.
+    pub(crate) fn check(&self, currency: Option<Currency>, admit: Admit) -> Result<(), RulesError> {
         let id = self.id.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(id, field, problem);
         let amount = |field: &'static str, d: Decimal| {
-            minor::check_amount(d, currency, admit).map_err(|r| r.for_rule(id, field))
+            minor::check_amount_in(d, currency, admit).map_err(|r| r.for_rule(id, field))
         };
         let percent = |field: &'static str, d: Decimal| {
             minor::check_percent(d, admit).map_err(|r| r.for_rule(id, field))
@@ -424,6 +430,7 @@ impl Promotion {
             }
             _ => Ok(()),
         };
+        minor::digits_first(id, self.written_numbers(), currency, admit)?;
         if id.is_empty() {
             return Err(err("id", "is empty".into()));
         }
@@ -438,9 +445,15 @@ impl Promotion {
             _ => {}
         }
         if let Some(s) = self.stage {
+            // `percent_off` takes `item` or `order`; for `amount_off`, `per`
+            // decides the stage whatever `stage` says (contract revision
+            // 4); every other kind may only repeat its own stage.
             let fits = s == self.stage()
-                || matches!(self.rule, PromotionRule::PercentOff { .. })
-                    && s == PromotionStage::Order;
+                || match self.rule {
+                    PromotionRule::PercentOff { .. } => s == PromotionStage::Order,
+                    PromotionRule::AmountOff { .. } => true,
+                    _ => false,
+                };
             if !fits {
                 return Err(err("stage", format!("{s:?} does not fit this kind")));
             }
@@ -541,6 +554,55 @@ impl Promotion {
             }
         }
         Ok(())
+    }
+}
+
+impl Promotion {
+    /// Every amount and percent this promotion writes, with its field name,
+    /// in the order [`Promotion::check`] visits them.
+    fn written_numbers(&self) -> Vec<(&'static str, Written)> {
+        use Written::{Amount, Percent};
+        let mut out = Vec::new();
+        if let Some(Budget::Amount(a)) = self.budget {
+            out.push(("budget", Amount(a)));
+        }
+        match &self.rule {
+            PromotionRule::Price { price, .. } => out.push(("price", Amount(*price))),
+            PromotionRule::Ladder { tiers } => {
+                out.extend(tiers.iter().map(|t| ("tiers", Percent(t.percent))));
+            }
+            PromotionRule::PercentOff { percent, max_off } => {
+                out.push(("percent", Percent(*percent)));
+                out.extend(max_off.map(|m| ("max_off", Amount(m))));
+            }
+            PromotionRule::AmountOff { amount, .. } => out.push(("amount", Amount(*amount))),
+            PromotionRule::FullReduction { tiers, cap, .. } => {
+                for t in tiers {
+                    out.push(("tiers", Amount(t.threshold)));
+                    out.push(("tiers", Amount(t.off)));
+                }
+                out.extend(cap.map(|c| ("cap", Amount(c))));
+            }
+            PromotionRule::FullDiscount { tiers } => {
+                for t in tiers {
+                    out.push(("tiers", Amount(t.threshold)));
+                    out.push(("tiers", Percent(t.percent)));
+                }
+            }
+            PromotionRule::QuantityDiscount { tiers } => {
+                for t in tiers {
+                    out.extend(t.percent.map(|p| ("tiers", Percent(p))));
+                    out.extend(t.off.map(|o| ("tiers", Amount(o))));
+                }
+            }
+            PromotionRule::BuyXGetY { get, .. } => out.push(("get", Percent(get.percent))),
+            PromotionRule::Bundle { price, .. } => out.push(("price", Amount(*price))),
+            PromotionRule::Gift { threshold, .. } => out.push(("threshold", Amount(*threshold))),
+            PromotionRule::FreeShipping { threshold } => {
+                out.extend(threshold.map(|t| ("threshold", Amount(t))));
+            }
+        }
+        out
     }
 }
 
@@ -678,7 +740,11 @@ mod tests {
                 "tiers",
             ),
             (
-                r#"{"id":"x","kind":"amount_off","amount":"1","per":"order","stage":"item"}"#,
+                r#"{"id":"x","kind":"gift","threshold":"1","gift":{"sku":"g"},"stage":"item"}"#,
+                "stage",
+            ),
+            (
+                r#"{"id":"x","kind":"percent_off","percent":"1","stage":"unit"}"#,
                 "stage",
             ),
             (

@@ -167,7 +167,7 @@ impl RuleSet {
     }
 
     fn insert_item(&mut self, item: CatalogItem, admit: Admit) -> Result<(), RulesError> {
-        item.check(self.currency, admit)?;
+        item.check(Some(self.currency), admit)?;
         if self.catalog_index.contains_key(&item.sku) {
             return Err(RulesError::InvalidCatalogItem {
                 sku: item.sku,
@@ -228,7 +228,7 @@ impl RuleSet {
     }
 
     fn insert_coupon(&mut self, coupon: Coupon, admit: Admit) -> Result<(), RulesError> {
-        coupon.check(self.currency, admit)?;
+        coupon.check(Some(self.currency), admit)?;
         if self.coupon_index.contains_key(&coupon.code) {
             return Err(RulesError::rule(&coupon.code, "code", "appears twice"));
         }
@@ -239,7 +239,7 @@ impl RuleSet {
     }
 
     fn check_promotion(&self, p: &Promotion, admit: Admit) -> Result<(), RulesError> {
-        p.check(self.currency, admit)?;
+        p.check(Some(self.currency), admit)?;
         if self.promotions.iter().any(|o| o.id == p.id) {
             return Err(RulesError::rule(&p.id, "id", "appears twice"));
         }

@@ -43,12 +43,65 @@ pub struct Scope {
 }
 
 impl Scope {
-    /// The scope of everything.
+    /// The scope of everything, written `{}` (the default); the methods
+    /// below narrow it.
+    ///
+    /// ```
+    /// use mercato_rules::Scope;
+    /// let teas_but_one = Scope::new().categories(["tea"]).skus(["cup"]).exclude_skus(["tea-sample"]);
+    /// assert_eq!(teas_but_one, serde_json::from_str(
+    ///     r#"{"skus": ["cup"], "categories": ["tea"], "exclude_skus": ["tea-sample"]}"#).unwrap());
+    /// assert_eq!(serde_json::to_string(&Scope::new()).unwrap(), "{}");
+    /// ```
+    pub fn new() -> Scope {
+        Scope::default()
+    }
+
+    /// The scope of everything, written `{"all": true}`; with
+    /// [`Scope::exclude_skus`], everything but those. (Naming SKUs,
+    /// products or categories in it narrows nothing: `all` wins.)
     pub fn all() -> Scope {
         Scope {
             all: Some(true),
             ..Scope::default()
         }
+    }
+
+    /// The scope of nothing, `{"all": false}` (until something is named).
+    pub fn none() -> Scope {
+        Scope {
+            all: Some(false),
+            ..Scope::default()
+        }
+    }
+
+    /// Adds SKUs named one by one.
+    #[must_use]
+    pub fn skus(mut self, skus: impl IntoIterator<Item = impl Into<String>>) -> Scope {
+        self.skus.extend(skus.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds products: every SKU of each.
+    #[must_use]
+    pub fn products(mut self, products: impl IntoIterator<Item = impl Into<String>>) -> Scope {
+        self.products.extend(products.into_iter().map(Into::into));
+        self
+    }
+
+    /// Adds categories: every SKU in each.
+    #[must_use]
+    pub fn categories(mut self, categories: impl IntoIterator<Item = impl Into<String>>) -> Scope {
+        self.categories
+            .extend(categories.into_iter().map(Into::into));
+        self
+    }
+
+    /// Takes SKUs out of the scope.
+    #[must_use]
+    pub fn exclude_skus(mut self, skus: impl IntoIterator<Item = impl Into<String>>) -> Scope {
+        self.exclude_skus.extend(skus.into_iter().map(Into::into));
+        self
     }
 
     /// True when nothing is named (everything is in scope unless `all` is

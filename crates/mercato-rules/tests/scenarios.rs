@@ -11,7 +11,7 @@
 mod common;
 
 use mercato_rules::{
-    Cart, PricingContext, best_coupons, best_coupons_to_contract_json, price,
+    Cart, Coupon, PricingContext, Promotion, best_coupons, best_coupons_to_contract_json, price,
     quote_to_contract_json, usable_coupons,
 };
 use serde_json::Value;
@@ -45,6 +45,21 @@ fn public_scenarios_price_and_best_coupons_steps() {
                     .expect("tick now")
                     .parse()
                     .expect("RFC 3339");
+                continue;
+            }
+            // Definitions added mid-scenario change what later steps price.
+            if let Some(body) = step.get("add_promotion") {
+                let added = serde_json::from_value::<Promotion>(body["promotion"].clone())
+                    .map_err(|e| e.to_string())
+                    .and_then(|p| setup.rules.add_promotion(p).map_err(|e| e.to_string()));
+                check_definition_step(&name, i, step, added, &mut failures);
+                continue;
+            }
+            if let Some(body) = step.get("add_coupon") {
+                let added = serde_json::from_value::<Coupon>(body["coupon"].clone())
+                    .map_err(|e| e.to_string())
+                    .and_then(|c| setup.rules.add_coupon(c).map_err(|e| e.to_string()));
+                check_definition_step(&name, i, step, added, &mut failures);
                 continue;
             }
             let ctx = PricingContext::new(&setup.rules, setup.now, &setup.shop);
@@ -120,4 +135,23 @@ fn the_matcher_is_not_vacuous() {
         &mut out,
     );
     assert_eq!(out.len(), 4, "{out:?}");
+}
+
+/// An `add_promotion`/`add_coupon` step: its `expect` is either `{}` (the
+/// definition is accepted) or `{"error": ...}` (refused). Only the
+/// accept/refuse outcome is checked here; the exact code is the engine
+/// runner's business.
+fn check_definition_step(
+    name: &str,
+    i: usize,
+    step: &Value,
+    added: Result<(), String>,
+    failures: &mut Vec<String>,
+) {
+    let wants_error = step.get("expect").and_then(|e| e.get("error")).is_some();
+    match (added, wants_error) {
+        (Ok(()), true) => failures.push(format!("{name} step {i}: expected an error, got none")),
+        (Err(e), false) => failures.push(format!("{name} step {i}: refused: {e}")),
+        _ => {}
+    }
 }

@@ -35,6 +35,64 @@ pub struct PlaceOrderRequest {
     pub channel: Option<String>,
 }
 
+/// Building a request: `new` names the order, each method adds to it.
+///
+/// ```
+/// use mercato::PlaceOrderRequest;
+/// let req = PlaceOrderRequest::new("o-1").line("tea", 3).customer("alice").points(500);
+/// assert_eq!(req.lines.len(), 1);
+/// assert_eq!(req.customer.as_deref(), Some("alice"));
+/// ```
+impl PlaceOrderRequest {
+    /// An order `id` with no lines yet, anonymous, no coupons or points,
+    /// the default channel.
+    pub fn new(id: impl Into<String>) -> PlaceOrderRequest {
+        PlaceOrderRequest {
+            id: id.into(),
+            customer: None,
+            lines: Vec::new(),
+            coupons: Vec::new(),
+            points: 0,
+            channel: None,
+        }
+    }
+
+    /// Adds a line of `qty` units of `sku` (after the others).
+    #[must_use]
+    pub fn line(mut self, sku: impl Into<String>, qty: i64) -> Self {
+        self.lines.push(CartLine::new(sku, qty));
+        self
+    }
+
+    /// The customer (default: anonymous).
+    #[must_use]
+    pub fn customer(mut self, customer: impl Into<String>) -> Self {
+        self.customer = Some(customer.into());
+        self
+    }
+
+    /// Requests a coupon (after the others, in request order).
+    #[must_use]
+    pub fn coupon(mut self, code: impl Into<String>) -> Self {
+        self.coupons.push(code.into());
+        self
+    }
+
+    /// Points to spend (default 0).
+    #[must_use]
+    pub fn points(mut self, points: i64) -> Self {
+        self.points = points;
+        self
+    }
+
+    /// The sales channel (default `"web"`).
+    #[must_use]
+    pub fn channel(mut self, channel: impl Into<String>) -> Self {
+        self.channel = Some(channel.into());
+        self
+    }
+}
+
 /// Every mutating operation of the engine.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
