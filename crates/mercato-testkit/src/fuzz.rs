@@ -259,7 +259,7 @@ fn clamp(s: Step) -> Step {
 }
 
 /// Target `apportion`: a total and weights decoded with `arbitrary`; the
-/// shares of [`mercato::apportion`] must add up to the total, be within one
+/// shares of [`mercato::apportion()`] must add up to the total, be within one
 /// minor unit of the exact share, and agree with `apportion_minor`.
 pub fn apportion(data: &[u8]) {
     let mut u = Unstructured::new(data);
