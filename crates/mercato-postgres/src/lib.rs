@@ -34,6 +34,7 @@
 #![warn(missing_docs)]
 
 #[cfg(feature = "testing")]
+mod listen;
 pub mod testing;
 
 use std::collections::{HashMap, HashSet};
@@ -48,7 +49,7 @@ use postgres::{NoTls, Row};
 use r2d2_postgres::PostgresConnectionManager;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 
 type Pool = r2d2::Pool<PostgresConnectionManager<NoTls>>;
 type Conn = r2d2::PooledConnection<PostgresConnectionManager<NoTls>>;
@@ -194,8 +195,28 @@ INSERT INTO chain_meta (id, fingerprint)
     SELECT 1, 'sha256' WHERE EXISTS (SELECT 1 FROM events);
 ";
 
+/// Version 3: named consumers of the log with their checkpoints, and a
+/// trigger that notifies `mercato_append` (payload `<schema>:<seq>`) when a
+/// batch moves the chain head, delivered at its commit, so that waiters in
+/// every process wake up (`Store::wait_for_append`). The log is untouched.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS consumers (
+    name TEXT   PRIMARY KEY,
+    seq  BIGINT NOT NULL
+);
+CREATE OR REPLACE FUNCTION mercato_notify_append() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('mercato_append', TG_TABLE_SCHEMA || ':' || NEW.seq::text);
+    RETURN NULL;
+END
+$$;
+DROP TRIGGER IF EXISTS mercato_notify_append ON chain_head;
+CREATE TRIGGER mercato_notify_append AFTER UPDATE ON chain_head
+    FOR EACH ROW EXECUTE FUNCTION mercato_notify_append();
+";
+
 /// Each schema version and the SQL that brings the previous one to it.
-const MIGRATIONS: [(i64, &str); 2] = [(1, SCHEMA_V1), (2, SCHEMA_V2)];
+const MIGRATIONS: [(i64, &str); 3] = [(1, SCHEMA_V1), (2, SCHEMA_V2), (3, SCHEMA_V3)];
 
 /// `also` as stored: empty, or a JSON array of stream names.
 fn encode_also(also: &[String]) -> Result<String, StoreError> {
@@ -222,6 +243,9 @@ pub struct PgStore {
     /// The session holding this store's shared advisory lock on its schema
     /// (see [`PgStore::open`]); unlocked when the store is dropped.
     lock: std::sync::Mutex<postgres::Client>,
+    /// The `LISTEN` session waking [`Store::wait_for_append`], started on
+    /// first use.
+    listener: std::sync::Mutex<Option<std::sync::Arc<listen::Listener>>>,
 }
 
 impl Drop for PgStore {
@@ -232,6 +256,9 @@ impl Drop for PgStore {
         // it still held.
         if let Ok(mut c) = self.lock.lock() {
             let _ = c.batch_execute("SELECT pg_advisory_unlock_all()");
+        }
+        if let Ok(Some(l)) = self.listener.lock().as_deref() {
+            l.stop();
         }
     }
 }
@@ -451,6 +478,7 @@ impl PgStore {
             schema: options.schema,
             chain: options.chain.clone(),
             lock: std::sync::Mutex::new(lock),
+            listener: std::sync::Mutex::new(None),
         };
         if read_only {
             store.check_readable()?;
@@ -1119,6 +1147,72 @@ impl Store for PgStore {
 
     fn chain(&self) -> &Chain {
         &self.chain
+    }
+
+    fn consumer_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let r = self
+            .conn()?
+            .query_opt("SELECT seq FROM consumers WHERE name = $1", &[&name])
+            .map_err(backend)?;
+        r.map(|r| col::<i64>(&r, 0).map(to_u64)).transpose()
+    }
+
+    /// One statement: the checkpoint moves to `GREATEST(checkpoint, seq)`
+    /// only when `seq` is within the head read in the same statement (an
+    /// append committed meanwhile only moves the head further).
+    fn ack_consumer(&self, name: &str, seq: u64) -> Result<u64, StoreError> {
+        let mut c = self.conn()?;
+        let r = c
+            .query_opt(
+                "INSERT INTO consumers (name, seq)
+                 SELECT $1, $2 WHERE $2 <= (SELECT seq FROM chain_head WHERE id = 1)
+                 ON CONFLICT (name) DO UPDATE SET seq = GREATEST(consumers.seq, excluded.seq)
+                 RETURNING seq",
+                &[&name, &to_i64(seq)?],
+            )
+            .map_err(backend)?;
+        match r {
+            Some(r) => col::<i64>(&r, 0).map(to_u64),
+            None => {
+                let head = c
+                    .query_one("SELECT seq FROM chain_head WHERE id = 1", &[])
+                    .map_err(backend)?;
+                Err(StoreError::AckBeyondHead {
+                    consumer: name.to_string(),
+                    seq,
+                    head: to_u64(col(&head, 0)?),
+                })
+            }
+        }
+    }
+
+    fn consumers(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        self.conn()?
+            .query("SELECT name, seq FROM consumers ORDER BY name", &[])
+            .map_err(backend)?
+            .iter()
+            .map(|r| Ok((col(r, 0)?, to_u64(col(r, 1)?))))
+            .collect()
+    }
+
+    /// Woken by the `mercato_append` notifications of every process (see
+    /// the `listen` module); re-reads the head at least every 500 ms.
+    fn wait_for_append(&self, after: u64, timeout: Duration) -> Result<Option<u64>, StoreError> {
+        let listener = {
+            let mut g = self
+                .listener
+                .lock()
+                .map_err(|_| StoreError::Backend("listener lock poisoned".into()))?;
+            match g.as_ref() {
+                Some(l) if l.alive() => std::sync::Arc::clone(l),
+                _ => {
+                    let l = listen::Listener::start(&self.config)?;
+                    *g = Some(std::sync::Arc::clone(&l));
+                    l
+                }
+            }
+        };
+        listener.wait(after, timeout, || self.head()).map(Some)
     }
 
     fn chain_head(&self) -> Result<(u64, String), StoreError> {

@@ -323,3 +323,86 @@ fn exclusive_commits_across_connections() {
     };
     conformance::exclusive_commits_never_conflict(open(), open());
 }
+
+#[test]
+fn postgres_checkpoints_survive_reopen() {
+    let Some(c) = cluster() else { return };
+    let schema = c.fresh_schema_name();
+    conformance::checkpoints_survive_reopen(|| {
+        PgStore::open(c.url(), PgOptions::default().schema(schema.clone())).unwrap()
+    });
+}
+
+/// A version 2 schema (no `consumers`, no notify trigger) is brought to
+/// version 3 on open, its log untouched; acks and wake-ups work then.
+#[test]
+fn version_2_schemas_get_consumers_and_notifications() {
+    let Some(c) = cluster() else { return };
+    let schema = c.fresh_schema_name();
+    let open = || PgStore::open(c.url(), PgOptions::default().schema(schema.clone())).unwrap();
+    {
+        let s = open();
+        three_events(&s);
+        for sql in [
+            "DROP TABLE consumers",
+            "DROP TRIGGER mercato_notify_append ON chain_head",
+            "DROP FUNCTION mercato_notify_append()",
+            "DELETE FROM schema_version WHERE version > 2",
+        ] {
+            s.execute_raw(sql).unwrap();
+        }
+        assert!(
+            s.consumer_checkpoint("wms").is_err(),
+            "no table in version 2"
+        );
+    }
+    let s = open();
+    assert_eq!(s.head().unwrap(), 3);
+    assert!(s.verify().unwrap().ok());
+    assert_eq!(s.ack_consumer("wms", 3).unwrap(), 3);
+    // The trigger is back: a waiter on another store wakes on an append.
+    let other = open();
+    let t = std::thread::spawn(move || {
+        other
+            .wait_for_append(3, std::time::Duration::from_secs(20))
+            .unwrap()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let started = std::time::Instant::now();
+    three_events(&s);
+    assert_eq!(t.join().unwrap(), Some(6));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+}
+
+/// A waiter on one store (one process's connection) is woken by another
+/// store's append through `LISTEN/NOTIFY`, well before its timeout, and a
+/// wait with nothing new returns the head after the timeout.
+#[test]
+fn waiters_wake_on_appends_of_other_stores() {
+    let Some(c) = cluster() else { return };
+    let schema = c.fresh_schema_name();
+    let open = || PgStore::open(c.url(), PgOptions::default().schema(schema.clone())).unwrap();
+    let (a, b) = (open(), open());
+    let t0 = std::time::Instant::now();
+    assert_eq!(
+        a.wait_for_append(0, std::time::Duration::from_millis(300))
+            .unwrap(),
+        Some(0)
+    );
+    assert!(t0.elapsed() >= std::time::Duration::from_millis(300));
+    let waiter = std::thread::spawn(move || {
+        let t = std::time::Instant::now();
+        let head = a
+            .wait_for_append(0, std::time::Duration::from_secs(30))
+            .unwrap();
+        (head, t.elapsed())
+    });
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    three_events(&b);
+    let (head, waited) = waiter.join().unwrap();
+    assert_eq!(head, Some(3));
+    assert!(
+        waited < std::time::Duration::from_secs(5),
+        "woken by NOTIFY, not by the timeout: {waited:?}"
+    );
+}

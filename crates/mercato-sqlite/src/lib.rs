@@ -56,7 +56,7 @@ use mercato_store::{
 use rusqlite::{Connection, OpenFlags, OptionalExtension, TransactionBehavior, params};
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// SQLite's `synchronous` setting.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -284,11 +284,26 @@ INSERT INTO chain_meta (id, fingerprint)
     SELECT 1, 'sha256' WHERE EXISTS (SELECT 1 FROM events);
 ";
 
+/// Version 5: named consumers of the log and their checkpoints (the last
+/// seq each acknowledged). The log is untouched.
+const SCHEMA_V5: &str = "
+CREATE TABLE IF NOT EXISTS consumers (
+    name TEXT    PRIMARY KEY,
+    seq  INTEGER NOT NULL
+) WITHOUT ROWID;
+";
+
 /// A stream's current version (no row: 0).
 const STREAM_VERSION_SQL: &str = "SELECT version FROM streams WHERE stream = ?1";
 
 /// Each schema version and the SQL that brings the previous one to it.
-const MIGRATIONS: [(i64, &str); 4] = [(1, SCHEMA), (2, SCHEMA_V2), (3, SCHEMA_V3), (4, SCHEMA_V4)];
+const MIGRATIONS: [(i64, &str); 5] = [
+    (1, SCHEMA),
+    (2, SCHEMA_V2),
+    (3, SCHEMA_V3),
+    (4, SCHEMA_V4),
+    (5, SCHEMA_V5),
+];
 
 /// `also` as stored: empty, or a JSON array of stream names.
 fn encode_also(also: &[String]) -> Result<String, StoreError> {
@@ -1032,6 +1047,69 @@ impl Store for SqliteStore {
 
     fn chain(&self) -> &Chain {
         &self.chain
+    }
+
+    /// A checkpoint read on the reader connection (WAL: it sees every
+    /// committed ack).
+    fn consumer_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        let c = self.reader()?;
+        c.query_row("SELECT seq FROM consumers WHERE name = ?1", [name], |r| {
+            r.get::<_, i64>(0)
+        })
+        .optional()
+        .map(|v| v.map(to_u64))
+        .map_err(backend)
+    }
+
+    /// One `BEGIN IMMEDIATE` transaction on the writer: the head is read
+    /// under SQLite's write lock (no process can append or ack meanwhile),
+    /// then the checkpoint moves to `max(checkpoint, seq)`.
+    fn ack_consumer(&self, name: &str, seq: u64) -> Result<u64, StoreError> {
+        let c = self.writer()?;
+        let seq_i = to_i64(seq)?;
+        c.execute_batch("BEGIN IMMEDIATE").map_err(backend)?;
+        let result = (|| {
+            let head: Option<i64> = c
+                .query_row("SELECT MAX(seq) FROM events", [], |r| r.get(0))
+                .map_err(backend)?;
+            let head = head.map_or(0, to_u64);
+            if seq > head {
+                return Err(StoreError::AckBeyondHead {
+                    consumer: name.to_string(),
+                    seq,
+                    head,
+                });
+            }
+            c.execute(
+                "INSERT INTO consumers (name, seq) VALUES (?1, ?2)
+                 ON CONFLICT (name) DO UPDATE SET seq = MAX(seq, excluded.seq)",
+                params![name, seq_i],
+            )
+            .map_err(backend)?;
+            c.query_row("SELECT seq FROM consumers WHERE name = ?1", [name], |r| {
+                r.get::<_, i64>(0)
+            })
+            .map(to_u64)
+            .map_err(backend)
+        })();
+        match result {
+            Ok(v) => c.execute_batch("COMMIT").map_err(backend).map(|()| v),
+            Err(e) => {
+                let _ = c.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    fn consumers(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let c = self.reader()?;
+        let mut stmt = c
+            .prepare_cached("SELECT name, seq FROM consumers ORDER BY name")
+            .map_err(backend)?;
+        let rows = stmt
+            .query_map([], |r| Ok((r.get::<_, String>(0)?, to_u64(r.get(1)?))))
+            .map_err(backend)?;
+        rows.collect::<Result<_, _>>().map_err(backend)
     }
 
     fn chain_head(&self) -> Result<(u64, String), StoreError> {

@@ -107,6 +107,7 @@ fn newer_schema_is_refused_not_corrupted() {
 /// version 2 still had the `streams` table (kept in step with the events),
 /// version 1 had no `guards` table either.
 fn downgrade(s: &SqliteStore, to: i64) {
+    s.execute_raw("DROP TABLE consumers").unwrap();
     for sql in [
         "DROP TABLE streams",
         "ALTER TABLE events DROP COLUMN also",
@@ -269,4 +270,46 @@ fn exclusive_commits_across_connections() {
         )
     };
     conformance::exclusive_commits_never_conflict(open(), open());
+}
+
+#[test]
+fn sqlite_checkpoints_survive_reopen() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("checkpoints.db");
+    conformance::checkpoints_survive_reopen(|| {
+        SqliteStore::open(&path, SqliteOptions::default()).unwrap()
+    });
+}
+
+/// Version 4 had no `consumers` table: opening adds it (schema 5), the log
+/// untouched, and acknowledgements work from then on.
+#[test]
+fn version_4_databases_get_consumer_checkpoints() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v4.db");
+    {
+        let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+        three_events(&s);
+        s.execute_raw("DROP TABLE consumers").unwrap();
+        s.execute_raw("DELETE FROM schema_version WHERE version > 4")
+            .unwrap();
+        assert!(
+            s.consumer_checkpoint("wms").is_err(),
+            "no consumers table in version 4"
+        );
+    }
+    let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(s.head().unwrap(), 3, "the log survives the migration");
+    assert!(s.verify().unwrap().ok());
+    assert_eq!(s.consumer_checkpoint("wms").unwrap(), None);
+    assert_eq!(s.ack_consumer("wms", 2).unwrap(), 2);
+    drop(s);
+    let version: i64 = rusqlite::Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MAX(version) FROM schema_version", [], |r| r.get(0))
+        .unwrap();
+    assert_eq!(version, mercato_sqlite::SCHEMA_VERSION);
+    assert_eq!(version, 5);
+    let s = SqliteStore::open(&path, SqliteOptions::default()).unwrap();
+    assert_eq!(s.consumer_checkpoint("wms").unwrap(), Some(2));
 }

@@ -650,6 +650,97 @@ pub fn chain_mode_is_recorded<S: Store>(open: impl Fn(Chain) -> Result<S, StoreE
     assert_eq!(check_tail(&s).unwrap().0, 2);
 }
 
+/// Consumer checkpoints: unknown until acknowledged, advanced atomically
+/// to the largest seq acknowledged (never back), refused past the head
+/// without any change, independent per consumer, names kept exactly.
+pub fn consumer_checkpoints<S: Store + ?Sized>(store: &S) {
+    assert_eq!(store.consumer_checkpoint("wms").unwrap(), None);
+    assert!(store.consumers().unwrap().is_empty());
+    match store.ack_consumer("wms", 1) {
+        Err(StoreError::AckBeyondHead {
+            seq: 1, head: 0, ..
+        }) => {}
+        other => panic!("an ack past an empty log must be refused, got {other:?}"),
+    }
+    assert_eq!(
+        store.consumer_checkpoint("wms").unwrap(),
+        None,
+        "a refused ack registers nothing"
+    );
+    // Registering at 0 on an empty log is fine.
+    assert_eq!(store.ack_consumer("erp", 0).unwrap(), 0);
+    one(store, commit(&[], vec![ev("a", 1), ev("a", 2), ev("b", 3)]));
+    assert_eq!(store.ack_consumer("wms", 2).unwrap(), 2);
+    assert_eq!(store.ack_consumer("wms", 1).unwrap(), 2, "never backwards");
+    assert_eq!(store.consumer_checkpoint("wms").unwrap(), Some(2));
+    assert_eq!(store.ack_consumer("wms", 3).unwrap(), 3);
+    match store.ack_consumer("wms", 4) {
+        Err(StoreError::AckBeyondHead {
+            consumer,
+            seq: 4,
+            head: 3,
+        }) => assert_eq!(consumer, "wms"),
+        other => panic!("an ack past the head must be refused, got {other:?}"),
+    }
+    assert_eq!(store.consumer_checkpoint("wms").unwrap(), Some(3));
+    let odd = "search-index \"é\" 'x'";
+    assert_eq!(store.ack_consumer(odd, 1).unwrap(), 1);
+    assert_eq!(store.consumer_checkpoint(odd).unwrap(), Some(1));
+    assert_eq!(store.consumer_checkpoint("erp").unwrap(), Some(0));
+    let mut all = store.consumers().unwrap();
+    all.sort();
+    let mut want = vec![
+        ("erp".to_string(), 0),
+        ("wms".to_string(), 3),
+        (odd.to_string(), 1),
+    ];
+    want.sort();
+    assert_eq!(all, want);
+    // Appends do not move checkpoints.
+    one(store, commit(&[], vec![ev("c", 4)]));
+    assert_eq!(store.consumer_checkpoint("wms").unwrap(), Some(3));
+}
+
+/// Many threads acknowledging one consumer at once, in any order: the
+/// checkpoint ends at the largest seq acknowledged, and no answer is ever
+/// below an answer the same thread had before (it never moves back).
+pub fn concurrent_acks<S: Store + 'static>(store: Arc<S>) {
+    let events = (1..=40).map(|n| ev("acks", n)).collect();
+    one(&*store, commit(&[], events));
+    let handles: Vec<_> = (0..4u64)
+        .map(|t| {
+            let s = Arc::clone(&store);
+            std::thread::spawn(move || {
+                let mut seen = 0;
+                // Thread t acknowledges t+1, t+5, ..., up to 40, in an
+                // order interleaved with the other threads.
+                for seq in (t + 1..=40).step_by(4) {
+                    let now = s.ack_consumer("relay", seq).expect("ack");
+                    assert!(now >= seq && now >= seen, "checkpoint moved back");
+                    seen = now;
+                }
+            })
+        })
+        .collect();
+    for h in handles {
+        h.join().expect("an ack thread panicked");
+    }
+    // The largest seq acknowledged: thread 3 acknowledges 4, 8, ..., 40.
+    assert_eq!(store.consumer_checkpoint("relay").unwrap(), Some(40));
+}
+
+/// Checkpoints survive closing and reopening the store.
+pub fn checkpoints_survive_reopen<S: Store>(open: impl Fn() -> S) {
+    {
+        let s = open();
+        one(&s, commit(&[], vec![ev("r", 1), ev("r", 2)]));
+        assert_eq!(s.ack_consumer("wms", 2).unwrap(), 2);
+    }
+    let s = open();
+    assert_eq!(s.consumer_checkpoint("wms").unwrap(), Some(2));
+    assert_eq!(s.ack_consumer("wms", 1).unwrap(), 2);
+}
+
 const GENESIS_FOR_TESTS: &str = crate::GENESIS;
 
 /// Runs every check that needs only fresh stores.
@@ -665,6 +756,8 @@ pub fn run_all<S: Store + 'static>(fresh: impl Fn() -> S) {
     concurrent_guards(Arc::new(fresh()));
     let shared = Arc::new(fresh());
     exclusive_commits_never_conflict(Arc::clone(&shared), shared);
+    consumer_checkpoints(&fresh());
+    concurrent_acks(Arc::new(fresh()));
 }
 
 #[cfg(test)]

@@ -56,6 +56,17 @@ pub enum StoreError {
         /// What is in the way (path or schema).
         what: String,
     },
+    /// A consumer acknowledged an event the log does not hold yet. Its
+    /// checkpoint was not changed.
+    #[error("consumer `{consumer}` acknowledged event {seq}, but the log ends at {head}")]
+    AckBeyondHead {
+        /// The consumer.
+        consumer: String,
+        /// The seq it acknowledged.
+        seq: u64,
+        /// The log's head.
+        head: u64,
+    },
 }
 
 impl StoreError {
@@ -71,6 +82,7 @@ impl StoreError {
             StoreError::SnapshotRejected { .. } => "snapshot_rejected",
             StoreError::InUse { .. } => "in_use",
             StoreError::Exists { .. } => "exists",
+            StoreError::AckBeyondHead { .. } => "ack_beyond_head",
         }
     }
 }

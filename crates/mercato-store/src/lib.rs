@@ -144,6 +144,50 @@ pub trait Store: Send + Sync {
     fn verify(&self) -> Result<VerifyReport, StoreError> {
         chain::verify_store(self)
     }
+
+    /// The checkpoint of the named consumer of the log: the last `seq` it
+    /// acknowledged (`None`: it never acknowledged anything). The default
+    /// says the adapter keeps no checkpoints; the adapters of this
+    /// workspace all do.
+    fn consumer_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Err(no_checkpoints(name))
+    }
+
+    /// Acknowledges every event up to `seq` for the named consumer, in one
+    /// atomic step: its checkpoint becomes `max(checkpoint, seq)` (it never
+    /// moves back; a consumer unknown so far is registered). Returns the
+    /// checkpoint after the step. `seq` past the log's head is
+    /// [`StoreError::AckBeyondHead`] and changes nothing.
+    fn ack_consumer(&self, name: &str, seq: u64) -> Result<u64, StoreError> {
+        let _ = seq;
+        Err(no_checkpoints(name))
+    }
+
+    /// Every registered consumer with its checkpoint, by name.
+    fn consumers(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        Err(no_checkpoints("*"))
+    }
+
+    /// Waits up to `timeout` until the log holds an event with
+    /// `seq > after`, woken by appends of any process: `Some(head)` (the
+    /// head may still be `<= after` when the time ran out). `None`: this
+    /// store cannot be woken across processes (the default), so the caller
+    /// waits its own way (the engine: its in-process signal, and polling
+    /// [`Store::head`] for other processes).
+    fn wait_for_append(
+        &self,
+        after: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Option<u64>, StoreError> {
+        let _ = (after, timeout);
+        Ok(None)
+    }
+}
+
+fn no_checkpoints(name: &str) -> StoreError {
+    StoreError::Backend(format!(
+        "this store keeps no consumer checkpoints (asked for `{name}`)"
+    ))
 }
 
 /// A shared store is a store: several engines (in one process, as in the
@@ -202,5 +246,21 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn verify(&self) -> Result<VerifyReport, StoreError> {
         (**self).verify()
+    }
+    fn consumer_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        (**self).consumer_checkpoint(name)
+    }
+    fn ack_consumer(&self, name: &str, seq: u64) -> Result<u64, StoreError> {
+        (**self).ack_consumer(name, seq)
+    }
+    fn consumers(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        (**self).consumers()
+    }
+    fn wait_for_append(
+        &self,
+        after: u64,
+        timeout: std::time::Duration,
+    ) -> Result<Option<u64>, StoreError> {
+        (**self).wait_for_append(after, timeout)
     }
 }

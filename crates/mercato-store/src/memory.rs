@@ -23,6 +23,8 @@ struct Inner {
     models: HashMap<ReadModel, BTreeMap<String, String>>,
     head: Option<(u64, String)>,
     guards: HashMap<String, i64>,
+    /// Consumer → checkpoint.
+    consumers: BTreeMap<String, u64>,
 }
 
 /// A store that lives in memory and is gone when dropped.
@@ -281,5 +283,33 @@ impl Store for MemoryStore {
 
     fn chain(&self) -> &Chain {
         &self.chain
+    }
+
+    fn consumer_checkpoint(&self, name: &str) -> Result<Option<u64>, StoreError> {
+        Ok(self.lock()?.consumers.get(name).copied())
+    }
+
+    fn ack_consumer(&self, name: &str, seq: u64) -> Result<u64, StoreError> {
+        let mut g = self.lock()?;
+        let head = g.events.last().map_or(0, |e| e.seq);
+        if seq > head {
+            return Err(StoreError::AckBeyondHead {
+                consumer: name.to_string(),
+                seq,
+                head,
+            });
+        }
+        let c = g.consumers.entry(name.to_string()).or_insert(0);
+        *c = (*c).max(seq);
+        Ok(*c)
+    }
+
+    fn consumers(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(self
+            .lock()?
+            .consumers
+            .iter()
+            .map(|(k, v)| (k.clone(), *v))
+            .collect())
     }
 }
