@@ -31,6 +31,7 @@ mod clock;
 mod decide;
 mod engine;
 mod error;
+pub mod feed;
 mod log;
 mod plan;
 mod request;

@@ -33,6 +33,8 @@ use crate::error::EngineError;
 pub(super) struct Health {
     stale: AtomicBool,
     epoch: AtomicU64,
+    /// Moved after every durable batch: wakes the feed's waiters.
+    pub(super) appended: crate::feed::Signal,
 }
 
 impl Health {
@@ -267,6 +269,7 @@ fn write_batch<S: Store>(store: &S, health: &Health, batch: Vec<Queued>) {
         .unwrap_or_else(|_| Err(StoreError::Backend("the store panicked".into())));
     match result {
         Ok(outcomes) if outcomes.len() == tickets.len() => {
+            health.appended.bump();
             for (ticket, outcome) in tickets.iter().zip(outcomes) {
                 match outcome {
                     CommitOutcome::Committed { .. } => ticket.finish(Outcome::Durable),

@@ -417,7 +417,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             }
             (Ok(_), Some(Err(e))) => Some(Err(e)),
             (Ok(out), Some(Ok(Decided::Answer(answer)))) => match out.as_slice() {
-                [] | [CommitOutcome::Committed { .. }] => Some(answer),
+                [] | [CommitOutcome::Committed { .. }] => {
+                    shared.health.appended.bump();
+                    Some(answer)
+                }
                 _ => {
                     shared.health.mark_stale();
                     None

@@ -589,6 +589,14 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     }
 }
 
+impl<S: Store + 'static, C: Clock> Engine<S, C> {
+    /// The signal this engine's commit path moves after every durable
+    /// batch (the feed's in-process wake-up).
+    pub(crate) fn feed_signal(&self) -> &crate::feed::Signal {
+        &self.shared.health.appended
+    }
+}
+
 /// A response of another shape than the call returns: a bug.
 fn unexpected(r: Response) -> EngineError {
     EngineError::Internal(format!("unexpected response {r:?}"))
