@@ -355,7 +355,7 @@ struct PayBody {
 async fn pay(State(app): St, Path(order): Path<String>, headers: HeaderMap, body: Body) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
     let b: PayBody = parse(body)?;
-    let amount = parse_amount(&b.amount).map_err(|e| EngineError::from(e))?;
+    let amount = parse_amount(&b.amount).map_err(EngineError::from)?;
     mutate(&app, &headers, Scope::Shop, Request::Pay { order, amount }).await
 }
 
