@@ -434,3 +434,70 @@ impl<S: mercato::store::Store, C: mercato::Clock> VerifyOk for mercato::Engine<S
         self.store().verify().map(|r| r.ok()).unwrap_or(false)
     }
 }
+
+/// The curl examples of `docs/integration.md`, run as written (the
+/// address replaced) against a server started with the tokens the page
+/// uses: every call succeeds and the order is placed and paid.
+#[test]
+fn the_curl_examples_of_the_docs_run() {
+    if Command::new("curl").arg("--version").output().is_err() {
+        eprintln!("SKIPPED: no curl on this machine");
+        return;
+    }
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/integration.md"
+    ))
+    .unwrap();
+    let block = doc
+        .split("```sh\n")
+        .skip(1)
+        .filter_map(|b| b.split("```").next())
+        .find(|b| b.contains("A='Authorization"))
+        .expect("the curl block");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("docs.db");
+    let mut child = Command::new(example("server"))
+        .args(["--db", db.to_str().unwrap(), "--addr", "127.0.0.1:0"])
+        .env("MERCATO_ADMIN_TOKEN", "admin-secret-123456")
+        .env("MERCATO_SHOP_TOKEN", "shop-secret-1234567")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let addr = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap()
+        .to_string();
+    let server = Server { child, addr };
+    let script = block
+        .replace("localhost:8080", &server.addr)
+        .replace("curl -s ", "curl -s -w '\\n' ");
+    let out = Command::new("bash")
+        .args(["-e", "-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answers: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|_| panic!("not JSON: {l}")))
+        .collect();
+    assert_eq!(answers.len(), block.matches("curl ").count());
+    assert!(
+        answers.iter().all(|a| a.get("code").is_none()),
+        "{answers:?}"
+    );
+    // 3 × 12.00 = 36.00, paid.
+    assert_eq!(answers[2]["quote"]["totals"]["payable"], "36.00");
+    assert_eq!(answers[3]["status"], "paid");
+    assert!(answers[4]["events"].as_array().unwrap().len() >= 3);
+}
