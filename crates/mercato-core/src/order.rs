@@ -1253,10 +1253,17 @@ impl Order {
         Money::sum(self.quote.currency, self.refunds.iter().map(|r| r.shipping))
     }
 
-    /// Goods money refunded so far (refunds less their shipping part): what
-    /// a points claw-back reads.
+    /// Goods money refunded so far: every refund less its shipping part,
+    /// goodwill amounts (tied to no unit) left out. What a points
+    /// claw-back reads.
     pub fn refunded_goods(&self) -> Result<Money, CoreError> {
-        self.refunded.checked_sub(self.shipping_refunded()?)
+        let c = self.quote.currency;
+        self.refunds
+            .iter()
+            .filter(|r| r.kind != RefundKind::Goodwill)
+            .try_fold(Money::zero(c), |acc, r| {
+                acc.checked_add(r.amount.checked_sub(r.shipping)?)
+            })
     }
 }
 
