@@ -769,9 +769,26 @@ impl Shop {
             }));
         }
         if o.stock_committed {
+            // Units cancelled earlier (partial cancel) went back already.
+            let allocations = if o.cancelled.iter().any(|c| *c > 0) {
+                let kept: Vec<LineQty> = o
+                    .quote
+                    .lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| LineQty {
+                        line: i,
+                        qty: l.qty - crate::order::at(&o.cancelled, i),
+                    })
+                    .filter(|lq| lq.qty > 0)
+                    .collect();
+                o.allocations_for(&kept, &vec![0; o.quote.lines.len()])
+            } else {
+                o.allocations.clone()
+            };
             ev.push(Event::Stock(StockEvent::Restocked {
                 id: o.id.clone(),
-                allocations: o.allocations.clone(),
+                allocations,
                 reason: "order cancelled".into(),
             }));
         }
