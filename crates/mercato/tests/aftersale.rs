@@ -225,7 +225,7 @@ fn run(e: &E, clock: &ManualClock, placed: &mut Vec<String>, op: &Op) {
             let o = e.order(&id).unwrap();
             // One unit of the first line with any left, or everything.
             let first = o.unshipped().into_iter().next();
-            let lines = first.filter(|_| o.seq % 2 == 0).map(|lq| {
+            let lines = first.filter(|_| o.seq.is_multiple_of(2)).map(|lq| {
                 vec![LineQty {
                     line: lq.line,
                     qty: 1,
