@@ -193,6 +193,36 @@ pub enum CoreError {
     /// An apportionment with no lines.
     #[error("cannot apportion {0} over no lines")]
     NothingToApportion(Decimal),
+    /// A payment beyond what the order still owes.
+    #[error("payment of {offered} exceeds the {due} still due (payable {payable})")]
+    Overpayment {
+        /// The order's payable.
+        payable: Decimal,
+        /// What is still due.
+        due: Decimal,
+        /// The amount offered.
+        offered: Decimal,
+    },
+    /// A refund beyond what the order's payments still hold.
+    #[error("refund of {refund} exceeds the {refundable} paid and not yet refunded")]
+    RefundExceedsPaid {
+        /// The refund asked for.
+        refund: Decimal,
+        /// What is left to refund.
+        refundable: Decimal,
+    },
+    /// An after-sale request that its state, or its window, does not allow.
+    #[error("after-sale request `{request}` of order `{order}` is {state}: cannot {command}")]
+    AfterSaleState {
+        /// The order.
+        order: String,
+        /// The request.
+        request: String,
+        /// Its state (or `window_closed`).
+        state: &'static str,
+        /// The refused command.
+        command: &'static str,
+    },
 }
 
 impl CoreError {
@@ -230,6 +260,9 @@ impl CoreError {
             CoreError::DuplicateCoupon(_) => ErrorKind::InvalidRule,
             CoreError::InsufficientPoints { .. } => ErrorKind::InsufficientPoints,
             CoreError::UnknownCustomer(_) => ErrorKind::UnknownCustomer,
+            CoreError::Overpayment { .. } => ErrorKind::PaymentMismatch,
+            CoreError::RefundExceedsPaid { .. } => ErrorKind::InvalidInput,
+            CoreError::AfterSaleState { .. } => ErrorKind::InvalidTransition,
         }
     }
 }

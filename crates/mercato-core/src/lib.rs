@@ -31,9 +31,11 @@ pub mod quote;
 pub use quote::{
     Adjustment, Applied, PromotionUse, Quote, QuoteLine, RejectReason, Rejected, Stage, Totals,
 };
+pub mod aftersale;
 pub mod coupon;
 pub mod event;
 pub mod order;
+pub mod payments;
 pub mod points;
 pub mod shop;
 pub mod stock;

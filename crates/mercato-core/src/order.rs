@@ -16,8 +16,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::aftersale::AfterSaleKind;
 use crate::error::CoreError;
 use crate::money::Money;
+use crate::payments::{
+    PaymentRecord, PaymentShare, RefundAllocation, RefundKind, RefundRecord, allocate_refund,
+};
 use crate::quote::{Quote, Stage};
 use crate::stock::Allocation;
 
@@ -68,13 +72,19 @@ pub enum OrderAction {
     Deliver,
     /// Confirm receipt.
     Complete,
-    /// Start a return.
+    /// Start a return (a one-step return, or a staged `return_refund`
+    /// request).
     Return,
+    /// Cancel some units not yet shipped (partial cancel).
+    CancelUnits,
+    /// Refund money while the customer keeps the goods: a staged
+    /// `refund_only` request of shipped units, or a goodwill amount.
+    Refund,
 }
 
 impl OrderAction {
     /// Every action, for exhaustive tests.
-    pub const ALL: [OrderAction; 10] = [
+    pub const ALL: [OrderAction; 12] = [
         OrderAction::Pay,
         OrderAction::Hold,
         OrderAction::Release,
@@ -85,6 +95,8 @@ impl OrderAction {
         OrderAction::Deliver,
         OrderAction::Complete,
         OrderAction::Return,
+        OrderAction::CancelUnits,
+        OrderAction::Refund,
     ];
 
     /// Lower-case name used in errors.
@@ -100,6 +112,8 @@ impl OrderAction {
             OrderAction::Deliver => "deliver",
             OrderAction::Complete => "complete",
             OrderAction::Return => "return",
+            OrderAction::CancelUnits => "cancel_units",
+            OrderAction::Refund => "refund",
         }
     }
 }
@@ -172,11 +186,14 @@ impl OrderStatus {
             (self, action),
             (S::PendingPayment, A::Pay | A::Hold | A::Cancel | A::Close)
                 | (S::OnHold, A::Release | A::Reject | A::Cancel)
-                | (S::Paid, A::Hold | A::Cancel | A::Ship)
-                | (S::PartiallyShipped, A::Ship)
-                | (S::Shipped, A::Deliver)
-                | (S::Delivered, A::Complete | A::Return)
-                | (S::Completed, A::Return)
+                | (
+                    S::Paid,
+                    A::Hold | A::Cancel | A::Ship | A::CancelUnits | A::Refund
+                )
+                | (S::PartiallyShipped, A::Ship | A::CancelUnits | A::Refund)
+                | (S::Shipped, A::Deliver | A::Refund)
+                | (S::Delivered, A::Complete | A::Return | A::Refund)
+                | (S::Completed, A::Return | A::Refund)
         )
     }
 
@@ -209,6 +226,10 @@ pub enum ReturnStatus {
     Received,
     /// Money is back.
     Refunded,
+    /// Withdrawn by the customer before a decision.
+    Withdrawn,
+    /// Closed because the goods were not sent back in time.
+    Closed,
 }
 
 impl ReturnStatus {
@@ -220,6 +241,8 @@ impl ReturnStatus {
             ReturnStatus::Rejected => "rejected",
             ReturnStatus::Received => "received",
             ReturnStatus::Refunded => "refunded",
+            ReturnStatus::Withdrawn => "withdrawn",
+            ReturnStatus::Closed => "closed",
         }
     }
 }
@@ -239,6 +262,39 @@ pub struct ReturnRecord {
     pub refund: Option<Money>,
     /// Points given back (once refunded).
     pub points_returned: i64,
+    /// What is asked for (default `return_refund`).
+    #[serde(default)]
+    pub kind: AfterSaleKind,
+    /// The customer's reason code.
+    #[serde(default)]
+    pub reason_code: Option<String>,
+    /// The customer's free text.
+    #[serde(default)]
+    pub note: Option<String>,
+    /// When it was requested (`None` for one-step returns of old logs).
+    #[serde(default)]
+    pub requested_at: Option<DateTime<Utc>>,
+    /// When it was approved.
+    #[serde(default)]
+    pub approved_at: Option<DateTime<Utc>>,
+    /// Return shipping the customer bears, deducted from the refund
+    /// (`None`: the merchant pays it).
+    #[serde(default)]
+    pub return_shipping_fee: Option<Money>,
+    /// Received damaged (never restocked).
+    #[serde(default)]
+    pub damaged: bool,
+}
+
+impl ReturnRecord {
+    /// Whether the request still holds its units (requested, approved, or
+    /// received and not yet refunded).
+    pub fn is_open(&self) -> bool {
+        matches!(
+            self.status,
+            ReturnStatus::Requested | ReturnStatus::Approved | ReturnStatus::Received
+        )
+    }
 }
 
 /// An order as the events built it.
@@ -289,6 +345,36 @@ pub struct Order {
     pub held_back: Money,
     /// Whether stock was committed (sold) for the whole order already.
     pub stock_committed: bool,
+    /// The payments ledger: every captured payment, in order.
+    #[serde(default)]
+    pub payments: Vec<PaymentRecord>,
+    /// Every refund, in order, with the payments it went back through.
+    #[serde(default)]
+    pub refunds: Vec<RefundRecord>,
+    /// Units cancelled before shipment per line (partial cancel).
+    #[serde(default)]
+    pub cancelled: Vec<i64>,
+    /// Units refunded while the customer keeps them (refund-only) per line.
+    #[serde(default)]
+    pub kept_refunded: Vec<i64>,
+}
+
+/// `v[i]`, or 0 when `v` is shorter (fields added after a snapshot was
+/// written start empty).
+pub(crate) fn at(v: &[i64], i: usize) -> i64 {
+    v.get(i).copied().unwrap_or(0)
+}
+
+/// Adds `lines` to the per-line counter `v` (grown to `n` lines first).
+fn add_lines(v: &mut Vec<i64>, n: usize, lines: &[LineQty], sign: i64) {
+    if v.len() < n {
+        v.resize(n, 0);
+    }
+    for lq in lines {
+        if let Some(x) = v.get_mut(lq.line) {
+            *x += sign * lq.qty;
+        }
+    }
 }
 
 /// What a return of some units is worth.
@@ -354,7 +440,7 @@ impl Order {
             .zip(&self.shipped)
             .map(|(l, s)| LineQty {
                 line: l.line,
-                qty: l.qty - s,
+                qty: l.qty - s - at(&self.cancelled, l.line),
             })
             .filter(|lq| lq.qty > 0)
             .collect()
@@ -417,7 +503,7 @@ impl Order {
         self.check(OrderAction::Ship)?;
         self.line_units_check(
             lines,
-            |i| self.quote.lines[i].qty - self.shipped[i],
+            |i| self.quote.lines[i].qty - self.shipped[i] - at(&self.cancelled, i),
             "shipment",
         )
     }
@@ -429,8 +515,32 @@ impl Order {
         self.check(OrderAction::Return)?;
         self.line_units_check(
             lines,
-            |i| self.shipped[i] - self.returned[i] - self.returning[i],
+            |i| self.shipped[i] - self.returned[i] - self.returning[i] - at(&self.kept_refunded, i),
             "return",
+        )
+    }
+
+    /// Validates the units of a staged after-sale request: shipped, and not
+    /// returned, in an open request, or refunded while kept.
+    pub fn check_after_sale_units(&self, lines: &[LineQty]) -> Result<(), CoreError> {
+        self.line_units_check(
+            lines,
+            |i| {
+                at(&self.shipped, i)
+                    - at(&self.returned, i)
+                    - at(&self.returning, i)
+                    - at(&self.kept_refunded, i)
+            },
+            "after-sale request",
+        )
+    }
+
+    /// Validates a partial cancel: units neither shipped nor cancelled.
+    pub fn check_cancel_units(&self, lines: &[LineQty]) -> Result<(), CoreError> {
+        self.line_units_check(
+            lines,
+            |i| self.quote.lines[i].qty - at(&self.shipped, i) - at(&self.cancelled, i),
+            "partial cancel",
         )
     }
 
@@ -630,6 +740,10 @@ pub enum OrderEvent {
         refund: Money,
         /// Whether a reviewer rejected it.
         rejected: bool,
+        /// The payments the refund goes back through (empty in logs written
+        /// before the payments ledger: then most recent first).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allocations: Vec<PaymentShare>,
     },
     /// Closed unpaid.
     #[serde(rename = "closed.v1")]
@@ -678,6 +792,21 @@ pub enum OrderEvent {
         lines: Vec<LineQty>,
         /// Restock on receipt.
         restock: bool,
+        /// What is asked for (default `return_refund`).
+        #[serde(default, skip_serializing_if = "is_default")]
+        kind: AfterSaleKind,
+        /// Reason code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason_code: Option<String>,
+        /// Free text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// When (staged requests; `None` for one-step returns).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+        /// Return shipping the customer bears.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        return_shipping_fee: Option<Money>,
     },
     /// A return was approved.
     #[serde(rename = "return_approved.v1")]
@@ -686,6 +815,12 @@ pub enum OrderEvent {
         id: String,
         /// Return id.
         return_id: String,
+        /// When (staged requests).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
+        /// Approved by the timer (no decision within the window).
+        #[serde(default, skip_serializing_if = "is_default")]
+        auto: bool,
     },
     /// A return was rejected.
     #[serde(rename = "return_rejected.v1")]
@@ -702,6 +837,9 @@ pub enum OrderEvent {
         id: String,
         /// Return id.
         return_id: String,
+        /// Arrived damaged: not restocked.
+        #[serde(default, skip_serializing_if = "is_default")]
+        damaged: bool,
     },
     /// A return was refunded.
     #[serde(rename = "refunded.v1")]
@@ -716,7 +854,58 @@ pub enum OrderEvent {
         points_returned: i64,
         /// Discount held back by the order after this refund (`reprice`).
         held_back: Money,
+        /// Why (default: a return).
+        #[serde(default, skip_serializing_if = "is_default")]
+        kind: RefundKind,
+        /// The units refunded; `None`: the return's lines.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        lines: Option<Vec<LineQty>>,
+        /// The part of `amount` that refunds shipping.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipping: Option<Money>,
+        /// The payments the refund goes back through (empty in logs written
+        /// before the payments ledger: then most recent first).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        allocations: Vec<PaymentShare>,
     },
+    /// A payment was captured (a part of the payable, or all of it); the
+    /// order is paid by the `Paid` event that follows the last part.
+    #[serde(rename = "payment_captured.v1")]
+    PaymentCaptured {
+        /// Order id.
+        id: String,
+        /// The payment.
+        payment: PaymentRecord,
+    },
+    /// An after-sale request was withdrawn before approval.
+    #[serde(rename = "return_withdrawn.v1")]
+    ReturnWithdrawn {
+        /// Order id.
+        id: String,
+        /// Return id.
+        return_id: String,
+    },
+    /// An approved return was closed: the goods were not sent back in time.
+    #[serde(rename = "return_closed.v1")]
+    ReturnClosed {
+        /// Order id.
+        id: String,
+        /// Return id.
+        return_id: String,
+    },
+    /// Units not yet shipped were cancelled (their refund is a `Refunded`
+    /// event of kind `partial_cancel`).
+    #[serde(rename = "units_cancelled.v1")]
+    UnitsCancelled {
+        /// Order id.
+        id: String,
+        /// Units per line.
+        lines: Vec<LineQty>,
+    },
+}
+
+fn is_default<T: Default + PartialEq>(v: &T) -> bool {
+    *v == T::default()
 }
 
 impl OrderEvent {
@@ -737,7 +926,11 @@ impl OrderEvent {
             | OrderEvent::ReturnApproved { id, .. }
             | OrderEvent::ReturnRejected { id, .. }
             | OrderEvent::ReturnReceived { id, .. }
-            | OrderEvent::Refunded { id, .. } => id,
+            | OrderEvent::Refunded { id, .. }
+            | OrderEvent::PaymentCaptured { id, .. }
+            | OrderEvent::ReturnWithdrawn { id, .. }
+            | OrderEvent::ReturnClosed { id, .. }
+            | OrderEvent::UnitsCancelled { id, .. } => id,
         }
     }
 }
@@ -780,6 +973,10 @@ impl Order {
             points_returned: 0,
             held_back: Money::zero(quote.currency),
             stock_committed: false,
+            payments: Vec::new(),
+            refunds: Vec::new(),
+            cancelled: vec![0; n],
+            kept_refunded: vec![0; n],
             quote: Arc::clone(quote),
         })
     }
@@ -791,6 +988,7 @@ impl Order {
     /// Folds one of this order's events into it (a `Placed` event is handled
     /// by [`Order::placed`]).
     pub fn apply(&mut self, event: &OrderEvent) {
+        let n = self.quote.lines.len();
         match event {
             OrderEvent::Placed { .. } => {}
             OrderEvent::Held { reasons, .. } => {
@@ -804,14 +1002,48 @@ impl Order {
                     self.deadline = *deadline;
                 }
             }
-            OrderEvent::Paid { amount, .. } => {
+            OrderEvent::Paid { amount, at, .. } => {
                 self.status = OrderStatus::Paid;
+                // A payment of the whole payable in one call (and every
+                // payment of a log written before the ledger) is one
+                // payment of what was not captured yet.
+                let c = self.quote.currency;
+                let captured =
+                    Money::sum(c, self.payments.iter().map(|p| p.amount)).unwrap_or(self.paid);
+                if let Ok(rest) = amount.checked_sub(captured)
+                    && rest.is_positive()
+                {
+                    self.payments.push(PaymentRecord {
+                        id: format!("{}-p{}", self.id, self.payments.len() + 1),
+                        method: "default".into(),
+                        amount: rest,
+                        reference: None,
+                        key: None,
+                        at: *at,
+                        refunded: Money::zero(c),
+                    });
+                }
                 self.paid = *amount;
                 self.deadline = None;
             }
-            OrderEvent::Cancelled { refund, .. } => {
+            OrderEvent::PaymentCaptured { payment, .. } => {
+                self.paid = self.paid.checked_add(payment.amount).unwrap_or(self.paid);
+                self.payments.push(payment.clone());
+            }
+            OrderEvent::Cancelled {
+                refund,
+                rejected,
+                allocations,
+                ..
+            } => {
                 self.status = OrderStatus::Cancelled;
-                self.refunded = *refund;
+                let kind = RefundKind::Cancel;
+                let id = format!(
+                    "{}-{}",
+                    self.id,
+                    if *rejected { "reject" } else { "cancel" }
+                );
+                self.record_refund(id, kind, *refund, None, Vec::new(), allocations);
                 self.deadline = None;
             }
             OrderEvent::Closed { .. } => {
@@ -819,22 +1051,18 @@ impl Order {
                 self.deadline = None;
             }
             OrderEvent::Shipped { lines, .. } => {
-                for lq in lines {
-                    if let Some(s) = self.shipped.get_mut(lq.line) {
-                        *s += lq.qty;
-                    }
-                }
-                let all = self
-                    .quote
-                    .lines
-                    .iter()
-                    .zip(&self.shipped)
-                    .all(|(l, s)| *s >= l.qty);
-                self.status = if all {
+                add_lines(&mut self.shipped, n, lines, 1);
+                self.status = if self.all_shipped_or_cancelled() {
                     OrderStatus::Shipped
                 } else {
                     OrderStatus::PartiallyShipped
                 };
+            }
+            OrderEvent::UnitsCancelled { lines, .. } => {
+                add_lines(&mut self.cancelled, n, lines, 1);
+                if self.shipped.iter().any(|s| *s > 0) && self.all_shipped_or_cancelled() {
+                    self.status = OrderStatus::Shipped;
+                }
             }
             OrderEvent::Delivered { at, .. } => {
                 self.status = OrderStatus::Delivered;
@@ -846,13 +1074,14 @@ impl Order {
                 return_id,
                 lines,
                 restock,
+                kind,
+                reason_code,
+                note,
+                at,
+                return_shipping_fee,
                 ..
             } => {
-                for lq in lines {
-                    if let Some(r) = self.returning.get_mut(lq.line) {
-                        *r += lq.qty;
-                    }
-                }
+                add_lines(&mut self.returning, n, lines, 1);
                 self.returns.push(ReturnRecord {
                     id: return_id.clone(),
                     lines: lines.clone(),
@@ -860,70 +1089,181 @@ impl Order {
                     status: ReturnStatus::Requested,
                     refund: None,
                     points_returned: 0,
+                    kind: *kind,
+                    reason_code: reason_code.clone(),
+                    note: note.clone(),
+                    requested_at: *at,
+                    approved_at: None,
+                    return_shipping_fee: *return_shipping_fee,
+                    damaged: false,
                 });
             }
-            OrderEvent::ReturnApproved { return_id, .. } => {
+            OrderEvent::ReturnApproved { return_id, at, .. } => {
                 if let Some(r) = self.return_mut(return_id) {
                     r.status = ReturnStatus::Approved;
+                    r.approved_at = *at;
                 }
             }
             OrderEvent::ReturnRejected { return_id, .. } => {
-                let lines = self.return_mut(return_id).map(|r| {
-                    r.status = ReturnStatus::Rejected;
-                    r.lines.clone()
-                });
-                for lq in lines.unwrap_or_default() {
-                    if let Some(r) = self.returning.get_mut(lq.line) {
-                        *r -= lq.qty;
-                    }
-                }
+                self.end_return(return_id, ReturnStatus::Rejected);
             }
-            OrderEvent::ReturnReceived { return_id, .. } => {
+            OrderEvent::ReturnWithdrawn { return_id, .. } => {
+                self.end_return(return_id, ReturnStatus::Withdrawn);
+            }
+            OrderEvent::ReturnClosed { return_id, .. } => {
+                self.end_return(return_id, ReturnStatus::Closed);
+            }
+            OrderEvent::ReturnReceived {
+                return_id, damaged, ..
+            } => {
                 let lines = self.return_mut(return_id).map(|r| {
                     r.status = ReturnStatus::Received;
+                    r.damaged = *damaged;
                     r.lines.clone()
                 });
-                for lq in lines.unwrap_or_default() {
-                    if let Some(r) = self.returning.get_mut(lq.line) {
-                        *r -= lq.qty;
-                    }
-                    if let Some(r) = self.returned.get_mut(lq.line) {
-                        *r += lq.qty;
-                    }
-                }
+                let lines = lines.unwrap_or_default();
+                add_lines(&mut self.returning, n, &lines, -1);
+                add_lines(&mut self.returned, n, &lines, 1);
             }
             OrderEvent::Refunded {
                 return_id,
                 amount,
                 points_returned,
                 held_back,
+                kind,
+                lines,
+                shipping,
+                allocations,
                 ..
             } => {
-                let lines = self.return_mut(return_id).map(|r| {
+                let record_lines = self.return_mut(return_id).map(|r| {
                     r.status = ReturnStatus::Refunded;
                     r.refund = Some(*amount);
                     r.points_returned = *points_returned;
                     r.lines.clone()
                 });
-                for lq in lines.unwrap_or_default() {
-                    if let Some(r) = self.refunded_units.get_mut(lq.line) {
-                        *r += lq.qty;
-                    }
+                let units = match lines {
+                    Some(l) => l.clone(),
+                    None => record_lines.clone().unwrap_or_default(),
+                };
+                add_lines(&mut self.refunded_units, n, &units, 1);
+                if *kind == RefundKind::RefundOnly {
+                    // The customer keeps the goods: the request's units
+                    // leave `returning` for good.
+                    add_lines(&mut self.returning, n, &units, -1);
+                    add_lines(&mut self.kept_refunded, n, &units, 1);
                 }
-                self.refunded = self.refunded.checked_add(*amount).unwrap_or(self.refunded);
+                self.record_refund(
+                    return_id.clone(),
+                    *kind,
+                    *amount,
+                    *shipping,
+                    units,
+                    allocations,
+                );
                 self.points_returned += points_returned;
                 self.held_back = *held_back;
-                if self
-                    .quote
-                    .lines
-                    .iter()
-                    .zip(&self.refunded_units)
-                    .all(|(l, r)| *r >= l.qty)
+                let goods_back = matches!(kind, RefundKind::Return | RefundKind::RefundOnly)
+                    && matches!(self.status, OrderStatus::Delivered | OrderStatus::Completed);
+                if goods_back
+                    && self
+                        .quote
+                        .lines
+                        .iter()
+                        .zip(&self.refunded_units)
+                        .all(|(l, r)| *r >= l.qty)
                 {
                     self.status = OrderStatus::Returned;
                 }
             }
         }
+    }
+
+    /// Whether every unit is shipped or cancelled.
+    pub fn all_shipped_or_cancelled(&self) -> bool {
+        self.quote
+            .lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| at(&self.shipped, i) + at(&self.cancelled, i) >= l.qty)
+    }
+
+    /// Ends an open request without refund: its units are free again.
+    fn end_return(&mut self, return_id: &str, status: ReturnStatus) {
+        let n = self.quote.lines.len();
+        let lines = self.return_mut(return_id).map(|r| {
+            r.status = status;
+            r.lines.clone()
+        });
+        add_lines(&mut self.returning, n, &lines.unwrap_or_default(), -1);
+    }
+
+    /// Books a refund: the order's refunded total, each payment's refunded
+    /// part, and the refund record. Allocations missing from an old event
+    /// are rebuilt most recent first (deterministic).
+    fn record_refund(
+        &mut self,
+        id: String,
+        kind: RefundKind,
+        amount: Money,
+        shipping: Option<Money>,
+        lines: Vec<LineQty>,
+        allocations: &[PaymentShare],
+    ) {
+        let c = self.quote.currency;
+        self.refunded = self.refunded.checked_add(amount).unwrap_or(self.refunded);
+        let allocations = if allocations.is_empty() && amount.is_positive() {
+            allocate_refund(&self.payments, amount, RefundAllocation::MostRecentFirst)
+                .unwrap_or_default()
+        } else {
+            allocations.to_vec()
+        };
+        for a in &allocations {
+            if let Some(p) = self.payments.iter_mut().find(|p| p.id == a.payment) {
+                p.refunded = p.refunded.checked_add(a.amount).unwrap_or(p.refunded);
+            }
+        }
+        self.refunds.push(RefundRecord {
+            id,
+            kind,
+            amount,
+            shipping: shipping.unwrap_or(Money::zero(c)),
+            lines,
+            allocations,
+        });
+    }
+
+    /// Σ captured payments (what [`Order::paid`] holds).
+    pub fn captured(&self) -> Money {
+        self.paid
+    }
+
+    /// What is still due before the order is paid: payable − captured.
+    pub fn due(&self) -> Result<Money, CoreError> {
+        self.payable().checked_sub(self.paid)
+    }
+
+    /// What can still be refunded: captured − refunded.
+    pub fn refundable(&self) -> Result<Money, CoreError> {
+        self.paid.checked_sub(self.refunded)
+    }
+
+    /// Shipping refunded so far.
+    pub fn shipping_refunded(&self) -> Result<Money, CoreError> {
+        Money::sum(self.quote.currency, self.refunds.iter().map(|r| r.shipping))
+    }
+
+    /// Goods money refunded so far: every refund less its shipping part,
+    /// goodwill amounts (tied to no unit) left out. What a points
+    /// claw-back reads.
+    pub fn refunded_goods(&self) -> Result<Money, CoreError> {
+        let c = self.quote.currency;
+        self.refunds
+            .iter()
+            .filter(|r| r.kind != RefundKind::Goodwill)
+            .try_fold(Money::zero(c), |acc, r| {
+                acc.checked_add(r.amount.checked_sub(r.shipping)?)
+            })
     }
 }
 
@@ -960,11 +1300,18 @@ mod tests {
             (S::Paid, A::Hold),
             (S::Paid, A::Cancel),
             (S::Paid, A::Ship),
+            (S::Paid, A::CancelUnits),
+            (S::Paid, A::Refund),
             (S::PartiallyShipped, A::Ship),
+            (S::PartiallyShipped, A::CancelUnits),
+            (S::PartiallyShipped, A::Refund),
             (S::Shipped, A::Deliver),
+            (S::Shipped, A::Refund),
             (S::Delivered, A::Complete),
             (S::Delivered, A::Return),
+            (S::Delivered, A::Refund),
             (S::Completed, A::Return),
+            (S::Completed, A::Refund),
         ]
     };
 

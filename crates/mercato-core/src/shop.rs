@@ -17,11 +17,13 @@ use chrono::{DateTime, TimeDelta, Utc};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::aftersale::{AfterSaleAction, AfterSaleConfig, AfterSaleRequest};
 use crate::coupon::{CouponEvent, CouponLedger, UseState};
 use crate::error::CoreError;
 use crate::event::{CustomerEvent, Event};
 use crate::money::Money;
 use crate::order::{LineQty, Order, OrderAction, OrderEvent, OrderStatus};
+use crate::payments::{PaymentRecord, RefundKind, allocate_refund};
 use crate::points::PointsLedger;
 use crate::quote::Quote;
 use crate::stock::{Allocation, ReleaseReason, StockCommand, StockEvent, StockLedger, StockLine};
@@ -56,6 +58,9 @@ pub struct ShopConfig {
     pub stock_commit: StockCommit,
     /// Days after delivery an order completes by itself.
     pub auto_complete_days: i64,
+    /// After-sale windows, shipping refund policy, refund allocation.
+    #[serde(default)]
+    pub after_sale: AfterSaleConfig,
 }
 
 impl Default for ShopConfig {
@@ -64,6 +69,7 @@ impl Default for ShopConfig {
             payment_timeout_minutes: 30,
             stock_commit: StockCommit::Payment,
             auto_complete_days: 7,
+            after_sale: AfterSaleConfig::default(),
         }
     }
 }
@@ -204,6 +210,60 @@ pub enum Command {
     /// Moves timers: closes unpaid orders past their deadline, completes
     /// delivered orders past the auto-complete delay, expires reservations.
     Tick,
+    /// Captures one payment (a part of what is due, or all of it).
+    RecordPayment {
+        /// Order.
+        order: String,
+        /// Method (`card`, `alipay`...).
+        method: String,
+        /// Amount: positive, at most what is due.
+        amount: Money,
+        /// The provider's reference.
+        reference: Option<String>,
+        /// The idempotency key it is recorded under.
+        key: Option<String>,
+    },
+    /// Files a staged after-sale request.
+    AfterSaleRequest {
+        /// Order.
+        order: String,
+        /// The request.
+        request: AfterSaleRequest,
+    },
+    /// Moves a staged after-sale request.
+    AfterSale {
+        /// Order.
+        order: String,
+        /// Request id.
+        request: String,
+        /// What to do.
+        action: AfterSaleAction,
+        /// For `receive`: arrived damaged (no restock).
+        damaged: bool,
+        /// For `refund` under `reprice`: the discount the kept units no
+        /// longer earn.
+        owed_back: Money,
+    },
+    /// Refunds a goodwill amount.
+    Goodwill {
+        /// Order.
+        order: String,
+        /// Refund id.
+        refund_id: String,
+        /// Amount.
+        amount: Money,
+    },
+    /// Cancels units not yet shipped and refunds them.
+    CancelUnits {
+        /// Order.
+        order: String,
+        /// Refund id.
+        refund_id: String,
+        /// Units per line.
+        lines: Vec<LineQty>,
+        /// For `reprice`: the discount the kept units no longer earn.
+        owed_back: Money,
+    },
 }
 
 /// Discount a promotion gave across live orders.
@@ -399,8 +459,8 @@ impl Shop {
                 }
                 Ok(ev)
             }
-            Command::Reject { order } => self.decide_cancel(order, OrderAction::Reject),
-            Command::Cancel { order } => self.decide_cancel(order, OrderAction::Cancel),
+            Command::Reject { order } => self.decide_cancel(order, OrderAction::Reject, ctx),
+            Command::Cancel { order } => self.decide_cancel(order, OrderAction::Cancel, ctx),
             Command::Ship { order, lines } => self.decide_ship(order, lines.as_deref(), ctx),
             Command::Deliver { order } => {
                 self.order_ref(order)?.check(OrderAction::Deliver)?;
@@ -421,8 +481,43 @@ impl Shop {
                 lines,
                 restock,
                 owed_back,
-            } => self.decide_return(order, return_id, lines, *restock, *owed_back),
+            } => self.decide_return(order, return_id, lines, *restock, *owed_back, ctx),
             Command::Tick => self.decide_tick(ctx),
+            Command::RecordPayment {
+                order,
+                method,
+                amount,
+                reference,
+                key,
+            } => self.decide_record_payment(
+                order,
+                method,
+                *amount,
+                reference.clone(),
+                key.clone(),
+                ctx,
+            ),
+            Command::AfterSaleRequest { order, request } => {
+                self.decide_after_sale_request(order, request, ctx)
+            }
+            Command::AfterSale {
+                order,
+                request,
+                action,
+                damaged,
+                owed_back,
+            } => self.decide_after_sale(order, request, *action, *damaged, *owed_back, ctx),
+            Command::Goodwill {
+                order,
+                refund_id,
+                amount,
+            } => self.decide_goodwill(order, refund_id, *amount, ctx),
+            Command::CancelUnits {
+                order,
+                refund_id,
+                lines,
+                owed_back,
+            } => self.decide_cancel_units(order, refund_id, lines, *owed_back, ctx),
         }
     }
 
@@ -578,9 +673,12 @@ impl Shop {
     ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_ref(id)?;
         o.check(OrderAction::Pay)?;
-        if amount != o.payable() {
+        // One payment of everything still due (the payable when nothing
+        // was captured before).
+        let due = o.due()?;
+        if amount != due {
             return Err(CoreError::PaymentMismatch {
-                payable: o.payable().amount(),
+                payable: due.amount(),
                 paid: amount.amount(),
             });
         }
@@ -589,7 +687,75 @@ impl Shop {
             .reservation(id)
             .map(|r| r.held.clone())
             .unwrap_or_default();
-        Ok(self.payment_events(id, &o.quote, &held, amount, ctx))
+        Ok(self.payment_events(id, &o.quote, &held, o.payable(), ctx))
+    }
+
+    fn decide_record_payment(
+        &self,
+        id: &str,
+        method: &str,
+        amount: Money,
+        reference: Option<String>,
+        key: Option<String>,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Event>, CoreError> {
+        let o = self.order_ref(id)?;
+        if amount.currency() != o.quote.currency {
+            return Err(CoreError::CurrencyMismatch {
+                left: o.quote.currency,
+                right: amount.currency(),
+            });
+        }
+        if !amount.is_positive() {
+            return Err(CoreError::Negative {
+                what: "payment (must be positive)",
+                value: amount.amount(),
+            });
+        }
+        o.check(OrderAction::Pay)?;
+        if method.trim().is_empty() {
+            return Err(CoreError::InvalidOrderRequest {
+                order: id.to_string(),
+                problem: "a payment needs a method".into(),
+            });
+        }
+        if let Some(k) = &key
+            && o.payments.iter().any(|p| p.key.as_ref() == Some(k))
+        {
+            return Err(CoreError::InvalidOrderRequest {
+                order: id.to_string(),
+                problem: format!("payment key `{k}` already recorded"),
+            });
+        }
+        let due = o.due()?;
+        if amount > due {
+            return Err(CoreError::Overpayment {
+                payable: o.payable().amount(),
+                due: due.amount(),
+                offered: amount.amount(),
+            });
+        }
+        let mut ev = vec![Event::Order(OrderEvent::PaymentCaptured {
+            id: id.to_string(),
+            payment: PaymentRecord {
+                id: format!("{id}-p{}", o.payments.len() + 1),
+                method: method.to_string(),
+                amount,
+                reference,
+                key,
+                at: ctx.now,
+                refunded: Money::zero(amount.currency()),
+            },
+        })];
+        if amount == due {
+            let held = self
+                .stock
+                .reservation(id)
+                .map(|r| r.held.clone())
+                .unwrap_or_default();
+            ev.extend(self.payment_events(id, &o.quote, &held, o.payable(), ctx));
+        }
+        Ok(ev)
     }
 
     /// Everything a dead order gives back: stock, coupons, points.
@@ -603,9 +769,26 @@ impl Shop {
             }));
         }
         if o.stock_committed {
+            // Units cancelled earlier (partial cancel) went back already.
+            let allocations = if o.cancelled.iter().any(|c| *c > 0) {
+                let kept: Vec<LineQty> = o
+                    .quote
+                    .lines
+                    .iter()
+                    .enumerate()
+                    .map(|(i, l)| LineQty {
+                        line: i,
+                        qty: l.qty - crate::order::at(&o.cancelled, i),
+                    })
+                    .filter(|lq| lq.qty > 0)
+                    .collect();
+                o.allocations_for(&kept, &vec![0; o.quote.lines.len()])
+            } else {
+                o.allocations.clone()
+            };
             ev.push(Event::Stock(StockEvent::Restocked {
                 id: o.id.clone(),
-                allocations: o.allocations.clone(),
+                allocations,
                 reason: "order cancelled".into(),
             }));
         }
@@ -626,7 +809,12 @@ impl Shop {
         Ok(ev)
     }
 
-    fn decide_cancel(&self, id: &str, action: OrderAction) -> Result<Vec<Event>, CoreError> {
+    fn decide_cancel(
+        &self,
+        id: &str,
+        action: OrderAction,
+        ctx: &Context<'_>,
+    ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_ref(id)?;
         o.check(action)?;
         if o.shipped.iter().any(|s| *s > 0) {
@@ -636,10 +824,16 @@ impl Shop {
                 command: action.as_str(),
             });
         }
+        // What was captured and not yet refunded (partial cancels and
+        // goodwill refunds went back already).
+        let refund = o.refundable()?;
+        let allocations =
+            allocate_refund(&o.payments, refund, ctx.config.after_sale.refund_allocation)?;
         let mut ev = vec![Event::Order(OrderEvent::Cancelled {
             id: id.to_string(),
-            refund: o.paid,
+            refund,
             rejected: action == OrderAction::Reject,
+            allocations,
         })];
         ev.extend(self.give_back(o, ReleaseReason::Cancelled)?);
         Ok(ev)
@@ -680,11 +874,12 @@ impl Shop {
             })?;
             ev.extend(committed.into_iter().map(Event::Stock));
             let all_shipped = o.quote.lines.iter().zip(&o.shipped).all(|(l, s)| {
-                s + lines
-                    .iter()
-                    .filter(|x| x.line == l.line)
-                    .map(|x| x.qty)
-                    .sum::<i64>()
+                s + crate::order::at(&o.cancelled, l.line)
+                    + lines
+                        .iter()
+                        .filter(|x| x.line == l.line)
+                        .map(|x| x.qty)
+                        .sum::<i64>()
                     >= l.qty
             });
             if all_shipped {
@@ -703,6 +898,7 @@ impl Shop {
         lines: &[LineQty],
         restock: bool,
         owed_back: Money,
+        ctx: &Context<'_>,
     ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_ref(id)?;
         o.check_return(lines)?;
@@ -712,49 +908,28 @@ impl Shop {
                 problem: format!("return `{return_id}` already exists"),
             });
         }
-        if owed_back.is_negative() {
-            return Err(CoreError::Negative {
-                what: "discount owed back",
-                value: owed_back.amount(),
-            });
-        }
-        let value = o.return_value(lines)?;
-        let completes = o.completes_returns(lines);
-        let points = o.points_for_return(value.points_deduction, completes)?;
-        // reprice: refund = max(0, pro_rata − (C − held back so far)).
-        let owed = if completes {
-            Money::zero(owed_back.currency())
-        } else {
-            owed_back
-        };
-        let extra = owed.checked_sub(o.held_back)?;
-        let refund = value
-            .pro_rata
-            .checked_sub(extra)?
-            .max(Money::zero(owed.currency()))?;
-        let held_back = o
-            .held_back
-            .checked_add(value.pro_rata)?
-            .checked_sub(refund)?;
-        if o.refunded.checked_add(refund)? > o.paid {
-            return Err(CoreError::InconsistentPricing(format!(
-                "refund {refund} would exceed what was paid on order {id}"
-            )));
-        }
         let mut ev = vec![
             Event::Order(OrderEvent::ReturnRequested {
                 id: id.to_string(),
                 return_id: return_id.to_string(),
                 lines: lines.to_vec(),
                 restock,
+                kind: Default::default(),
+                reason_code: None,
+                note: None,
+                at: None,
+                return_shipping_fee: None,
             }),
             Event::Order(OrderEvent::ReturnApproved {
                 id: id.to_string(),
                 return_id: return_id.to_string(),
+                at: None,
+                auto: false,
             }),
             Event::Order(OrderEvent::ReturnReceived {
                 id: id.to_string(),
                 return_id: return_id.to_string(),
+                damaged: false,
             }),
         ];
         if restock {
@@ -767,16 +942,16 @@ impl Shop {
                 }));
             }
         }
-        ev.push(Event::Order(OrderEvent::Refunded {
-            id: id.to_string(),
-            return_id: return_id.to_string(),
-            amount: refund,
-            points_returned: points,
-            held_back,
-        }));
-        if let (Some(c), true) = (&o.customer, points > 0) {
-            ev.push(Event::Points(self.points.decide_return(c, id, points)?));
-        }
+        ev.extend(self.unit_refund_events(
+            o,
+            return_id,
+            lines,
+            RefundKind::Return,
+            owed_back,
+            None,
+            false,
+            ctx,
+        )?);
         Ok(ev)
     }
 
@@ -801,7 +976,11 @@ impl Shop {
     /// expiry. `None`: no timer is pending. An application calls `tick` at
     /// (or after) this time, as a network stack polls its next timeout.
     pub fn next_deadline(&self, config: &ShopConfig) -> Option<DateTime<Utc>> {
-        let orders = self.orders().filter_map(|o| Self::order_timer(o, config));
+        let orders = self.orders().filter_map(|o| {
+            let status = Self::order_timer(o, config);
+            let requests = crate::aftersale::request_timer(o, config);
+            status.into_iter().chain(requests).min()
+        });
         let reservations = self.stock.reservations().filter_map(|r| r.expires_at);
         orders.chain(reservations).min()
     }
@@ -810,6 +989,7 @@ impl Shop {
         let mut ev = Vec::new();
         let mut closed: Vec<&str> = Vec::new();
         for o in self.orders() {
+            ev.extend(crate::aftersale::tick_events(o, ctx));
             if Self::order_timer(o, ctx.config).is_none_or(|t| t > ctx.now) {
                 continue;
             }
@@ -819,6 +999,25 @@ impl Shop {
                         id: o.id.clone(),
                         at: ctx.now,
                     }));
+                    // Part payments captured before the deadline go back.
+                    let back = o.refundable()?;
+                    if back.is_positive() {
+                        ev.push(Event::Order(OrderEvent::Refunded {
+                            id: o.id.clone(),
+                            return_id: format!("{}-close", o.id),
+                            amount: back,
+                            points_returned: 0,
+                            held_back: o.held_back,
+                            kind: RefundKind::Close,
+                            lines: Some(Vec::new()),
+                            shipping: None,
+                            allocations: allocate_refund(
+                                &o.payments,
+                                back,
+                                ctx.config.after_sale.refund_allocation,
+                            )?,
+                        }));
+                    }
                     ev.extend(self.give_back(o, ReleaseReason::Closed)?);
                     closed.push(&o.id);
                 }

@@ -593,6 +593,17 @@ fn every_refused_transition_is_a_typed_error() {
                     restock: false,
                     owed_back: cny("0.00"),
                 },
+                A::CancelUnits => Command::CancelUnits {
+                    order: "o1".into(),
+                    refund_id: "f".into(),
+                    lines: vec![LineQty { line: 0, qty: 1 }],
+                    owed_back: cny("0.00"),
+                },
+                A::Refund => Command::Goodwill {
+                    order: "o1".into(),
+                    refund_id: "f".into(),
+                    amount: cny("1.00"),
+                },
                 A::Close => unreachable!(),
             };
             let err = w.run(cmd).unwrap_err();
@@ -625,6 +636,7 @@ fn extreme_timers_never_panic() {
                 payment_timeout_minutes: timeout,
                 stock_commit: StockCommit::Payment,
                 auto_complete_days: days,
+                ..ShopConfig::default()
             });
             w.place("o1", 1, None).unwrap();
             assert_eq!(
@@ -655,6 +667,7 @@ fn extreme_timers_never_panic() {
         payment_timeout_minutes: -5,
         stock_commit: StockCommit::Payment,
         auto_complete_days: -1,
+        ..ShopConfig::default()
     });
     w.place("o1", 1, None).unwrap();
     w.run(Command::Tick).unwrap();

@@ -355,6 +355,12 @@ pub(crate) fn decide(
             )
         }
         Request::Tick => shop_decide(st, &Command::Tick, now),
+        Request::RecordPayment { .. }
+        | Request::RequestAfterSale { .. }
+        | Request::AfterSale { .. }
+        | Request::Goodwill { .. }
+        | Request::CancelUnits { .. } => crate::aftersale::decide(st, req, now, view)
+            .unwrap_or_else(|| Err(EngineError::Internal("after-sale request".into()))),
     }
 }
 
@@ -375,7 +381,7 @@ impl ShopView for RepriceView<'_> {
 }
 
 /// `C` of the contract's reprice rule for keeping `kept` units per line.
-fn clawback(
+pub(crate) fn clawback(
     st: &EngineState,
     view: &dyn ShopView,
     order: &str,
@@ -532,6 +538,6 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
             }
             Response::Tick(r)
         }
-        _ => Response::Done,
+        _ => crate::aftersale::respond(st, req, events).unwrap_or(Response::Done),
     }
 }

@@ -27,6 +27,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod aftersale;
 mod clock;
 mod decide;
 mod engine;
@@ -51,6 +52,9 @@ pub use mercato_rules as rules;
 pub use mercato_sqlite as sqlite;
 pub use mercato_store as store;
 
+pub use aftersale::{
+    AfterSaleAnswer, AfterSaleOptions, PaymentOptions, PaymentReceipt, RefundReceipt,
+};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
@@ -66,8 +70,9 @@ pub use request::{
 };
 pub use review::{BuiltinReview, ReviewInput, ReviewRule};
 pub use settings::{
-    MAX_AUTO_COMPLETE_DAYS, MAX_PAYMENT_TIMEOUT_MINUTES, MAX_REVIEW_ORDERS,
-    MAX_REVIEW_WINDOW_MINUTES, MaxOrders, RefundPolicy, ReviewSettings, Settings,
+    MAX_AFTER_SALE_DAYS, MAX_AUTO_APPROVE_HOURS, MAX_AUTO_COMPLETE_DAYS,
+    MAX_PAYMENT_TIMEOUT_MINUTES, MAX_REVIEW_ORDERS, MAX_REVIEW_WINDOW_MINUTES, MaxOrders,
+    RefundPolicy, ReviewSettings, Settings,
 };
 pub use state::{Durable, EngineState};
 

@@ -12,7 +12,9 @@ use mercato_rules::{CartLine, CatalogItem, Coupon, Promotion};
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+pub use crate::aftersale::{AfterSaleAnswer, PaymentReceipt, RefundReceipt};
 use crate::settings::Settings;
+use mercato_core::aftersale::{AfterSaleAction, AfterSaleKind};
 
 /// Placing an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -256,6 +258,72 @@ pub enum Request {
     },
     /// Runs the timers at the clock's time.
     Tick,
+    /// Captures one payment: a part of what is due, or all of it
+    /// ([`crate::Engine::record_payment`]).
+    RecordPayment {
+        /// Order.
+        order: String,
+        /// Method (`card`, `alipay`, `gift_card`...).
+        method: String,
+        /// Amount (strict amount grammar, positive, at most what is due).
+        #[serde(with = "amount_str")]
+        amount: Decimal,
+        /// The payment provider's reference.
+        #[serde(default)]
+        reference: Option<String>,
+        /// The idempotency key the payment is recorded under.
+        #[serde(default)]
+        key: Option<String>,
+    },
+    /// Files a staged after-sale request
+    /// ([`crate::Engine::request_after_sale`]).
+    RequestAfterSale {
+        /// Order.
+        order: String,
+        /// `return_refund` or `refund_only`.
+        kind: AfterSaleKind,
+        /// Units per line.
+        lines: Vec<LineQty>,
+        /// Reason code.
+        #[serde(default)]
+        reason_code: Option<String>,
+        /// Free text.
+        #[serde(default)]
+        note: Option<String>,
+        /// Return shipping the customer bears (deducted from the refund).
+        #[serde(default, with = "amount_str::option")]
+        return_shipping_fee: Option<Decimal>,
+    },
+    /// Moves a staged after-sale request: approve, reject, withdraw,
+    /// receive (optionally damaged), refund.
+    AfterSale {
+        /// Order.
+        order: String,
+        /// Request id.
+        request: String,
+        /// What to do.
+        action: AfterSaleAction,
+        /// For `receive`: arrived damaged (never restocked).
+        #[serde(default)]
+        damaged: bool,
+    },
+    /// Refunds a goodwill amount (no unit), capped by what was paid and not
+    /// yet refunded.
+    Goodwill {
+        /// Order.
+        order: String,
+        /// Amount.
+        #[serde(with = "amount_str")]
+        amount: Decimal,
+    },
+    /// Cancels units not yet shipped: their stock is released and their
+    /// nets refunded.
+    CancelUnits {
+        /// Order.
+        order: String,
+        /// Units per line.
+        lines: Vec<LineQty>,
+    },
 }
 
 impl Request {
@@ -285,6 +353,11 @@ impl Request {
             Request::Complete { .. } => "complete",
             Request::Return { .. } => "return",
             Request::Tick => "tick",
+            Request::RecordPayment { .. } => "record_payment",
+            Request::RequestAfterSale { .. } => "request_after_sale",
+            Request::AfterSale { .. } => "after_sale",
+            Request::Goodwill { .. } => "goodwill",
+            Request::CancelUnits { .. } => "cancel_units",
         }
     }
 
@@ -300,7 +373,12 @@ impl Request {
             | Request::Ship { order, .. }
             | Request::Deliver { order }
             | Request::Complete { order }
-            | Request::Return { order, .. } => Some(order),
+            | Request::Return { order, .. }
+            | Request::RecordPayment { order, .. }
+            | Request::RequestAfterSale { order, .. }
+            | Request::AfterSale { order, .. }
+            | Request::Goodwill { order, .. }
+            | Request::CancelUnits { order, .. } => Some(order),
             _ => None,
         }
     }
@@ -399,4 +477,10 @@ pub enum Response {
     },
     /// What the timers did.
     Tick(TickReport),
+    /// A payment was captured.
+    Payment(PaymentReceipt),
+    /// An after-sale request moved.
+    AfterSale(AfterSaleAnswer),
+    /// Money went back (goodwill, partial cancel).
+    Refund(RefundReceipt),
 }

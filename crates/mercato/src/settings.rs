@@ -3,6 +3,7 @@
 //! ([`ShopConfig`]) and what only the engine uses (refund policy, review).
 //! [`Settings::validate`] holds the allowed range of every number in it.
 
+use mercato_core::aftersale::AfterSaleConfig;
 use mercato_core::money::{Currency, Money, amount_str};
 use mercato_core::shop::{ShopConfig, StockCommit};
 use mercato_rules::{MAX_AMOUNT_MINOR, MAX_QTY, PricingSettings};
@@ -89,7 +90,24 @@ pub struct Settings {
     /// Review hold rules (default none).
     #[serde(default)]
     pub review: Option<ReviewSettings>,
+    /// After-sale windows, shipping refund policy and refund allocation
+    /// (default: no windows, shipping never refunded, most recent payment
+    /// first). Written only when not the default, so settings without it
+    /// keep their JSON.
+    #[serde(default, skip_serializing_if = "is_default_after_sale")]
+    pub after_sale: AfterSaleConfig,
 }
+
+fn is_default_after_sale(a: &AfterSaleConfig) -> bool {
+    *a == AfterSaleConfig::default()
+}
+
+/// The longest after-sale window in days (`request_window_days`,
+/// `return_ship_days`): ten years.
+pub const MAX_AFTER_SALE_DAYS: i64 = 3_650;
+
+/// The longest `after_sale.auto_approve_hours`: one year.
+pub const MAX_AUTO_APPROVE_HOURS: i64 = 365 * 24;
 
 fn default_timeout() -> i64 {
     30
@@ -127,6 +145,8 @@ struct SettingsWire {
     auto_complete_days: i64,
     #[serde(default)]
     review: Option<ReviewSettings>,
+    #[serde(default)]
+    after_sale: AfterSaleConfig,
 }
 
 fn default_per_group() -> i64 {
@@ -149,6 +169,7 @@ impl<'de> Deserialize<'de> for Settings {
             refund_policy: w.refund_policy,
             auto_complete_days: w.auto_complete_days,
             review: w.review,
+            after_sale: w.after_sale,
         })
     }
 }
@@ -162,6 +183,7 @@ impl Default for Settings {
             refund_policy: RefundPolicy::default(),
             auto_complete_days: default_auto_complete(),
             review: None,
+            after_sale: AfterSaleConfig::default(),
         }
     }
 }
@@ -178,6 +200,8 @@ impl Settings {
     /// | `review.max_qty` | 1 ..= [`MAX_QTY`] (10⁹) |
     /// | `review.max_orders.count` | 1 ..= [`MAX_REVIEW_ORDERS`] (10⁶) |
     /// | `review.max_orders.minutes` | 1 ..= [`MAX_REVIEW_WINDOW_MINUTES`] (525 600, 365 days) |
+    /// | `after_sale.request_window_days`, `after_sale.return_ship_days` | 0 ..= [`MAX_AFTER_SALE_DAYS`] (3 650) |
+    /// | `after_sale.auto_approve_hours` | 0 ..= [`MAX_AUTO_APPROVE_HOURS`] (8 760) |
     /// | pricing settings | see [`PricingSettings::validate`] |
     ///
     /// A log written before these checks may hold values outside them; the
@@ -212,6 +236,28 @@ impl Settings {
             0,
             MAX_AUTO_COMPLETE_DAYS,
         )?;
+        let a = &self.after_sale;
+        for (field, v, max) in [
+            (
+                "after_sale.request_window_days",
+                a.request_window_days,
+                MAX_AFTER_SALE_DAYS,
+            ),
+            (
+                "after_sale.auto_approve_hours",
+                a.auto_approve_hours,
+                MAX_AUTO_APPROVE_HOURS,
+            ),
+            (
+                "after_sale.return_ship_days",
+                a.return_ship_days,
+                MAX_AFTER_SALE_DAYS,
+            ),
+        ] {
+            if let Some(v) = v {
+                in_range(field, v, 0, max)?;
+            }
+        }
         let Some(review) = &self.review else {
             return Ok(());
         };
@@ -239,6 +285,7 @@ impl Settings {
             payment_timeout_minutes: self.payment_timeout_minutes,
             stock_commit: self.stock_commit,
             auto_complete_days: self.auto_complete_days,
+            after_sale: self.after_sale,
         }
     }
 }
@@ -288,6 +335,8 @@ mod wire_tests {
             ..Settings::default()
         };
         s.pricing.shipping.free_threshold = Some(rust_decimal::Decimal::new(9900, 2));
+        s.after_sale.request_window_days = Some(7);
+        s.after_sale.shipping_refund = mercato_core::aftersale::ShippingRefund::ProRata;
         for s in [Settings::default(), s] {
             let json = serde_json::to_string(&s).unwrap();
             let back: Settings = serde_json::from_str(&json).unwrap();
@@ -302,6 +351,7 @@ mod wire_tests {
             r#"{"points": {"per_unt": 100}}"#,
             r#"{"shipping": {"fees": "1.00"}}"#,
             r#"{"review": {"max_order": {"count": 1, "minutes": 1}}}"#,
+            r#"{"after_sale": {"window_days": 7}}"#,
         ] {
             assert!(serde_json::from_str::<Settings>(bad).is_err(), "{bad}");
         }

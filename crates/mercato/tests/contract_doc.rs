@@ -80,6 +80,16 @@ const STEP_KINDS: &[&str] = &[
     "stock",
     "adjust_stock",
     "customer",
+    "record_payment",
+    "request_after_sale",
+    "approve_after_sale",
+    "reject_after_sale",
+    "withdraw_after_sale",
+    "receive_after_sale",
+    "refund_after_sale",
+    "goodwill_refund",
+    "cancel_units",
+    "order",
 ];
 
 #[test]

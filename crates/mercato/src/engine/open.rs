@@ -67,8 +67,10 @@ impl OpenOptions {
     }
 }
 
-/// The snapshot format this build writes.
-pub const SNAPSHOT_FORMAT: u32 = 2;
+/// The snapshot format this build writes (3: orders carry the payments
+/// ledger and refund records, rebuilt from the log; an older snapshot is
+/// skipped and the log replayed).
+pub const SNAPSHOT_FORMAT: u32 = 3;
 
 /// A snapshot's state as stored: the format, then the durable state.
 #[derive(Serialize, Deserialize)]

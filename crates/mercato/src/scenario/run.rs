@@ -29,7 +29,7 @@ pub struct StepOutcome {
     pub expect: Option<Value>,
 }
 
-const ACTIONS: &[&str] = &[
+pub(crate) const ACTIONS: &[&str] = &[
     "price",
     "best_coupons",
     "place_order",
@@ -68,15 +68,15 @@ fn definition_error(e: &serde_json::Error) -> Value {
     error_value(code, &message)
 }
 
-fn error_value(code: &str, message: &str) -> Value {
+pub(crate) fn error_value(code: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message}})
 }
 
-fn engine_error(e: &EngineError) -> Value {
+pub(crate) fn engine_error(e: &EngineError) -> Value {
     error_value(e.code(), &e.to_string())
 }
 
-fn body<T: DeserializeOwned>(v: &Value) -> Result<T, Value> {
+pub(crate) fn body<T: DeserializeOwned>(v: &Value) -> Result<T, Value> {
     let de = v.clone();
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -209,6 +209,7 @@ fn response_json(r: &Response) -> Value {
         }
         Response::Stock { on_hand, .. } => json!({"on_hand": on_hand}),
         Response::Tick(t) => json!({"closed": t.closed, "completed": t.completed}),
+        other => super::steps_aftersale::response_json(other).unwrap_or_else(|| json!({})),
     }
 }
 
@@ -288,7 +289,9 @@ pub fn run<S: Store + 'static>(
             Some(obj) => {
                 let actions: Vec<&String> = obj.keys().filter(|k| *k != "expect").collect();
                 match actions.as_slice() {
-                    [a] if ACTIONS.contains(&a.as_str()) => {
+                    [a] if ACTIONS.contains(&a.as_str())
+                        || super::steps_aftersale::ACTIONS.contains(&a.as_str()) =>
+                    {
                         let result =
                             run_step(&engine, &clock, a, &obj[a.as_str()]).unwrap_or_else(|e| e);
                         ((*a).clone(), result)
@@ -509,9 +512,11 @@ fn run_step<S: Store + 'static>(
                 "coupons": r.coupons.iter().map(|(code, status)| json!({"code": code, "status": status})).collect::<Vec<_>>(),
             }))
         }
-        other => Err(error_value(
-            "invalid_input",
-            &format!("unknown step `{other}`"),
-        )),
+        other => super::steps_aftersale::run_step(engine, other, b).unwrap_or_else(|| {
+            Err(error_value(
+                "invalid_input",
+                &format!("unknown step `{other}`"),
+            ))
+        }),
     }
 }
