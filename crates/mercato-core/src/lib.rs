@@ -33,6 +33,7 @@ pub use quote::{
 };
 pub mod coupon;
 pub mod event;
+pub mod loyalty;
 pub mod order;
 pub mod points;
 pub mod shop;

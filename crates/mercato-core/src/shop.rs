@@ -204,6 +204,28 @@ pub enum Command {
     /// Moves timers: closes unpaid orders past their deadline, completes
     /// delivered orders past the auto-complete delay, expires reservations.
     Tick,
+    /// Gives coupons of a template to customers (claimed or issued), within
+    /// its caps; all or nothing.
+    ClaimCoupons {
+        /// The template's caps and validity.
+        template: crate::coupon::TemplateLimits,
+        /// One entry per coupon.
+        claims: Vec<crate::coupon::CouponClaim>,
+        /// Claimed by the customer or issued by the shop.
+        via: crate::coupon::ClaimVia,
+    },
+    /// Revokes an unused template coupon.
+    RevokeCoupon {
+        /// Code.
+        code: String,
+    },
+    /// Moves a template coupon's end of validity later.
+    ExtendCoupon {
+        /// Code.
+        code: String,
+        /// New end (exclusive).
+        valid_until: DateTime<Utc>,
+    },
 }
 
 /// Discount a promotion gave across live orders.
@@ -423,6 +445,17 @@ impl Shop {
                 owed_back,
             } => self.decide_return(order, return_id, lines, *restock, *owed_back),
             Command::Tick => self.decide_tick(ctx),
+            Command::ClaimCoupons {
+                template,
+                claims,
+                via,
+            } => self.decide_claim_coupons(template, claims, *via, ctx),
+            Command::RevokeCoupon { code } => {
+                Ok(vec![Event::Coupon(self.coupons.decide_revoke(code)?)])
+            }
+            Command::ExtendCoupon { code, valid_until } => Ok(vec![Event::Coupon(
+                self.coupons.decide_extend(code, *valid_until)?,
+            )]),
         }
     }
 

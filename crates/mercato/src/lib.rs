@@ -32,6 +32,7 @@ mod decide;
 mod engine;
 mod error;
 mod log;
+mod loyalty;
 mod plan;
 mod request;
 mod review;
@@ -51,14 +52,19 @@ pub use mercato_sqlite as sqlite;
 pub use mercato_store as store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{ClaimOptions, IssueOptions, PointsReport};
 pub use engine::{
     CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
     SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
 };
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};
+pub use loyalty::{CouponTemplate, WalletCoupon, template_customer_guard_key, template_guard_key};
+pub use mercato_core::coupon::{CouponStatus, Validity};
+pub use mercato_core::points::{CreditAt, EarningRules, TierRate};
 pub use mercato_core::{Currency, ErrorKind, Money, Rounding, apportion};
 pub use plan::CONFIG_STREAM;
+pub use request::IssuedCode;
 pub use request::{
     Cancellation, PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, ReturnRefund,
     TickReport,

@@ -89,6 +89,14 @@ pub struct Settings {
     /// Review hold rules (default none).
     #[serde(default)]
     pub review: Option<ReviewSettings>,
+    /// How orders earn points (default: they earn none). Written only when
+    /// set, so settings without it keep their JSON.
+    #[serde(default, skip_serializing_if = "earning_is_default")]
+    pub points_earning: mercato_core::points::EarningRules,
+}
+
+fn earning_is_default(r: &mercato_core::points::EarningRules) -> bool {
+    *r == mercato_core::points::EarningRules::default()
 }
 
 fn default_timeout() -> i64 {
@@ -127,6 +135,8 @@ struct SettingsWire {
     auto_complete_days: i64,
     #[serde(default)]
     review: Option<ReviewSettings>,
+    #[serde(default)]
+    points_earning: mercato_core::points::EarningRules,
 }
 
 fn default_per_group() -> i64 {
@@ -149,6 +159,7 @@ impl<'de> Deserialize<'de> for Settings {
             refund_policy: w.refund_policy,
             auto_complete_days: w.auto_complete_days,
             review: w.review,
+            points_earning: w.points_earning,
         })
     }
 }
@@ -162,6 +173,7 @@ impl Default for Settings {
             refund_policy: RefundPolicy::default(),
             auto_complete_days: default_auto_complete(),
             review: None,
+            points_earning: mercato_core::points::EarningRules::default(),
         }
     }
 }
@@ -212,6 +224,9 @@ impl Settings {
             0,
             MAX_AUTO_COMPLETE_DAYS,
         )?;
+        self.points_earning
+            .validate()
+            .map_err(|(field, problem)| EngineError::InvalidSettings { field, problem })?;
         let Some(review) = &self.review else {
             return Ok(());
         };

@@ -57,7 +57,7 @@ const ACTIONS: &[&str] = &[
 /// malformed amount or a value of the wrong JSON type is `invalid_input`
 /// (the contract's first code); anything else — a missing field, an
 /// unknown kind — is `invalid_rule`.
-fn definition_error(e: &serde_json::Error) -> Value {
+pub(super) fn definition_error(e: &serde_json::Error) -> Value {
     let message = e.to_string();
     let wrong_type = message.starts_with("invalid type:");
     let code = if wrong_type || mercato_core::money::amount_str::is_amount_error(&message) {
@@ -68,15 +68,15 @@ fn definition_error(e: &serde_json::Error) -> Value {
     error_value(code, &message)
 }
 
-fn error_value(code: &str, message: &str) -> Value {
+pub(super) fn error_value(code: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message}})
 }
 
-fn engine_error(e: &EngineError) -> Value {
+pub(super) fn engine_error(e: &EngineError) -> Value {
     error_value(e.code(), &e.to_string())
 }
 
-fn body<T: DeserializeOwned>(v: &Value) -> Result<T, Value> {
+pub(super) fn body<T: DeserializeOwned>(v: &Value) -> Result<T, Value> {
     let de = v.clone();
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -209,6 +209,9 @@ fn response_json(r: &Response) -> Value {
         }
         Response::Stock { on_hand, .. } => json!({"on_hand": on_hand}),
         Response::Tick(t) => json!({"closed": t.closed, "completed": t.completed}),
+        Response::Coupons { coupons } => json!({
+            "coupons": coupons.iter().map(super::steps_loyalty::code_json).collect::<Vec<_>>()
+        }),
     }
 }
 
@@ -288,7 +291,9 @@ pub fn run<S: Store + 'static>(
             Some(obj) => {
                 let actions: Vec<&String> = obj.keys().filter(|k| *k != "expect").collect();
                 match actions.as_slice() {
-                    [a] if ACTIONS.contains(&a.as_str()) => {
+                    [a] if ACTIONS.contains(&a.as_str())
+                        || super::steps_loyalty::ACTIONS.contains(&a.as_str()) =>
+                    {
                         let result =
                             run_step(&engine, &clock, a, &obj[a.as_str()]).unwrap_or_else(|e| e);
                         ((*a).clone(), result)
@@ -506,9 +511,16 @@ fn run_step<S: Store + 'static>(
             let r = engine.customer(&c.id).map_err(err)?;
             Ok(json!({
                 "points": r.points,
-                "coupons": r.coupons.iter().map(|(code, status)| json!({"code": code, "status": status})).collect::<Vec<_>>(),
+                "coupons": r.wallet.iter().map(|w| {
+                    let mut c = json!({"code": w.code, "status": w.status.as_str()});
+                    if let Some(t) = w.valid_until {
+                        c["valid_until"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+                    }
+                    c
+                }).collect::<Vec<_>>(),
             }))
         }
+        a if super::steps_loyalty::ACTIONS.contains(&a) => super::steps_loyalty::run(engine, a, b),
         other => Err(error_value(
             "invalid_input",
             &format!("unknown step `{other}`"),
