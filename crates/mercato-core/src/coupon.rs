@@ -927,4 +927,121 @@ mod tests {
         );
         assert_eq!(c.status(Some("u"), end), CouponStatus::Expired);
     }
+    fn limits(total: Option<i64>, per: Option<i64>) -> TemplateLimits {
+        TemplateLimits {
+            id: "T".into(),
+            total_cap: total,
+            per_customer_cap: per,
+            validity: Validity::Relative { days: 7 },
+        }
+    }
+
+    fn claim(who: &str, code: Option<&str>) -> CouponClaim {
+        CouponClaim {
+            customer: who.into(),
+            code: code.map(str::to_string),
+        }
+    }
+
+    #[test]
+    fn claims_respect_both_caps_and_derive_free_codes() {
+        let mut l = CouponLedger::default();
+        // A code a caller took already is skipped by derivation.
+        let e = l
+            .decide_claims(
+                &limits(Some(3), Some(2)),
+                &[claim("b", Some("T-a-1"))],
+                ClaimVia::Issue,
+                now(),
+            )
+            .unwrap();
+        l.apply(&e[0]);
+        let t = limits(Some(3), Some(2));
+        let e = l
+            .decide_claims(
+                &t,
+                &[claim("a", None), claim("a", None)],
+                ClaimVia::Claim,
+                now(),
+            )
+            .unwrap();
+        let codes: Vec<&str> = e.iter().map(CouponEvent::code).collect();
+        assert_eq!(codes, ["T-a-2", "T-a-3"]);
+        // All or nothing: a third for a is over its cap of 2.
+        assert!(matches!(
+            l.decide_claims(
+                &t,
+                &[claim("a", None), claim("a", None), claim("a", None)],
+                ClaimVia::Claim,
+                now()
+            ),
+            Err(CoreError::ClaimLimitReached {
+                which: "per-customer",
+                ..
+            })
+        ));
+        for e in &e {
+            l.apply(e);
+        }
+        assert_eq!(l.template_count("T").unwrap().issued, 3);
+        assert!(matches!(
+            l.decide_claims(&t, &[claim("c", None)], ClaimVia::Claim, now()),
+            Err(CoreError::ClaimLimitReached {
+                which: "total",
+                cap: 3,
+                ..
+            })
+        ));
+        let c = l.get("T-a-2").unwrap();
+        assert_eq!(c.valid_from, Some(now()));
+        assert_eq!(c.valid_until, Some(now() + TimeDelta::days(7)));
+        // Revoking frees a place; a revoked coupon is not usable.
+        l.apply(&l.decide_revoke("T-a-2").unwrap());
+        assert_eq!(
+            l.get("T-a-2").unwrap().status(Some("a"), now()),
+            CouponStatus::Revoked
+        );
+        assert!(l.decide_lock("T-a-2", "o1", Some("a")).is_err());
+        assert!(l.decide_revoke("T-a-2").is_err());
+        let e = l
+            .decide_claims(&t, &[claim("c", None)], ClaimVia::Claim, now())
+            .unwrap();
+        assert_eq!(e[0].code(), "T-c-1");
+        // In use: not revoked; extension only later.
+        l.apply(&l.decide_lock("T-a-3", "o1", Some("a")).unwrap());
+        assert!(matches!(
+            l.decide_revoke("T-a-3"),
+            Err(CoreError::CouponState {
+                state: "in use",
+                ..
+            })
+        ));
+        assert!(l.decide_extend("T-a-3", now()).is_err());
+        let later = now() + TimeDelta::days(30);
+        l.apply(&l.decide_extend("T-a-3", later).unwrap());
+        assert_eq!(l.get("T-a-3").unwrap().valid_until, Some(later));
+    }
+
+    #[test]
+    fn template_limits_are_validated() {
+        assert!(limits(Some(0), None).validate().is_err());
+        assert!(limits(None, Some(-1)).validate().is_err());
+        let mut t = limits(None, None);
+        t.validity = Validity::Relative { days: 0 };
+        assert!(t.validate().is_err());
+        t.validity = Validity::Absolute {
+            from: Some(now()),
+            to: now(),
+        };
+        assert!(t.validate().is_err());
+        t.validity = Validity::Absolute {
+            from: None,
+            to: now(),
+        };
+        assert!(t.validate().is_ok());
+        assert!(
+            t.window_at(now()).is_err(),
+            "an ended window gives no coupon"
+        );
+    }
 }

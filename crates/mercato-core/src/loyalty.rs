@@ -96,12 +96,16 @@ impl Shop {
     ) -> Result<Vec<Event>, CoreError> {
         let mut out: Vec<Event> = Vec::new();
         if matches!(cmd, Command::Tick) {
-            out.extend(
-                self.points()
-                    .decide_expire(ctx.now)
-                    .into_iter()
-                    .map(Event::Points),
-            );
+            // Expire on the ledger as the tick's own events leave it
+            // (points an order closed by this tick gives back to a lot past
+            // its expiry expire now, not at the next tick).
+            let mut after = self.points().clone();
+            for e in events {
+                if let Event::Points(p) = e {
+                    after.apply(p);
+                }
+            }
+            out.extend(after.decide_expire(ctx.now).into_iter().map(Event::Points));
         }
         // The orders the command moved, as they are after its events.
         let mut touched: BTreeMap<&str, Order> = BTreeMap::new();

@@ -102,3 +102,9 @@ pub use rust_decimal::Decimal;
 #[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// `docs/coupons-and-points.md`'s Rust example, compiled and run as a
+/// doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/coupons-and-points.md")]
+pub struct CouponsAndPointsDoctests;

@@ -235,7 +235,10 @@ fn issuing_in_one_command_is_all_or_nothing() {
     let got = issue(&["bob", "carol"], &["X1", "X2"]).unwrap();
     assert_eq!(got[1].code, "X2");
     // Total cap 5 reached.
-    assert_eq!(issue(&["carol"], &[]).unwrap_err().code(), "coupon_rejected");
+    assert_eq!(
+        issue(&["carol"], &[]).unwrap_err().code(),
+        "coupon_rejected"
+    );
     // 10% of 36.00 = 3.60 (under the 5.00 cap).
     let q = e
         .place_order(teas("o1", "carol", 3).coupon("X2"), None)
@@ -424,10 +427,7 @@ fn points_are_earned_clawed_back_spent_oldest_first_and_expired() {
     e.pay("o2", p.quote.totals.payable, None).unwrap();
     deliver_and_complete(&e, "o2");
     let pts = e.points("alice").unwrap();
-    assert_eq!(
-        pts.lots.iter().map(|l| l.left).collect::<Vec<_>>(),
-        [14, 2]
-    );
+    assert_eq!(pts.lots.iter().map(|l| l.left).collect::<Vec<_>>(), [14, 2]);
     assert_eq!(conserved(&e, "alice"), 16);
 
     // The two other teas of o1 come back: 36.00 refunded in all → 36 due,
@@ -518,4 +518,42 @@ fn earning_settings_are_validated() {
             .unwrap()
             .contains("points_earning")
     );
+}
+
+/// Two engines on one SQLite file (two processes in production): engine B
+/// spends 30 of u1's 36 points; engine A, which has not seen it, takes
+/// o1's 36 points back on a full return. A's commit read u1's stream at
+/// the old version: the store refuses it, A decides again on the new
+/// balance and takes the 6 left, 30 short — never below zero.
+#[test]
+fn a_claw_back_decided_on_a_stale_balance_is_decided_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let a = Engine::open(sqlite(&path), clock()).unwrap();
+    shop(&a, earning("paid"));
+    let p = a.place_order(teas("o1", "alice", 3), None).unwrap();
+    a.pay("o1", p.quote.totals.payable, None).unwrap();
+    a.ship("o1", None, None).unwrap();
+    a.deliver("o1", None).unwrap();
+    assert_eq!(conserved(&a, "alice"), 36);
+    let b = Engine::open(sqlite(&path), clock()).unwrap();
+    let p2 = b
+        .place_order(teas("o2", "alice", 3).points(30), None)
+        .unwrap();
+    assert_eq!(p2.quote.points_used, 30);
+    assert_eq!(conserved(&a, "alice"), 36, "A has not seen B's spend");
+    a.return_items(
+        "o1",
+        vec![json(r#"{"line": 0, "qty": 3}"#)],
+        Default::default(),
+        None,
+    )
+    .unwrap();
+    for e in [&a, &b] {
+        e.sync().unwrap();
+        let pts = e.points("alice").unwrap();
+        // 36 earned − 30 spent − 6 clawed = 0; 36 − 6 = 30 short.
+        assert_eq!((pts.balance, pts.clawed, pts.shortfall), (0, 6, 30));
+        assert_eq!(conserved(e, "alice"), 0);
+    }
 }
