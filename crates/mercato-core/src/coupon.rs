@@ -283,6 +283,9 @@ pub enum Validity {
     },
 }
 
+/// A coupon's validity: start (inclusive) and end (exclusive); `None`: open.
+pub type ValidWindow = (Option<DateTime<Utc>>, Option<DateTime<Utc>>);
+
 /// Longest relative validity, in days (ten years).
 pub const MAX_VALIDITY_DAYS: i64 = 3650;
 
@@ -349,7 +352,7 @@ impl TemplateLimits {
     pub fn window_at(
         &self,
         now: DateTime<Utc>,
-    ) -> Result<(Option<DateTime<Utc>>, Option<DateTime<Utc>>), CoreError> {
+    ) -> Result<ValidWindow, CoreError> {
         let bad = |problem: &str| CoreError::InvalidValidity {
             code: self.id.clone(),
             problem: problem.to_string(),
@@ -967,10 +970,11 @@ mod tests {
             .unwrap();
         let codes: Vec<&str> = e.iter().map(CouponEvent::code).collect();
         assert_eq!(codes, ["T-a-2", "T-a-3"]);
-        // All or nothing: a third for a is over its cap of 2.
+        // All or nothing: a third for a is over its cap of 2 (the total
+        // cap left out: it would bind first, at 4 > 3).
         assert!(matches!(
             l.decide_claims(
-                &t,
+                &limits(None, Some(2)),
                 &[claim("a", None), claim("a", None), claim("a", None)],
                 ClaimVia::Claim,
                 now()

@@ -557,3 +557,35 @@ fn a_claw_back_decided_on_a_stale_balance_is_decided_again() {
         assert_eq!(conserved(e, "alice"), 0);
     }
 }
+
+/// Engine B opened before engine A took the last places: B's own count
+/// says there is room, and its claim touches no stream A wrote (another
+/// customer, another code). Only the store's guard counter stops it; B then
+/// reloads and refuses with the typed error.
+#[test]
+fn a_stale_engine_cannot_pass_a_template_cap() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let a = Engine::open(sqlite(&path), clock()).unwrap();
+    rush_shop(&a, 2);
+    let b = Engine::open(sqlite(&path), clock()).unwrap();
+    for c in ["c0", "c1"] {
+        a.claim_coupon("RUSH", c, ClaimOptions::default()).unwrap();
+    }
+    let err = b
+        .claim_coupon("RUSH", "c2", ClaimOptions::default())
+        .unwrap_err();
+    assert_eq!(err.code(), "coupon_rejected", "{err}");
+    assert_eq!(b.store().guard(&template_guard_key("RUSH")).unwrap(), 2);
+    assert!(b.customer("c2").unwrap().wallet.is_empty());
+    // A revocation in A frees a place that B takes once it has read it
+    // (a stale engine refuses conservatively: its own count is higher).
+    a.revoke_coupon("RUSH-c0-1", None).unwrap();
+    b.sync().unwrap();
+    assert_eq!(
+        b.claim_coupon("RUSH", "c2", ClaimOptions::default())
+            .unwrap()
+            .code,
+        "RUSH-c2-1"
+    );
+}
