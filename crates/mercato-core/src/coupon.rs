@@ -349,10 +349,7 @@ impl TemplateLimits {
     /// # Errors
     /// [`CoreError::InvalidValidity`] when the end cannot be represented or
     /// an absolute window has already ended.
-    pub fn window_at(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<ValidWindow, CoreError> {
+    pub fn window_at(&self, now: DateTime<Utc>) -> Result<ValidWindow, CoreError> {
         let bad = |problem: &str| CoreError::InvalidValidity {
             code: self.id.clone(),
             problem: problem.to_string(),
