@@ -223,6 +223,29 @@ pub enum CoreError {
         /// The refused command.
         command: &'static str,
     },
+    /// A coupon template the shop does not know.
+    #[error("unknown coupon template `{0}`")]
+    UnknownTemplate(String),
+    /// A claim or issue that would pass a template's total or per-customer
+    /// cap.
+    #[error("coupon template `{template}` {which} cap of {cap} is reached")]
+    ClaimLimitReached {
+        /// The template.
+        template: String,
+        /// `"total"` or `"per-customer"`.
+        which: &'static str,
+        /// The cap.
+        cap: i64,
+    },
+    /// A validity that cannot be used (an end not after the start, an
+    /// extension that shortens, a time that cannot be represented).
+    #[error("invalid validity of `{code}`: {problem}")]
+    InvalidValidity {
+        /// The coupon or template.
+        code: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 impl CoreError {
@@ -263,6 +286,10 @@ impl CoreError {
             CoreError::Overpayment { .. } => ErrorKind::PaymentMismatch,
             CoreError::RefundExceedsPaid { .. } => ErrorKind::InvalidInput,
             CoreError::AfterSaleState { .. } => ErrorKind::InvalidTransition,
+            CoreError::UnknownTemplate(_) | CoreError::InvalidValidity { .. } => {
+                ErrorKind::InvalidInput
+            }
+            CoreError::ClaimLimitReached { .. } => ErrorKind::CouponRejected,
         }
     }
 }

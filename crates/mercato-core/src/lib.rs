@@ -34,6 +34,7 @@ pub use quote::{
 pub mod aftersale;
 pub mod coupon;
 pub mod event;
+pub mod loyalty;
 pub mod order;
 pub mod payments;
 pub mod points;

@@ -264,6 +264,28 @@ pub enum Command {
         /// For `reprice`: the discount the kept units no longer earn.
         owed_back: Money,
     },
+    /// Gives coupons of a template to customers (claimed or issued), within
+    /// its caps; all or nothing.
+    ClaimCoupons {
+        /// The template's caps and validity.
+        template: crate::coupon::TemplateLimits,
+        /// One entry per coupon.
+        claims: Vec<crate::coupon::CouponClaim>,
+        /// Claimed by the customer or issued by the shop.
+        via: crate::coupon::ClaimVia,
+    },
+    /// Revokes an unused template coupon.
+    RevokeCoupon {
+        /// Code.
+        code: String,
+    },
+    /// Moves a template coupon's end of validity later.
+    ExtendCoupon {
+        /// Code.
+        code: String,
+        /// New end (exclusive).
+        valid_until: DateTime<Utc>,
+    },
 }
 
 /// Discount a promotion gave across live orders.
@@ -518,6 +540,17 @@ impl Shop {
                 lines,
                 owed_back,
             } => self.decide_cancel_units(order, refund_id, lines, *owed_back, ctx),
+            Command::ClaimCoupons {
+                template,
+                claims,
+                via,
+            } => self.decide_claim_coupons(template, claims, *via, ctx),
+            Command::RevokeCoupon { code } => {
+                Ok(vec![Event::Coupon(self.coupons.decide_revoke(code)?)])
+            }
+            Command::ExtendCoupon { code, valid_until } => Ok(vec![Event::Coupon(
+                self.coupons.decide_extend(code, *valid_until)?,
+            )]),
         }
     }
 

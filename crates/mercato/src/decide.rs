@@ -35,7 +35,13 @@ fn shop_decide(
         now,
         config: &config,
     };
-    Ok(core(st.shop().decide(cmd, &ctx)?))
+    let mut events = st.shop().decide(cmd, &ctx)?;
+    // Points follow the order lifecycle (credit, claw-back, expiry).
+    let follow = st
+        .shop()
+        .loyalty_follow_ups(cmd, &events, &st.settings.points_earning, &ctx)?;
+    events.extend(follow);
+    Ok(core(events))
 }
 
 fn money(st: &EngineState, amount: rust_decimal::Decimal) -> Result<Money, EngineError> {
@@ -51,8 +57,8 @@ pub(crate) fn quote(
     cart: &Cart,
     now: DateTime<Utc>,
 ) -> Result<Quote, EngineError> {
-    let rules = st.rules()?;
-    let ctx = PricingContext::new(rules, now, view);
+    let rules = crate::loyalty::current_rules_with(st, cart.coupons.iter().map(String::as_str))?;
+    let ctx = PricingContext::new(&rules, now, view);
     Ok(price(cart, &ctx)?)
 }
 
@@ -361,6 +367,14 @@ pub(crate) fn decide(
         | Request::Goodwill { .. }
         | Request::CancelUnits { .. } => crate::aftersale::decide(st, req, now, view)
             .unwrap_or_else(|| Err(EngineError::Internal("after-sale request".into()))),
+        Request::AddCouponTemplate { template } => crate::loyalty::add_template(st, template),
+        Request::IssueCoupons { .. }
+        | Request::ClaimCoupon { .. }
+        | Request::RevokeCoupon { .. }
+        | Request::ExtendCoupon { .. } => match crate::loyalty::command(st, req) {
+            Some(cmd) => shop_decide(st, &cmd?, now),
+            None => Err(EngineError::Internal("not a loyalty request".into())),
+        },
     }
 }
 
@@ -399,6 +413,14 @@ pub(crate) fn clawback(
         .unwrap_or(&st.durable.config_log);
     let (_, _, rules) = rules_of(log);
     let rules = rules.ok_or(EngineError::NotConfigured)?;
+    // Template coupons are priced with their template as at placement.
+    let templates = crate::loyalty::templates_of(log);
+    let rules = crate::loyalty::rules_with(
+        st,
+        &rules,
+        &templates,
+        o.quote.coupons.iter().map(String::as_str),
+    )?;
     let cart_lines: Vec<&mercato_core::QuoteLine> =
         o.quote.lines.iter().filter(|l| !l.gift).collect();
     let cart = Cart {
@@ -538,6 +560,9 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
             }
             Response::Tick(r)
         }
+        Request::IssueCoupons { .. } | Request::ClaimCoupon { .. } => Response::Coupons {
+            coupons: crate::loyalty::issued_codes(events),
+        },
         _ => crate::aftersale::respond(st, req, events).unwrap_or(Response::Done),
     }
 }

@@ -34,6 +34,7 @@ mod engine;
 mod error;
 pub mod feed;
 mod log;
+mod loyalty;
 mod plan;
 mod request;
 mod review;
@@ -56,14 +57,19 @@ pub use aftersale::{
     AfterSaleAnswer, AfterSaleOptions, PaymentOptions, PaymentReceipt, RefundReceipt,
 };
 pub use clock::{Clock, ManualClock, SystemClock};
+pub use engine::{ClaimOptions, IssueOptions, PointsReport};
 pub use engine::{
     CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
     SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
 };
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};
+pub use loyalty::{CouponTemplate, WalletCoupon, template_customer_guard_key, template_guard_key};
+pub use mercato_core::coupon::{CouponStatus, Validity};
+pub use mercato_core::points::{CreditAt, EarningRules, TierRate};
 pub use mercato_core::{Currency, ErrorKind, Money, Rounding, apportion};
 pub use plan::CONFIG_STREAM;
+pub use request::IssuedCode;
 pub use request::{
     Cancellation, PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, ReturnRefund,
     TickReport,
@@ -102,3 +108,9 @@ pub use rust_decimal::Decimal;
 #[cfg(all(doctest, feature = "sqlite"))]
 #[doc = include_str!("../../../README.md")]
 pub struct ReadmeDoctests;
+
+/// `docs/coupons-and-points.md`'s Rust example, compiled and run as a
+/// doctest.
+#[cfg(doctest)]
+#[doc = include_str!("../../../docs/coupons-and-points.md")]
+pub struct CouponsAndPointsDoctests;

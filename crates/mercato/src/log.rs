@@ -46,6 +46,12 @@ pub enum ConfigEvent {
         /// The coupon.
         coupon: Coupon,
     },
+    /// A coupon template was defined.
+    #[serde(rename = "coupon_template_added.v1")]
+    CouponTemplateAdded {
+        /// The template.
+        template: crate::loyalty::CouponTemplate,
+    },
 }
 
 /// One entry of the engine's log.

@@ -324,6 +324,41 @@ pub enum Request {
         /// Units per line.
         lines: Vec<LineQty>,
     },
+    /// Adds a coupon template (configuration).
+    AddCouponTemplate {
+        /// The template.
+        template: crate::loyalty::CouponTemplate,
+    },
+    /// Issues one coupon of a template to each customer listed (a customer
+    /// listed twice gets two), within its caps; all or nothing.
+    IssueCoupons {
+        /// Template id.
+        template: String,
+        /// Customers, one per coupon.
+        customers: Vec<String>,
+        /// Codes, one per customer (empty: derived).
+        #[serde(default)]
+        codes: Vec<String>,
+    },
+    /// A customer claims one coupon of a template (领券).
+    ClaimCoupon {
+        /// Template id.
+        template: String,
+        /// Customer.
+        customer: String,
+    },
+    /// Revokes an unused template coupon.
+    RevokeCoupon {
+        /// Code.
+        code: String,
+    },
+    /// Moves a template coupon's end of validity later.
+    ExtendCoupon {
+        /// Code.
+        code: String,
+        /// New end (exclusive).
+        valid_until: chrono::DateTime<chrono::Utc>,
+    },
 }
 
 impl Request {
@@ -358,6 +393,11 @@ impl Request {
             Request::AfterSale { .. } => "after_sale",
             Request::Goodwill { .. } => "goodwill",
             Request::CancelUnits { .. } => "cancel_units",
+            Request::AddCouponTemplate { .. } => "add_coupon_template",
+            Request::IssueCoupons { .. } => "issue_coupons",
+            Request::ClaimCoupon { .. } => "claim_coupon",
+            Request::RevokeCoupon { .. } => "revoke_coupon",
+            Request::ExtendCoupon { .. } => "extend_coupon",
         }
     }
 
@@ -483,4 +523,22 @@ pub enum Response {
     AfterSale(AfterSaleAnswer),
     /// Money went back (goodwill, partial cancel).
     Refund(RefundReceipt),
+    /// Template coupons given out, in request order.
+    Coupons {
+        /// The coupons.
+        coupons: Vec<IssuedCode>,
+    },
+}
+
+/// A template coupon given to a customer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IssuedCode {
+    /// Its code.
+    pub code: String,
+    /// Its owner.
+    pub customer: String,
+    /// Start of validity (inclusive).
+    pub valid_from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of validity (exclusive).
+    pub valid_until: Option<chrono::DateTime<chrono::Utc>>,
 }

@@ -96,6 +96,14 @@ pub struct Settings {
     /// keep their JSON.
     #[serde(default, skip_serializing_if = "is_default_after_sale")]
     pub after_sale: AfterSaleConfig,
+    /// How orders earn points (default: they earn none). Written only when
+    /// set, so settings without it keep their JSON.
+    #[serde(default, skip_serializing_if = "earning_is_default")]
+    pub points_earning: mercato_core::points::EarningRules,
+}
+
+fn earning_is_default(r: &mercato_core::points::EarningRules) -> bool {
+    *r == mercato_core::points::EarningRules::default()
 }
 
 fn is_default_after_sale(a: &AfterSaleConfig) -> bool {
@@ -147,6 +155,7 @@ struct SettingsWire {
     review: Option<ReviewSettings>,
     #[serde(default)]
     after_sale: AfterSaleConfig,
+    points_earning: mercato_core::points::EarningRules,
 }
 
 fn default_per_group() -> i64 {
@@ -170,6 +179,7 @@ impl<'de> Deserialize<'de> for Settings {
             auto_complete_days: w.auto_complete_days,
             review: w.review,
             after_sale: w.after_sale,
+            points_earning: w.points_earning,
         })
     }
 }
@@ -184,6 +194,7 @@ impl Default for Settings {
             auto_complete_days: default_auto_complete(),
             review: None,
             after_sale: AfterSaleConfig::default(),
+            points_earning: mercato_core::points::EarningRules::default(),
         }
     }
 }
@@ -258,6 +269,9 @@ impl Settings {
                 in_range(field, v, 0, max)?;
             }
         }
+        self.points_earning
+            .validate()
+            .map_err(|(field, problem)| EngineError::InvalidSettings { field, problem })?;
         let Some(review) = &self.review else {
             return Ok(());
         };

@@ -47,6 +47,8 @@ pub struct EngineState {
     pub rules: Option<RuleSet>,
     /// Idempotency records this engine knows: key → (request hash, response).
     pub idempotency: HashMap<String, (String, String)>,
+    /// Coupon templates, in definition order.
+    pub templates: Vec<crate::loyalty::CouponTemplate>,
 }
 
 /// Rebuilds the rules of a configuration log prefix.
@@ -62,12 +64,17 @@ impl EngineState {
     /// A state restored from a snapshot's durable part.
     pub fn from_durable(durable: Durable) -> Self {
         let (currency, settings, rules) = rules_of(&durable.config_log);
+        let templates = crate::loyalty::templates_of(&durable.config_log)
+            .into_iter()
+            .cloned()
+            .collect();
         EngineState {
             durable,
             currency,
             settings,
             rules,
             idempotency: HashMap::new(),
+            templates,
         }
     }
 
@@ -157,6 +164,10 @@ impl EngineState {
                 if let Some(r) = &mut self.rules {
                     let _ = r.restore_coupon(coupon.clone());
                 }
+            }
+            ConfigEvent::CouponTemplateAdded { template } => {
+                self.templates.retain(|t| t.id != template.id);
+                self.templates.push(template.clone());
             }
         }
     }
@@ -391,6 +402,7 @@ impl EngineState {
                 *v = v.saturating_add(g.delta);
             }
         }
+        crate::loyalty::expected_claim_guards(self, &mut out);
         out
     }
 
@@ -400,10 +412,11 @@ impl EngineState {
     /// and amounts (against their `budget`); an order of `was_live` that is
     /// no longer live (cancelled, rejected, closed) gives them back.
     pub fn guards_for(&self, events: &[LogEvent], was_live: &[String]) -> Vec<Guard> {
-        let Some(rules) = &self.rules else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
+        crate::loyalty::claim_guards(self, events, &mut out);
+        let Some(rules) = &self.rules else {
+            return out;
+        };
         for e in events {
             if let LogEvent::Core(mercato_core::Event::Order(OrderEvent::Placed { id, .. })) = e
                 && let Some(o) = self.shop().order(id)
@@ -552,6 +565,7 @@ mod tests {
             earned: 10,
             spent: 3,
             returned: 1,
+            ..Default::default()
         };
         assert_eq!(
             balance_row(&a),

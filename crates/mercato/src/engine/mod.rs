@@ -14,6 +14,7 @@
 
 mod commit;
 mod execute;
+mod loyalty;
 mod open;
 
 use std::collections::HashMap;
@@ -39,6 +40,7 @@ use crate::state::EngineState;
 use commit::{Committer, Health};
 use execute::Call;
 pub use execute::Submitted;
+pub use loyalty::{ClaimOptions, IssueOptions, PointsReport};
 pub use open::{
     OpenOptions, SNAPSHOT_FORMAT, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
 };
@@ -79,8 +81,11 @@ pub struct CustomerWallet {
     /// Spendable points.
     pub points: i64,
     /// Owned coupons in definition order with their status
-    /// (`available`, `locked`, `redeemed`, `expired`).
+    /// (`available`, `locked`, `redeemed`, `expired`, `revoked`), then
+    /// the template coupons in code order.
     pub coupons: Vec<(String, String)>,
+    /// The same coupons, typed, with their validity.
+    pub wallet: Vec<crate::loyalty::WalletCoupon>,
 }
 
 struct Shared<S> {
@@ -346,14 +351,19 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     ) -> Result<BestCoupons, EngineError> {
         let now = self.clock.now();
         let (st, _) = self.fresh_state()?;
-        let rules = st.rules()?;
+        let rules = match customer {
+            Some(c) => {
+                crate::loyalty::current_rules_with(&st, crate::loyalty::template_codes_of(&st, c))?
+            }
+            None => std::borrow::Cow::Borrowed(st.rules()?),
+        };
         let cart = Cart {
             customer: customer.map(str::to_string),
             lines: lines.to_vec(),
             coupons: Vec::new(),
             points,
         };
-        let ctx = PricingContext::new(rules, now, &*st);
+        let ctx = PricingContext::new(&rules, now, &*st);
         let wallet = usable_coupons(&cart, &ctx)?;
         Ok(best_coupons(&cart, &wallet, &ctx)?)
     }
@@ -551,7 +561,13 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     pub fn next_deadline(&self) -> Result<Option<DateTime<Utc>>, EngineError> {
         let (st, _) = self.fresh_state()?;
         let config = st.settings.shop_config();
-        Ok(st.shop().next_deadline(&config))
+        let points = st.shop().points().next_expiry();
+        Ok(st
+            .shop()
+            .next_deadline(&config)
+            .into_iter()
+            .chain(points)
+            .min())
     }
 
     // ----- queries -----------------------------------------------------------
@@ -578,13 +594,14 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         if st.shop().customer(id).is_none() {
             return Err(mercato_core::CoreError::UnknownCustomer(id.to_string()).into());
         }
+        let wallet = crate::loyalty::wallet(&st, id, now);
         Ok(CustomerWallet {
             points: st.shop().points().balance(id),
-            coupons: st
-                .customer_coupons(id, now)
-                .into_iter()
-                .map(|(c, s)| (c, s.as_str().to_string()))
+            coupons: wallet
+                .iter()
+                .map(|w| (w.code.clone(), w.status.as_str().to_string()))
                 .collect(),
+            wallet,
         })
     }
 }

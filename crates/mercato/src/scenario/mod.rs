@@ -6,6 +6,7 @@
 mod expect;
 mod run;
 mod steps_aftersale;
+mod steps_loyalty;
 
 use chrono::{DateTime, Utc};
 use mercato_core::Currency;

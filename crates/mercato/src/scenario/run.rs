@@ -57,7 +57,7 @@ pub(crate) const ACTIONS: &[&str] = &[
 /// malformed amount or a value of the wrong JSON type is `invalid_input`
 /// (the contract's first code); anything else — a missing field, an
 /// unknown kind — is `invalid_rule`.
-fn definition_error(e: &serde_json::Error) -> Value {
+pub(super) fn definition_error(e: &serde_json::Error) -> Value {
     let message = e.to_string();
     let wrong_type = message.starts_with("invalid type:");
     let code = if wrong_type || mercato_core::money::amount_str::is_amount_error(&message) {
@@ -209,6 +209,9 @@ fn response_json(r: &Response) -> Value {
         }
         Response::Stock { on_hand, .. } => json!({"on_hand": on_hand}),
         Response::Tick(t) => json!({"closed": t.closed, "completed": t.completed}),
+        Response::Coupons { coupons } => json!({
+            "coupons": coupons.iter().map(super::steps_loyalty::code_json).collect::<Vec<_>>()
+        }),
         other => super::steps_aftersale::response_json(other).unwrap_or_else(|| json!({})),
     }
 }
@@ -290,7 +293,8 @@ pub fn run<S: Store + 'static>(
                 let actions: Vec<&String> = obj.keys().filter(|k| *k != "expect").collect();
                 match actions.as_slice() {
                     [a] if ACTIONS.contains(&a.as_str())
-                        || super::steps_aftersale::ACTIONS.contains(&a.as_str()) =>
+                        || super::steps_aftersale::ACTIONS.contains(&a.as_str())
+                        || super::steps_loyalty::ACTIONS.contains(&a.as_str()) =>
                     {
                         let result =
                             run_step(&engine, &clock, a, &obj[a.as_str()]).unwrap_or_else(|e| e);
@@ -509,9 +513,16 @@ fn run_step<S: Store + 'static>(
             let r = engine.customer(&c.id).map_err(err)?;
             Ok(json!({
                 "points": r.points,
-                "coupons": r.coupons.iter().map(|(code, status)| json!({"code": code, "status": status})).collect::<Vec<_>>(),
+                "coupons": r.wallet.iter().map(|w| {
+                    let mut c = json!({"code": w.code, "status": w.status.as_str()});
+                    if let Some(t) = w.valid_until {
+                        c["valid_until"] = json!(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true));
+                    }
+                    c
+                }).collect::<Vec<_>>(),
             }))
         }
+        a if super::steps_loyalty::ACTIONS.contains(&a) => super::steps_loyalty::run(engine, a, b),
         other => super::steps_aftersale::run_step(engine, other, b).unwrap_or_else(|| {
             Err(error_value(
                 "invalid_input",
