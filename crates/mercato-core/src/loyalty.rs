@@ -14,12 +14,17 @@ use crate::points::{CreditAt, EarningRules, OrderPoints, PointsEvent, clawback_e
 use crate::shop::{Command, Context, Shop};
 
 /// The goods of `o` refunded so far, in minor units: what every refund
-/// path has refunded (`Order::refunded`, cancellations and returns alike),
-/// at most the goods paid — a refund beyond the goods (shipping) takes no
-/// more points. This is the one input of the claw-back.
+/// path has refunded ([`Order::refunded_goods`]: cancellations, partial
+/// cancels, returns and refund-only requests alike, less their shipping
+/// part; goodwill gives no points back), at most the goods paid. This is
+/// the one input of the claw-back.
 pub fn refunded_goods_minor(o: &Order) -> i64 {
     let goods = o.quote.totals.goods.to_minor().unwrap_or(0);
-    let refunded = o.refunded.to_minor().unwrap_or(0);
+    let refunded = o
+        .refunded_goods()
+        .map_or(o.refunded, |m| m)
+        .to_minor()
+        .unwrap_or(0);
     i64::try_from(refunded.min(goods).max(0)).unwrap_or(0)
 }
 

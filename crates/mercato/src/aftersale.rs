@@ -125,22 +125,14 @@ fn money(st: &EngineState, amount: Decimal) -> Result<Money, EngineError> {
     Ok(Money::new(amount, c)?)
 }
 
+/// The core's decision plus its follow-ups (points credited or clawed
+/// back as the refund moves the order): the one path every command takes.
 fn shop_decide(
     st: &EngineState,
     cmd: &Command,
     now: DateTime<Utc>,
 ) -> Result<Vec<LogEvent>, EngineError> {
-    let config = st.settings.shop_config();
-    let ctx = Context {
-        now,
-        config: &config,
-    };
-    Ok(st
-        .shop()
-        .decide(cmd, &ctx)?
-        .into_iter()
-        .map(LogEvent::Core)
-        .collect())
+    crate::decide::shop_decide(st, cmd, now)
 }
 
 /// The `reprice` claw-back for refunding `lines` of `order` (zero under

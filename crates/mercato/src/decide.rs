@@ -25,7 +25,7 @@ fn core(events: Vec<Event>) -> Vec<LogEvent> {
     events.into_iter().map(LogEvent::Core).collect()
 }
 
-fn shop_decide(
+pub(crate) fn shop_decide(
     st: &EngineState,
     cmd: &Command,
     now: DateTime<Utc>,
