@@ -27,6 +27,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 #![warn(missing_docs)]
 
+mod campaigns;
 mod clock;
 mod decide;
 mod engine;
@@ -50,11 +51,13 @@ pub use mercato_rules as rules;
 pub use mercato_sqlite as sqlite;
 pub use mercato_store as store;
 
+pub use campaigns::{PriceHistory, PricePoint, PromotionVersion};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{
     CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
     SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
 };
+pub use engine::{EndOptions, ItemUpdate, PriceOptions};
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};
 pub use mercato_core::{Currency, ErrorKind, Money, Rounding, apportion};

@@ -131,16 +131,12 @@ impl EngineState {
             }
             ConfigEvent::SettingsChanged { settings } => {
                 self.settings = settings.clone();
-                if let Some(r) = &self.rules
-                    && let Ok(n) = RuleSet::restore(
-                        r.currency(),
-                        settings.pricing.clone(),
-                        r.catalog().to_vec(),
-                        r.promotions().to_vec(),
-                        r.coupons().to_vec(),
-                    )
-                {
-                    self.rules = Some(n);
+                // Keeps the catalog and campaign changes (issue 12).
+                if let Some(r) = &mut self.rules {
+                    let mut n = r.clone();
+                    if n.set_settings(settings.pricing.clone()).is_ok() {
+                        *r = n;
+                    }
                 }
             }
             ConfigEvent::CatalogItemAdded { item } => {
@@ -156,6 +152,11 @@ impl EngineState {
             ConfigEvent::CouponAdded { coupon } => {
                 if let Some(r) = &mut self.rules {
                     let _ = r.restore_coupon(coupon.clone());
+                }
+            }
+            other => {
+                if let Some(r) = &mut self.rules {
+                    crate::campaigns::apply_config(r, other);
                 }
             }
         }
@@ -527,6 +528,18 @@ impl ShopView for EngineState {
     }
     fn available(&self, sku: &str) -> i64 {
         self.shop().stock().level(sku).available
+    }
+    fn customer_tags(&self, customer: &str) -> Vec<String> {
+        self.shop()
+            .customer(customer)
+            .map(|c| c.tags.clone())
+            .unwrap_or_default()
+    }
+    fn live_orders(&self, customer: &str) -> i64 {
+        let n = self
+            .shop()
+            .live_orders_since(customer, chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        i64::try_from(n).unwrap_or(i64::MAX)
     }
 }
 
