@@ -5,6 +5,7 @@
 
 mod expect;
 mod run;
+mod steps_campaigns;
 
 use chrono::{DateTime, Utc};
 use mercato_core::Currency;

@@ -57,7 +57,7 @@ const ACTIONS: &[&str] = &[
 /// malformed amount or a value of the wrong JSON type is `invalid_input`
 /// (the contract's first code); anything else — a missing field, an
 /// unknown kind — is `invalid_rule`.
-fn definition_error(e: &serde_json::Error) -> Value {
+pub(super) fn definition_error(e: &serde_json::Error) -> Value {
     let message = e.to_string();
     let wrong_type = message.starts_with("invalid type:");
     let code = if wrong_type || mercato_core::money::amount_str::is_amount_error(&message) {
@@ -68,15 +68,15 @@ fn definition_error(e: &serde_json::Error) -> Value {
     error_value(code, &message)
 }
 
-fn error_value(code: &str, message: &str) -> Value {
+pub(super) fn error_value(code: &str, message: &str) -> Value {
     json!({"error": {"code": code, "message": message}})
 }
 
-fn engine_error(e: &EngineError) -> Value {
+pub(super) fn engine_error(e: &EngineError) -> Value {
     error_value(e.code(), &e.to_string())
 }
 
-fn body<T: DeserializeOwned>(v: &Value) -> Result<T, Value> {
+pub(super) fn body<T: DeserializeOwned>(v: &Value) -> Result<T, Value> {
     let de = v.clone();
     serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
@@ -288,7 +288,9 @@ pub fn run<S: Store + 'static>(
             Some(obj) => {
                 let actions: Vec<&String> = obj.keys().filter(|k| *k != "expect").collect();
                 match actions.as_slice() {
-                    [a] if ACTIONS.contains(&a.as_str()) => {
+                    [a] if ACTIONS.contains(&a.as_str())
+                        || super::steps_campaigns::ACTIONS.contains(&a.as_str()) =>
+                    {
                         let result =
                             run_step(&engine, &clock, a, &obj[a.as_str()]).unwrap_or_else(|e| e);
                         ((*a).clone(), result)
@@ -317,7 +319,7 @@ pub fn run<S: Store + 'static>(
     Ok(out)
 }
 
-fn exec<S: Store + 'static>(
+pub(super) fn exec<S: Store + 'static>(
     engine: &Engine<S, ManualClock>,
     req: Request,
     key: Option<&str>,
@@ -509,9 +511,6 @@ fn run_step<S: Store + 'static>(
                 "coupons": r.coupons.iter().map(|(code, status)| json!({"code": code, "status": status})).collect::<Vec<_>>(),
             }))
         }
-        other => Err(error_value(
-            "invalid_input",
-            &format!("unknown step `{other}`"),
-        )),
+        other => super::steps_campaigns::run(engine, other, b),
     }
 }
