@@ -132,11 +132,9 @@ impl EngineState {
             ConfigEvent::SettingsChanged { settings } => {
                 self.settings = settings.clone();
                 // Keeps the catalog and campaign changes (issue 12).
+                // (A refused change leaves the rules as they were.)
                 if let Some(r) = &mut self.rules {
-                    let mut n = r.clone();
-                    if n.set_settings(settings.pricing.clone()).is_ok() {
-                        *r = n;
-                    }
+                    let _ = r.set_settings(settings.pricing.clone());
                 }
             }
             ConfigEvent::CatalogItemAdded { item } => {
