@@ -86,7 +86,7 @@ pub enum Lifecycle {
     /// A new version of the promotion under the same id.
     Replace {
         /// The new definition.
-        promotion: Promotion,
+        promotion: Box<Promotion>,
     },
 }
 
@@ -336,7 +336,7 @@ impl RuleSet {
                     .checked_add(1)
                     .ok_or(RulesError::Overflow("promotion version"))?;
                 if let Some(p) = self.promotions.get_mut(pos) {
-                    *p = promotion.clone();
+                    *p = (**promotion).clone();
                 }
                 self.rebuild_plan();
                 self.rebuild_index();

@@ -170,7 +170,9 @@ fn apply_change(setup: &mut common::Setup, step: &Value) -> bool {
         if let Ok(promotion) = serde_json::from_value::<Promotion>(b["promotion"].clone())
             && !rules.promotion_state(&promotion.id).ended(now)
         {
-            let _ = rules.change_promotion(&Lifecycle::Replace { promotion });
+            let _ = rules.change_promotion(&Lifecycle::Replace {
+                promotion: Box::new(promotion),
+            });
         }
     } else if let Some(b) = step.get("set_customer_tags") {
         let tags: Vec<String> = serde_json::from_value(b["tags"].clone()).unwrap_or_default();

@@ -118,7 +118,7 @@ pub(crate) fn decide(
         }
         Request::ReplacePromotion { promotion } => {
             let change = Lifecycle::Replace {
-                promotion: promotion.clone(),
+                promotion: Box::new(promotion.clone()),
             };
             lifecycle(&mut trial, &change, now)?;
             ConfigEvent::PromotionChanged { change }
@@ -256,7 +256,7 @@ pub(crate) fn promotion_versions(
             ConfigEvent::PromotionAdded { promotion } if promotion.id == id => promotion,
             ConfigEvent::PromotionChanged {
                 change: Lifecycle::Replace { promotion },
-            } if promotion.id == id => promotion,
+            } if promotion.id == id => &**promotion,
             _ => continue,
         };
         let version = u32::try_from(out.len())
