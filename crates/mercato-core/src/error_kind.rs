@@ -13,7 +13,7 @@ use std::fmt;
 /// use mercato_core::ErrorKind;
 /// assert_eq!(ErrorKind::InsufficientStock.code(), "insufficient_stock");
 /// assert_eq!("payment_mismatch".parse::<ErrorKind>(), Ok(ErrorKind::PaymentMismatch));
-/// assert_eq!(ErrorKind::ALL.len(), 18);
+/// assert_eq!(ErrorKind::ALL.len(), 19);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
@@ -56,12 +56,16 @@ pub enum ErrorKind {
     ShutDown,
     /// A bug in mercato (a step panicked); nothing of the call is stored.
     Internal,
+    /// A cart line names a SKU that the shop has made unsellable (issue 12;
+    /// in the contract's precedence it comes right after
+    /// `invalid_quantity`).
+    NotSellable,
 }
 
 impl ErrorKind {
     /// Every kind, in the contract's order of precedence, then the
     /// engine's own.
-    pub const ALL: [ErrorKind; 18] = [
+    pub const ALL: [ErrorKind; 19] = [
         ErrorKind::InvalidInput,
         ErrorKind::InvalidRule,
         ErrorKind::DuplicateOrderName,
@@ -80,6 +84,7 @@ impl ErrorKind {
         ErrorKind::Conflict,
         ErrorKind::ShutDown,
         ErrorKind::Internal,
+        ErrorKind::NotSellable,
     ];
 
     /// The stable code (`"insufficient_stock"`, ...).
@@ -103,6 +108,7 @@ impl ErrorKind {
             ErrorKind::Conflict => "conflict",
             ErrorKind::ShutDown => "shut_down",
             ErrorKind::Internal => "internal",
+            ErrorKind::NotSellable => "not_sellable",
         }
     }
 

@@ -25,6 +25,15 @@ pub enum CustomerEvent {
         /// Membership tier.
         tier: Option<String>,
     },
+    /// A customer's tags were set (segments that promotion and coupon
+    /// conditions read); replaces the earlier tags.
+    #[serde(rename = "tagged.v1")]
+    Tagged {
+        /// Customer id.
+        id: String,
+        /// The tags, sorted, without duplicates.
+        tags: Vec<String>,
+    },
 }
 
 /// Every event of a shop.
@@ -74,6 +83,7 @@ impl Event {
     pub fn stream(&self) -> String {
         match self {
             Event::Customer(CustomerEvent::Registered { id, .. }) => stream::customer(id),
+            Event::Customer(CustomerEvent::Tagged { id, .. }) => stream::customer(id),
             Event::Order(e) => stream::order(e.order_id()),
             Event::Coupon(e) => stream::coupon(e.code()),
             Event::Points(e) => stream::customer(e.customer()),

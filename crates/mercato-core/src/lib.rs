@@ -29,7 +29,8 @@ pub use money::{Currency, Money, Rounding};
 pub use rust_decimal::Decimal;
 pub mod quote;
 pub use quote::{
-    Adjustment, Applied, PromotionUse, Quote, QuoteLine, RejectReason, Rejected, Stage, Totals,
+    Adjustment, Applied, PricedWith, PromotionUse, Quote, QuoteLine, RejectReason, Rejected, Stage,
+    Totals,
 };
 pub mod aftersale;
 pub mod coupon;

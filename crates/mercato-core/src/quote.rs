@@ -253,6 +253,35 @@ pub struct Quote {
     pub points_used: i64,
     /// Totals.
     pub totals: Totals,
+    /// The facts the quote was priced with beyond the cart, when the rules
+    /// had any that a refund must see again: the version of each applied
+    /// promotion that has been replaced, and the customer segment read by
+    /// promotion and coupon conditions (absent: none of these mattered).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub priced_with: Option<PricedWith>,
+}
+
+/// What a quote was priced with besides the cart and the rules
+/// ([`Quote::priced_with`]): refunds re-price with these instead of the
+/// customer's facts of the day.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PricedWith {
+    /// Applied promotion id → the version it had (only versions above 1; an
+    /// applied promotion not listed had version 1).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub versions: std::collections::BTreeMap<String, u32>,
+    /// The customer's tier.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<String>,
+    /// The customer's tags, sorted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
+    /// The sales channel.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// Whether the customer had no earlier live order (`None`: anonymous).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_customer: Option<bool>,
 }
 
 impl Quote {
@@ -293,6 +322,7 @@ impl Quote {
             rejected: Vec::new(),
             coupons: Vec::new(),
             points_used: 0,
+            priced_with: None,
             totals: Totals {
                 list: goods,
                 unit_discount: zero,

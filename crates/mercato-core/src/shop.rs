@@ -90,6 +90,9 @@ pub struct Customer {
     pub id: String,
     /// Membership tier.
     pub tier: Option<String>,
+    /// Tags (segments), sorted, without duplicates (default none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tags: Vec<String>,
 }
 
 /// Placing an order: the priced quote plus who, where and why held.
@@ -285,6 +288,14 @@ pub enum Command {
         code: String,
         /// New end (exclusive).
         valid_until: DateTime<Utc>,
+    },
+    /// Sets a known customer's tags (sorted and deduplicated; replaces the
+    /// earlier ones).
+    SetCustomerTags {
+        /// Customer.
+        id: String,
+        /// Tags (each non-empty).
+        tags: Vec<String>,
     },
 }
 
@@ -551,6 +562,18 @@ impl Shop {
             Command::ExtendCoupon { code, valid_until } => Ok(vec![Event::Coupon(
                 self.coupons.decide_extend(code, *valid_until)?,
             )]),
+            Command::SetCustomerTags { id, tags } => {
+                if !self.customers.contains_key(id) {
+                    return Err(CoreError::UnknownCustomer(id.clone()));
+                }
+                let mut tags = tags.clone();
+                tags.sort();
+                tags.dedup();
+                Ok(vec![Event::Customer(CustomerEvent::Tagged {
+                    id: id.clone(),
+                    tags,
+                })])
+            }
         }
     }
 
@@ -1077,13 +1100,25 @@ impl Shop {
     pub fn apply(&mut self, event: &Event) {
         match event {
             Event::Customer(CustomerEvent::Registered { id, tier }) => {
+                // Re-registering re-tiers and keeps the customer's tags.
+                let tags = self
+                    .customers
+                    .remove(id)
+                    .map(|c| c.tags)
+                    .unwrap_or_default();
                 self.customers.insert(
                     id.clone(),
                     Customer {
                         id: id.clone(),
                         tier: tier.clone(),
+                        tags,
                     },
                 );
+            }
+            Event::Customer(CustomerEvent::Tagged { id, tags }) => {
+                if let Some(c) = self.customers.get_mut(id) {
+                    c.tags = tags.clone();
+                }
             }
             Event::Stock(e) => self.stock.apply(e),
             Event::Coupon(e) => self.coupons.apply(e),

@@ -178,6 +178,7 @@ impl<K> PromotionBuilder<K> {
                 window: None,
                 stage: None,
                 budget: None,
+                conditions: None,
             },
             error,
             kind: PhantomData,
@@ -264,7 +265,13 @@ impl<K> PromotionBuilder<K> {
         self
     }
 
-    /// A campaign budget of `uses` live orders.
+    /// Limits the promotion to a customer segment ([`crate::Conditions`]).
+    pub fn conditions(mut self, conditions: crate::Conditions) -> Self {
+        self.promotion.conditions = Some(conditions);
+        self
+    }
+
+    /// A campaign budget of a number of live orders.
     pub fn budget_uses(mut self, uses: i64) -> Self {
         self.promotion.budget = Some(Budget::Uses(uses));
         self
@@ -771,6 +778,7 @@ impl Coupon {
                 owner: None,
                 usage_limit: None,
                 per_customer_limit: Some(1),
+                conditions: None,
             },
             error: None,
         }
@@ -849,7 +857,13 @@ impl CouponBuilder {
         self
     }
 
-    /// Usable from `from` (inclusive) to `to` (exclusive).
+    /// Limits the coupon to a customer segment ([`crate::Conditions`]).
+    pub fn conditions(mut self, conditions: crate::Conditions) -> Self {
+        self.coupon.conditions = Some(conditions);
+        self
+    }
+
+    /// Usable from `from` to `to` (exclusive).
     pub fn window(mut self, from: DateTime<Utc>, to: DateTime<Utc>) -> Self {
         self.coupon.window = Some(Window {
             from: Some(from),

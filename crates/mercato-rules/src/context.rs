@@ -68,6 +68,15 @@ pub trait ShopView {
     fn available(&self, _sku: &str) -> i64 {
         0
     }
+    /// The customer's tags (segments that conditions read), sorted.
+    fn customer_tags(&self, _customer: &str) -> Vec<String> {
+        Vec::new()
+    }
+    /// The customer's live orders (placed, neither cancelled nor closed):
+    /// the `new_customer` condition holds when there are none.
+    fn live_orders(&self, _customer: &str) -> i64 {
+        0
+    }
 }
 
 /// Everything one call to [`crate::price`] reads besides the cart.
@@ -88,12 +97,27 @@ pub struct PricingContext<'a> {
     pub now: DateTime<Utc>,
     /// Customers, usage counters, budgets and stock.
     pub shop: &'a dyn ShopView,
+    /// The sales channel (for `channels` conditions); `None`: no channel
+    /// (set it with [`PricingContext::with_channel`]).
+    pub channel: Option<&'a str>,
 }
 
 impl<'a> PricingContext<'a> {
     /// Bundles the borrows.
     pub fn new(rules: &'a RuleSet, now: DateTime<Utc>, shop: &'a dyn ShopView) -> Self {
-        PricingContext { rules, now, shop }
+        PricingContext {
+            rules,
+            now,
+            shop,
+            channel: None,
+        }
+    }
+
+    /// The same context for a cart sold through `channel`.
+    #[must_use]
+    pub fn with_channel(mut self, channel: Option<&'a str>) -> Self {
+        self.channel = channel;
+        self
     }
 }
 
@@ -134,6 +158,8 @@ pub struct ShopFacts {
     coupon_uses_by: HashMap<String, HashMap<String, i64>>,
     budgets: HashMap<String, BudgetSpent>,
     stock: HashMap<String, i64>,
+    tags: HashMap<String, Vec<String>>,
+    live: HashMap<String, i64>,
 }
 
 impl ShopFacts {
@@ -193,6 +219,21 @@ impl ShopFacts {
         self
     }
 
+    /// Sets a customer's tags.
+    pub fn with_tags(mut self, customer: &str, tags: &[&str]) -> Self {
+        let mut t: Vec<String> = tags.iter().map(|s| (*s).to_string()).collect();
+        t.sort();
+        t.dedup();
+        self.tags.insert(customer.to_string(), t);
+        self
+    }
+
+    /// Sets a customer's live orders (0: a new customer).
+    pub fn with_live_orders(mut self, customer: &str, orders: i64) -> Self {
+        self.live.insert(customer.to_string(), orders);
+        self
+    }
+
     /// Sets what a promotion's budget has given.
     pub fn with_budget_spent(mut self, promotion: &str, spent: BudgetSpent) -> Self {
         self.budgets.insert(promotion.to_string(), spent);
@@ -233,5 +274,11 @@ impl ShopView for ShopFacts {
     }
     fn available(&self, sku: &str) -> i64 {
         self.stock.get(sku).copied().unwrap_or(0)
+    }
+    fn customer_tags(&self, customer: &str) -> Vec<String> {
+        self.tags.get(customer).cloned().unwrap_or_default()
+    }
+    fn live_orders(&self, customer: &str) -> i64 {
+        self.live.get(customer).copied().unwrap_or(0)
     }
 }

@@ -73,7 +73,7 @@ pub fn quote_to_contract_json(q: &Quote) -> Value {
         })
         .collect();
     let t = &q.totals;
-    json!({
+    let mut out = json!({
         "lines": lines,
         "applied": applied,
         "rejected": rejected,
@@ -89,7 +89,15 @@ pub fn quote_to_contract_json(q: &Quote) -> Value {
             "shipping": amount(&t.shipping),
             "payable": amount(&t.payable),
         },
-    })
+    });
+    // Issue 12: the versions and segment a quote was priced with, only
+    // when recorded (older quotes keep their exact shape).
+    if let (Some(p), Value::Object(m)) = (&q.priced_with, &mut out)
+        && let Ok(v) = serde_json::to_value(p)
+    {
+        m.insert("priced_with".into(), v);
+    }
+    out
 }
 
 /// The contract's `best_coupons` result: `{"coupons": [...], "quote": {...}}`.

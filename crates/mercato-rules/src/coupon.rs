@@ -66,6 +66,10 @@ pub struct Coupon {
     /// Uses per customer (default 1; explicit `null`: unlimited).
     #[serde(default = "one")]
     pub per_customer_limit: Option<i64>,
+    /// Who may use it (tiers, channels, new customers, tags); a failing
+    /// cart gets `not_eligible`. Default: everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<crate::conditions::Conditions>,
 }
 
 fn default_group() -> String {
@@ -149,6 +153,9 @@ impl Coupon {
         }
         if self.window.is_some_and(|w| w.is_empty()) {
             return Err(err("window", "ends at or before it starts".into()));
+        }
+        if let Some(f) = self.conditions.as_ref().and_then(|c| c.problem()) {
+            return Err(err("conditions", format!("{f} holds an empty name")));
         }
         for (field, v) in [
             ("usage_limit", self.usage_limit),

@@ -71,6 +71,24 @@ pub enum RulesError {
     /// crate finds it), or a money error.
     #[error(transparent)]
     Core(#[from] CoreError),
+    /// A cart line names a SKU the shop made unsellable (contract code
+    /// `not_sellable`).
+    #[error("SKU `{0}` is not sellable")]
+    NotSellable(String),
+    /// A campaign operation names a promotion that does not exist
+    /// (contract code `invalid_input`).
+    #[error("unknown promotion `{0}`")]
+    UnknownPromotion(String),
+    /// A campaign operation the promotion's state does not allow: resuming
+    /// a running promotion, pausing a paused one, changing an ended one
+    /// (contract code `invalid_transition`).
+    #[error("promotion `{id}`: {problem}")]
+    PromotionState {
+        /// The promotion id.
+        id: String,
+        /// What is not allowed.
+        problem: String,
+    },
 }
 
 impl RulesError {
@@ -86,6 +104,9 @@ impl RulesError {
             | RulesError::InvalidPoints(_)
             | RulesError::Overflow(_) => ErrorKind::InvalidInput,
             RulesError::Core(e) => e.kind(),
+            RulesError::NotSellable(_) => ErrorKind::NotSellable,
+            RulesError::UnknownPromotion(_) => ErrorKind::InvalidInput,
+            RulesError::PromotionState { .. } => ErrorKind::InvalidTransition,
         }
     }
 

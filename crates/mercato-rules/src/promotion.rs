@@ -55,6 +55,10 @@ pub struct Promotion {
     /// Campaign budget across live orders.
     #[serde(default)]
     pub budget: Option<Budget>,
+    /// Who may get it (tiers, channels, new customers, tags); failing
+    /// carts get `not_eligible`. Default: everyone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<crate::conditions::Conditions>,
 }
 
 /// The kind of a promotion with its kind-specific fields.
@@ -411,6 +415,9 @@ impl Promotion {
     pub(crate) fn check(&self, currency: Option<Currency>, admit: Admit) -> Result<(), RulesError> {
         let id = self.id.as_str();
         let err = |field: &'static str, problem: String| RulesError::rule(id, field, problem);
+        if let Some(f) = self.conditions.as_ref().and_then(|c| c.problem()) {
+            return Err(err("conditions", format!("{f} holds an empty name")));
+        }
         let amount = |field: &'static str, d: Decimal| {
             minor::check_amount_in(d, currency, admit).map_err(|r| r.for_rule(id, field))
         };

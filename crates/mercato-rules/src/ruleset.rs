@@ -28,15 +28,18 @@ use crate::settings::PricingSettings;
 #[derive(Debug, Clone)]
 pub struct RuleSet {
     currency: Currency,
-    settings: PricingSettings,
-    catalog: Vec<CatalogItem>,
+    pub(crate) settings: PricingSettings,
+    pub(crate) catalog: Vec<CatalogItem>,
     catalog_index: HashMap<String, usize>,
-    promotions: Vec<Promotion>,
+    pub(crate) promotions: Vec<Promotion>,
     coupons: Vec<Coupon>,
     coupon_index: HashMap<String, usize>,
     plan: StagePlan,
     /// Compiled scopes (rebuilt on every change).
     index: ScopeIndex,
+    /// Catalog and campaign changes (issue 12): scheduled prices, unsellable
+    /// SKUs, promotion versions and lifecycles.
+    pub(crate) live: crate::changes::Live,
 }
 
 /// Promotion indexes per stage, in the order the stage runs them.
@@ -123,6 +126,7 @@ impl RuleSet {
             coupon_index: HashMap::with_capacity(coupons.len()),
             plan: StagePlan::default(),
             index: ScopeIndex::default(),
+            live: crate::changes::Live::default(),
         };
         for item in catalog {
             rules.insert_item(item, admit)?;
@@ -255,11 +259,12 @@ impl RuleSet {
         Ok(())
     }
 
-    fn rebuild_index(&mut self) {
+    pub(crate) fn rebuild_index(&mut self) {
         self.index = ScopeIndex::build(&self.catalog, &self.promotions, &self.coupons);
+        self.note_conditions();
     }
 
-    fn rebuild_plan(&mut self) {
+    pub(crate) fn rebuild_plan(&mut self) {
         let mut plan = StagePlan::default();
         for (i, p) in self.promotions.iter().enumerate() {
             match p.stage() {

@@ -11,8 +11,8 @@
 mod common;
 
 use mercato_rules::{
-    Cart, Coupon, PricingContext, Promotion, best_coupons, best_coupons_to_contract_json, price,
-    quote_to_contract_json, usable_coupons,
+    Cart, Coupon, ItemChange, Lifecycle, PriceChange, PricingContext, Promotion, SellableChange,
+    best_coupons, best_coupons_to_contract_json, price, quote_to_contract_json, usable_coupons,
 };
 use serde_json::Value;
 
@@ -62,6 +62,12 @@ fn public_scenarios_price_and_best_coupons_steps() {
                 check_definition_step(&name, i, step, added, &mut failures);
                 continue;
             }
+            // Catalog and campaign changes (issue 12) move the rules too; a
+            // refused one changes nothing (the engine's runner checks its
+            // error).
+            if apply_change(&mut setup, step) {
+                continue;
+            }
             let ctx = PricingContext::new(&setup.rules, setup.now, &setup.shop);
             let actual = if let Some(body) = step.get("price") {
                 let cart: Cart = serde_json::from_value(body.clone()).expect("cart");
@@ -103,6 +109,79 @@ fn public_scenarios_price_and_best_coupons_steps() {
         failures.len(),
         failures.join("\n")
     );
+}
+
+/// Applies an issue 12 change step to the rules (or the customer tags);
+/// false for any other step.
+fn apply_change(setup: &mut common::Setup, step: &Value) -> bool {
+    let now = setup.now;
+    let rules = &mut setup.rules;
+    let s = |v: &Value, k: &str| v[k].as_str().unwrap_or_default().to_string();
+    if let Some(b) = step.get("change_price") {
+        let from: Option<chrono::DateTime<chrono::Utc>> = b
+            .get("from")
+            .and_then(|f| serde_json::from_value(f.clone()).ok());
+        if from.is_none_or(|f| f >= now)
+            && let Ok(price) = mercato_core::money::parse_amount(&s(b, "price"))
+        {
+            let _ = rules.change_price(&PriceChange {
+                sku: s(b, "sku"),
+                price,
+                from: from.unwrap_or(now),
+                scheduled: from.is_some(),
+            });
+        }
+    } else if let Some(b) = step.get("set_sellable") {
+        let _ = rules.set_sellable(&SellableChange {
+            sku: s(b, "sku"),
+            sellable: b["sellable"].as_bool().unwrap_or(true),
+        });
+    } else if let Some(b) = step.get("update_catalog_item") {
+        let sku = s(b, "sku");
+        if let Some(item) = rules.item(&sku).cloned() {
+            let category = if b["clear_category"].as_bool() == Some(true) {
+                None
+            } else {
+                b["category"].as_str().map(str::to_string).or(item.category)
+            };
+            let _ = rules.change_item(&ItemChange {
+                product: b["product"].as_str().map_or(item.product, str::to_string),
+                sku,
+                category,
+            });
+        }
+    } else if let Some(b) = step.get("end_promotion") {
+        let at = b
+            .get("at")
+            .and_then(|f| serde_json::from_value(f.clone()).ok())
+            .unwrap_or(now);
+        if at >= now && !rules.promotion_state(&s(b, "id")).ended(now) {
+            let _ = rules.change_promotion(&Lifecycle::End { id: s(b, "id"), at });
+        }
+    } else if let Some(b) = step.get("pause_promotion") {
+        if !rules.promotion_state(&s(b, "id")).ended(now) {
+            let _ = rules.change_promotion(&Lifecycle::Pause { id: s(b, "id") });
+        }
+    } else if let Some(b) = step.get("resume_promotion") {
+        if !rules.promotion_state(&s(b, "id")).ended(now) {
+            let _ = rules.change_promotion(&Lifecycle::Resume { id: s(b, "id") });
+        }
+    } else if let Some(b) = step.get("replace_promotion") {
+        if let Ok(promotion) = serde_json::from_value::<Promotion>(b["promotion"].clone())
+            && !rules.promotion_state(&promotion.id).ended(now)
+        {
+            let _ = rules.change_promotion(&Lifecycle::Replace {
+                promotion: Box::new(promotion),
+            });
+        }
+    } else if let Some(b) = step.get("set_customer_tags") {
+        let tags: Vec<String> = serde_json::from_value(b["tags"].clone()).unwrap_or_default();
+        let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+        setup.shop = std::mem::take(&mut setup.shop).with_tags(&s(b, "customer"), &tags);
+    } else {
+        return false;
+    }
+    true
 }
 
 #[test]

@@ -57,8 +57,19 @@ pub(crate) fn quote(
     cart: &Cart,
     now: DateTime<Utc>,
 ) -> Result<Quote, EngineError> {
+    quote_in(st, view, cart, now, crate::campaigns::DEFAULT_CHANNEL)
+}
+
+/// [`quote`] for a cart sold through `channel` (channel conditions).
+pub(crate) fn quote_in(
+    st: &EngineState,
+    view: &dyn ShopView,
+    cart: &Cart,
+    now: DateTime<Utc>,
+    channel: &str,
+) -> Result<Quote, EngineError> {
     let rules = crate::loyalty::current_rules_with(st, cart.coupons.iter().map(String::as_str))?;
-    let ctx = PricingContext::new(&rules, now, view);
+    let ctx = PricingContext::new(&rules, now, view).with_channel(Some(channel));
     Ok(price(cart, &ctx)?)
 }
 
@@ -234,14 +245,14 @@ pub(crate) fn decide(
                 coupons: p.coupons.clone(),
                 points: p.points,
             };
-            let q = quote(st, view, &cart, now)?;
+            let channel = p.channel.clone().unwrap_or_else(|| "web".to_string());
+            let q = quote_in(st, view, &cart, now, &channel)?;
             if let Some(r) = q.rejected.iter().find(|r| p.coupons.contains(&r.source)) {
                 return Err(EngineError::CouponRejected {
                     code: r.source.clone(),
                     reason: r.reason,
                 });
             }
-            let channel = p.channel.clone().unwrap_or_else(|| "web".to_string());
             let input = ReviewInput {
                 quote: &q,
                 customer: p.customer.as_deref(),
@@ -375,6 +386,26 @@ pub(crate) fn decide(
             Some(cmd) => shop_decide(st, &cmd?, now),
             None => Err(EngineError::Internal("not a loyalty request".into())),
         },
+        Request::SetCustomerTags { id, tags } => {
+            if tags.iter().any(String::is_empty) {
+                return Err(EngineError::InvalidInput("a customer tag is empty".into()));
+            }
+            shop_decide(
+                st,
+                &Command::SetCustomerTags {
+                    id: id.clone(),
+                    tags: tags.clone(),
+                },
+                now,
+            )
+        }
+        Request::ChangePrice { .. }
+        | Request::SetSellable { .. }
+        | Request::UpdateCatalogItem { .. }
+        | Request::EndPromotion { .. }
+        | Request::PausePromotion { .. }
+        | Request::ResumePromotion { .. }
+        | Request::ReplacePromotion { .. } => crate::campaigns::decide(st, req, now),
     }
 }
 
@@ -383,11 +414,33 @@ pub(crate) fn decide(
 /// gifts always in stock.
 struct RepriceView<'a> {
     view: &'a dyn ShopView,
+    /// The segment the order was priced with (issue 12), if recorded.
+    facts: Option<&'a mercato_core::PricedWith>,
 }
 
 impl ShopView for RepriceView<'_> {
     fn customer(&self, id: &str) -> Option<mercato_rules::CustomerView<'_>> {
-        self.view.customer(id)
+        let c = self.view.customer(id)?;
+        Some(match self.facts {
+            Some(f) => mercato_rules::CustomerView {
+                tier: f.tier.as_deref(),
+                ..c
+            },
+            None => c,
+        })
+    }
+    fn customer_tags(&self, customer: &str) -> Vec<String> {
+        match self.facts {
+            Some(f) => f.tags.clone(),
+            None => self.view.customer_tags(customer),
+        }
+    }
+    fn live_orders(&self, customer: &str) -> i64 {
+        match self.facts.and_then(|f| f.new_customer) {
+            Some(true) => 0,
+            Some(false) => 1,
+            None => self.view.live_orders(customer),
+        }
     }
     fn available(&self, _sku: &str) -> i64 {
         i64::MAX / 4
@@ -443,8 +496,12 @@ pub(crate) fn clawback(
         .filter(|(l, _)| !l.gift)
         .map(|(_, k)| *k)
         .collect();
-    let view = RepriceView { view };
-    let ctx = PricingContext::new(&rules, o.placed_at, &view);
+    let facts = o.quote.priced_with.as_ref();
+    let view = RepriceView { view, facts };
+    let channel = facts
+        .and_then(|f| f.channel.as_deref())
+        .or(Some(o.channel.as_str()));
+    let ctx = PricingContext::new(&rules, o.placed_at, &view).with_channel(channel);
     Ok(reprice_clawback(&cart, &kept, &o.quote, &ctx)?)
 }
 

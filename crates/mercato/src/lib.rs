@@ -28,6 +28,7 @@
 #![warn(missing_docs)]
 
 mod aftersale;
+mod campaigns;
 mod clock;
 mod decide;
 mod engine;
@@ -56,12 +57,14 @@ pub use mercato_store as store;
 pub use aftersale::{
     AfterSaleAnswer, AfterSaleOptions, PaymentOptions, PaymentReceipt, RefundReceipt,
 };
+pub use campaigns::{PriceHistory, PricePoint, PromotionVersion};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{ClaimOptions, IssueOptions, PointsReport};
 pub use engine::{
     CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
     SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
 };
+pub use engine::{EndOptions, ItemUpdate, PriceOptions};
 pub use error::EngineError;
 pub use log::{ConfigEvent, LogEvent};
 pub use loyalty::{CouponTemplate, WalletCoupon, template_customer_guard_key, template_guard_key};

@@ -52,6 +52,30 @@ pub enum ConfigEvent {
         /// The template.
         template: crate::loyalty::CouponTemplate,
     },
+    /// A SKU's list price changed, now or from a given time.
+    #[serde(rename = "price_changed.v1")]
+    PriceChanged {
+        /// The change.
+        change: mercato_rules::PriceChange,
+    },
+    /// A SKU was made unsellable or sellable again.
+    #[serde(rename = "sellable_changed.v1")]
+    SellableChanged {
+        /// The change.
+        change: mercato_rules::SellableChange,
+    },
+    /// A SKU was renamed or recategorized.
+    #[serde(rename = "catalog_item_changed.v1")]
+    CatalogItemChanged {
+        /// The change.
+        change: mercato_rules::ItemChange,
+    },
+    /// A promotion was ended, paused, resumed or replaced by a new version.
+    #[serde(rename = "promotion_changed.v1")]
+    PromotionChanged {
+        /// The change.
+        change: mercato_rules::Lifecycle,
+    },
 }
 
 /// One entry of the engine's log.

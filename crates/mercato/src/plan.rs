@@ -95,6 +95,16 @@ impl ShopView for Recorded<'_> {
         self.record(stream::sku(sku));
         self.inner.available(sku)
     }
+    // Tags and the live orders of a customer are facts of the customer's
+    // stream (a placed order belongs to it: `Event::also_streams`).
+    fn customer_tags(&self, customer: &str) -> Vec<String> {
+        self.record(stream::customer(customer));
+        self.inner.customer_tags(customer)
+    }
+    fn live_orders(&self, customer: &str) -> i64 {
+        self.record(stream::customer(customer));
+        self.inner.live_orders(customer)
+    }
 }
 
 /// What one request does, ready to store.

@@ -359,6 +359,68 @@ pub enum Request {
         /// New end (exclusive).
         valid_until: chrono::DateTime<chrono::Utc>,
     },
+    /// Changes a SKU's list price now (`from: None`) or from a time.
+    ChangePrice {
+        /// SKU.
+        sku: String,
+        /// The new list unit price.
+        #[serde(with = "amount_str")]
+        price: Decimal,
+        /// When it takes effect (not before now); `None`: now.
+        #[serde(default)]
+        from: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Makes a SKU unsellable or sellable again.
+    SetSellable {
+        /// SKU.
+        sku: String,
+        /// Whether carts may hold it.
+        sellable: bool,
+    },
+    /// Renames or recategorizes a SKU.
+    UpdateCatalogItem {
+        /// SKU.
+        sku: String,
+        /// New product (`None`: unchanged).
+        #[serde(default)]
+        product: Option<String>,
+        /// New category (`None`: unchanged).
+        #[serde(default)]
+        category: Option<String>,
+        /// Removes the category (with `category: None`).
+        #[serde(default)]
+        clear_category: bool,
+    },
+    /// Ends a promotion now (`at: None`) or at a time (not before now).
+    EndPromotion {
+        /// Promotion id.
+        id: String,
+        /// When it ends.
+        #[serde(default)]
+        at: Option<chrono::DateTime<chrono::Utc>>,
+    },
+    /// Pauses a running promotion.
+    PausePromotion {
+        /// Promotion id.
+        id: String,
+    },
+    /// Resumes a paused promotion.
+    ResumePromotion {
+        /// Promotion id.
+        id: String,
+    },
+    /// Replaces a promotion with a new version under the same id.
+    ReplacePromotion {
+        /// The new definition.
+        promotion: Promotion,
+    },
+    /// Sets a customer's tags (replacing the earlier ones).
+    SetCustomerTags {
+        /// Customer id.
+        id: String,
+        /// Tags.
+        tags: Vec<String>,
+    },
 }
 
 impl Request {
@@ -398,6 +460,14 @@ impl Request {
             Request::ClaimCoupon { .. } => "claim_coupon",
             Request::RevokeCoupon { .. } => "revoke_coupon",
             Request::ExtendCoupon { .. } => "extend_coupon",
+            Request::ChangePrice { .. } => "change_price",
+            Request::SetSellable { .. } => "set_sellable",
+            Request::UpdateCatalogItem { .. } => "update_catalog_item",
+            Request::EndPromotion { .. } => "end_promotion",
+            Request::PausePromotion { .. } => "pause_promotion",
+            Request::ResumePromotion { .. } => "resume_promotion",
+            Request::ReplacePromotion { .. } => "replace_promotion",
+            Request::SetCustomerTags { .. } => "set_customer_tags",
         }
     }
 

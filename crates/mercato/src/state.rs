@@ -138,16 +138,10 @@ impl EngineState {
             }
             ConfigEvent::SettingsChanged { settings } => {
                 self.settings = settings.clone();
-                if let Some(r) = &self.rules
-                    && let Ok(n) = RuleSet::restore(
-                        r.currency(),
-                        settings.pricing.clone(),
-                        r.catalog().to_vec(),
-                        r.promotions().to_vec(),
-                        r.coupons().to_vec(),
-                    )
-                {
-                    self.rules = Some(n);
+                // Keeps the catalog and campaign changes (issue 12).
+                // (A refused change leaves the rules as they were.)
+                if let Some(r) = &mut self.rules {
+                    let _ = r.set_settings(settings.pricing.clone());
                 }
             }
             ConfigEvent::CatalogItemAdded { item } => {
@@ -168,6 +162,11 @@ impl EngineState {
             ConfigEvent::CouponTemplateAdded { template } => {
                 self.templates.retain(|t| t.id != template.id);
                 self.templates.push(template.clone());
+            }
+            other => {
+                if let Some(r) = &mut self.rules {
+                    crate::campaigns::apply_config(r, other);
+                }
             }
         }
     }
@@ -540,6 +539,18 @@ impl ShopView for EngineState {
     }
     fn available(&self, sku: &str) -> i64 {
         self.shop().stock().level(sku).available
+    }
+    fn customer_tags(&self, customer: &str) -> Vec<String> {
+        self.shop()
+            .customer(customer)
+            .map(|c| c.tags.clone())
+            .unwrap_or_default()
+    }
+    fn live_orders(&self, customer: &str) -> i64 {
+        let n = self
+            .shop()
+            .live_orders_since(customer, chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        i64::try_from(n).unwrap_or(i64::MAX)
     }
 }
 

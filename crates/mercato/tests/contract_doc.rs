@@ -90,6 +90,17 @@ const STEP_KINDS: &[&str] = &[
     "goodwill_refund",
     "cancel_units",
     "order",
+    // Issue 12: catalog and campaign steps.
+    "change_price",
+    "set_sellable",
+    "update_catalog_item",
+    "price_history",
+    "end_promotion",
+    "pause_promotion",
+    "resume_promotion",
+    "replace_promotion",
+    "promotion_versions",
+    "set_customer_tags",
 ];
 
 #[test]

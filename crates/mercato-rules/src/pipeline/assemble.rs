@@ -3,6 +3,7 @@
 //! (`rejected`: touching promotions in the order given, then requested
 //! coupons in request order), totals summed from the lines.
 
+use mercato_core::PricedWith;
 use mercato_core::quote::{
     Adjustment, Applied, PromotionUse, Quote, QuoteLine, Rejected, Stage, Totals,
 };
@@ -112,6 +113,7 @@ pub(crate) fn quote(work: &Work<'_>) -> Result<Quote, RulesError> {
         shipping: m(work.shipping)?,
         payable: m(goods + work.shipping)?,
     };
+    let priced_with = priced_with(work, &applied);
     Ok(Quote {
         currency: c,
         lines,
@@ -120,5 +122,38 @@ pub(crate) fn quote(work: &Work<'_>) -> Result<Quote, RulesError> {
         coupons: work.coupons.iter().map(|s| (*s).to_string()).collect(),
         points_used: work.points_used,
         totals,
+        priced_with,
     })
+}
+
+/// The facts a refund must price with again: the versions of applied
+/// promotions that were replaced, and the segment when any rule has
+/// conditions. `None` when neither applies (quotes keep their old shape).
+fn priced_with(work: &Work<'_>, applied: &[mercato_core::Applied]) -> Option<PricedWith> {
+    let env = &work.env;
+    let versions: std::collections::BTreeMap<String, u32> = applied
+        .iter()
+        .filter(|a| !work.coupons.contains(&a.source.as_str()))
+        .filter_map(|a| {
+            let v = env.rules.promotion_state(&a.source).version;
+            (v > 1).then(|| (a.source.clone(), v))
+        })
+        .collect();
+    let segment = env.rules.has_conditions();
+    if versions.is_empty() && !segment {
+        return None;
+    }
+    let mut out = PricedWith {
+        versions,
+        ..PricedWith::default()
+    };
+    if segment {
+        out.channel = env.channel.map(str::to_string);
+        if let Some(c) = env.customer {
+            out.tier = c.tier.map(str::to_string);
+            out.tags = env.shop.customer_tags(c.id);
+            out.new_customer = Some(env.shop.live_orders(c.id) == 0);
+        }
+    }
+    Some(out)
 }

@@ -30,6 +30,9 @@ pub(crate) fn usable(env: &Env<'_>, c: &Coupon) -> Result<(), Rejection> {
     {
         return Err(Rejection::new(RejectReason::NotOwner));
     }
+    if !env.eligible(c.conditions.as_ref()) {
+        return Err(Rejection::new(RejectReason::NotEligible));
+    }
     if c.usage_limit
         .is_some_and(|limit| env.shop.coupon_uses(&c.code) >= limit)
     {

@@ -134,7 +134,7 @@ pub(crate) fn eval<'a>(
             }
             Ok(Eval::Gave(Gain {
                 shares: Vec::new(),
-                total: env.minor(item.price).saturating_mul(qty),
+                total: env.minor(env.list_price(item)).saturating_mul(qty),
                 gift: Some(GiftGrant { item, keys, qty }),
             }))
         }

@@ -219,7 +219,7 @@ fn commit<'a>(work: &mut Work<'a>, p: &'a Promotion, stage: Stage, g: Gain<'a>) 
     work.take_sparse(source, stage, &g.shares);
     work.applied.push((source, g.total));
     if let Some(gift) = g.gift {
-        let unit = work.env.minor(gift.item.price);
+        let unit = work.env.minor(work.env.list_price(gift.item));
         let amount = unit * gift.qty;
         work.lines.push(Line {
             sku: gift.item.sku.as_str(),

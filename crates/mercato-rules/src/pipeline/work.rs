@@ -26,6 +26,8 @@ pub(crate) struct Env<'a> {
     pub currency: Currency,
     pub rounding: Rounding,
     pub customer: Option<CustomerView<'a>>,
+    /// The sales channel, if the caller gave one.
+    pub channel: Option<&'a str>,
 }
 
 impl<'a> Env<'a> {
@@ -51,6 +53,26 @@ impl<'a> Env<'a> {
             currency: ctx.rules.currency(),
             rounding: ctx.rules.settings().rounding,
             customer,
+            channel: ctx.channel,
+        })
+    }
+
+    /// The list unit price of a catalog item in force at `now`.
+    pub fn list_price(&self, item: &CatalogItem) -> rust_decimal::Decimal {
+        self.rules
+            .price_at(&item.sku, self.now)
+            .unwrap_or(item.price)
+    }
+
+    /// Whether the cart's segment meets `conditions` (none: yes).
+    pub fn eligible(&self, conditions: Option<&crate::conditions::Conditions>) -> bool {
+        conditions.is_none_or(|c| {
+            c.met(&crate::conditions::Segment {
+                customer: self.customer_id(),
+                tier: self.customer.and_then(|c| c.tier),
+                channel: self.channel,
+                shop: self.shop,
+            })
         })
     }
 
@@ -67,8 +89,14 @@ impl<'a> Env<'a> {
     /// outside the window, then (a budget with nothing left). Returns the
     /// budget amount left (`None`: no amount cap).
     pub fn precheck(&self, p: &Promotion) -> Result<Option<i128>, Rejection> {
-        if !in_window(p.window.as_ref(), self.now) {
+        // An ended or paused promotion is not running: as outside its window.
+        if !in_window(p.window.as_ref(), self.now)
+            || !self.rules.promotion_state(&p.id).running(self.now)
+        {
             return Err(Rejection::new(RejectReason::OutsideWindow));
+        }
+        if !self.eligible(p.conditions.as_ref()) {
+            return Err(Rejection::new(RejectReason::NotEligible));
         }
         self.budget_left(p)
     }
@@ -250,7 +278,7 @@ impl<'a> Work<'a> {
                     qty: l.qty,
                 }));
             }
-            let unit = env.minor(item.price);
+            let unit = env.minor(env.list_price(item));
             let qty = i128::from(l.qty);
             lines.push(Line {
                 sku: &l.sku,
@@ -261,6 +289,10 @@ impl<'a> Work<'a> {
                 gift: false,
                 keys,
             });
+        }
+        // After every SKU is known and every quantity valid.
+        if let Some(l) = cart.lines.iter().find(|l| !env.rules.is_sellable(&l.sku)) {
+            return Err(RulesError::NotSellable(l.sku.clone()));
         }
         let n = lines.len();
         let promotions = env.rules.promotions();

@@ -12,6 +12,7 @@
 //! reloads), `commit` (group commit, staleness and epochs), `open`
 //! (checks, rebuild, catch-up, snapshots).
 
+mod campaigns;
 mod commit;
 mod execute;
 mod loyalty;
@@ -37,6 +38,7 @@ use crate::review::ReviewRule;
 use crate::settings::Settings;
 use crate::state::EngineState;
 
+pub use campaigns::{EndOptions, ItemUpdate, PriceOptions};
 use commit::{Committer, Health};
 use execute::Call;
 pub use execute::Submitted;

@@ -7,6 +7,7 @@ mod expect;
 mod run;
 mod steps_aftersale;
 mod steps_loyalty;
+mod steps_campaigns;
 
 use chrono::{DateTime, Utc};
 use mercato_core::Currency;

@@ -294,7 +294,8 @@ pub fn run<S: Store + 'static>(
                 match actions.as_slice() {
                     [a] if ACTIONS.contains(&a.as_str())
                         || super::steps_aftersale::ACTIONS.contains(&a.as_str())
-                        || super::steps_loyalty::ACTIONS.contains(&a.as_str()) =>
+                        || super::steps_loyalty::ACTIONS.contains(&a.as_str())
+                        || super::steps_campaigns::ACTIONS.contains(&a.as_str()) =>
                     {
                         let result =
                             run_step(&engine, &clock, a, &obj[a.as_str()]).unwrap_or_else(|e| e);
@@ -324,7 +325,7 @@ pub fn run<S: Store + 'static>(
     Ok(out)
 }
 
-fn exec<S: Store + 'static>(
+pub(super) fn exec<S: Store + 'static>(
     engine: &Engine<S, ManualClock>,
     req: Request,
     key: Option<&str>,
@@ -522,6 +523,7 @@ fn run_step<S: Store + 'static>(
                 }).collect::<Vec<_>>(),
             }))
         }
+        a if super::steps_campaigns::ACTIONS.contains(&a) => super::steps_campaigns::run(engine, a, b),
         a if super::steps_loyalty::ACTIONS.contains(&a) => super::steps_loyalty::run(engine, a, b),
         other => super::steps_aftersale::run_step(engine, other, b).unwrap_or_else(|| {
             Err(error_value(
