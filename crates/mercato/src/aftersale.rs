@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use mercato_core::aftersale::{AfterSaleAction, AfterSaleKind, AfterSaleRequest};
 use mercato_core::order::{LineQty, OrderEvent, OrderStatus, ReturnStatus};
 use mercato_core::payments::{PaymentShare, RefundKind};
-use mercato_core::{Command, Context, CoreError, Event, Money};
+use mercato_core::{Command, CoreError, Event, Money};
 use mercato_rules::ShopView;
 use mercato_store::Store;
 use rust_decimal::Decimal;

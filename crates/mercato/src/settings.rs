@@ -155,6 +155,7 @@ struct SettingsWire {
     review: Option<ReviewSettings>,
     #[serde(default)]
     after_sale: AfterSaleConfig,
+    #[serde(default)]
     points_earning: mercato_core::points::EarningRules,
 }
 

@@ -7,9 +7,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use mercato::core::coupon::CouponEvent;
+use mercato::core::coupon::{ClaimVia, CouponEvent};
 use mercato::core::event::CustomerEvent;
 use mercato::core::order::{LineQty, OrderEvent};
+use mercato::core::payments::PaymentRecord;
 use mercato::core::points::PointsEvent;
 use mercato::core::stock::{Allocation, ReleaseReason, StockEvent};
 use mercato::core::{Currency, Event, Money, Quote};
@@ -99,6 +100,7 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
                 id: "o1".into(),
                 refund: cny("36.00"),
                 rejected: false,
+                allocations: Vec::new(),
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"order.cancelled.v1","data":{"order":"o1","refund":"36.00","currency":"CNY","rejected":false}}"#,
@@ -141,6 +143,11 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
                 return_id: "o1-r1".into(),
                 lines: vec![LineQty { line: 0, qty: 1 }],
                 restock: true,
+                kind: Default::default(),
+                reason_code: None,
+                note: None,
+                at: None,
+                return_shipping_fee: None,
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"return.requested.v1","data":{"order":"o1","return_id":"o1-r1","lines":[{"line":0,"qty":1}],"restock":true}}"#,
@@ -150,6 +157,8 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
             Event::Order(OrderEvent::ReturnApproved {
                 id: "o1".into(),
                 return_id: "o1-r1".into(),
+                at: None,
+                auto: false,
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"return.approved.v1","data":{"order":"o1","return_id":"o1-r1"}}"#,
@@ -168,6 +177,7 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
             Event::Order(OrderEvent::ReturnReceived {
                 id: "o1".into(),
                 return_id: "o1-r1".into(),
+                damaged: false,
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"return.received.v1","data":{"order":"o1","return_id":"o1-r1"}}"#,
@@ -180,6 +190,10 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
                 amount: cny("12.00"),
                 points_returned: 5,
                 held_back: cny("0.00"),
+                kind: Default::default(),
+                lines: None,
+                shipping: None,
+                allocations: Vec::new(),
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"refund.issued.v1","data":{"order":"o1","return_id":"o1-r1","amount":"12.00","currency":"CNY","points_returned":5}}"#,
@@ -307,6 +321,82 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"points.changed.v1","data":{"customer":"u1","delta":-100,"reason":"spent","order":"o1"}}"#,
+            ],
+        ),
+        (
+            // One part payment of 20.00 by card; the order is not paid yet.
+            Event::Order(OrderEvent::PaymentCaptured {
+                id: "o1".into(),
+                payment: PaymentRecord {
+                    id: "o1-p1".into(),
+                    method: "card".into(),
+                    amount: cny("20.00"),
+                    reference: Some("tx-1".into()),
+                    key: None,
+                    at: at("2026-11-11T10:04:00Z"),
+                    refunded: cny("0.00"),
+                },
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"payment.captured.v1","data":{"order":"o1","payment":"o1-p1","method":"card","amount":"20.00","currency":"CNY","reference":"tx-1"}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::ReturnWithdrawn {
+                id: "o1".into(),
+                return_id: "o1-r1".into(),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"return.withdrawn.v1","data":{"order":"o1","return_id":"o1-r1"}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::ReturnClosed {
+                id: "o1".into(),
+                return_id: "o1-r1".into(),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"return.closed.v1","data":{"order":"o1","return_id":"o1-r1"}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::UnitsCancelled {
+                id: "o1".into(),
+                lines: vec![LineQty { line: 0, qty: 1 }],
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"order.units_cancelled.v1","data":{"order":"o1","lines":[{"line":0,"qty":1}]}}"#,
+            ],
+        ),
+        (
+            Event::Coupon(CouponEvent::Claimed {
+                code: "NEW10-u1-1".into(),
+                template: "NEW10".into(),
+                owner: "u1".into(),
+                valid_from: Some(at("2026-11-11T10:00:00Z")),
+                valid_until: Some(at("2026-11-18T10:00:00Z")),
+                via: ClaimVia::Claim,
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"coupon.claimed.v1","data":{"code":"NEW10-u1-1","template":"NEW10","owner":"u1","via":"claim","valid_from":"2026-11-11T10:00:00Z","valid_until":"2026-11-18T10:00:00Z"}}"#,
+            ],
+        ),
+        (
+            Event::Coupon(CouponEvent::Revoked {
+                code: "NEW10-u1-1".into(),
+            }),
+            vec![r#"{"id":"7.0","seq":7,"type":"coupon.revoked.v1","data":{"code":"NEW10-u1-1"}}"#],
+        ),
+        (
+            // Points taken back are a negative change.
+            Event::Points(PointsEvent::ClawedBack {
+                customer: "u1".into(),
+                order: "o1".into(),
+                points: 12,
+                shortfall: 0,
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"points.changed.v1","data":{"customer":"u1","delta":-12,"reason":"clawed_back","order":"o1"}}"#,
             ],
         ),
     ]

@@ -14,7 +14,7 @@
 //! integers, times are RFC 3339 UTC strings.
 
 use chrono::{DateTime, Utc};
-use mercato_core::coupon::CouponEvent;
+use mercato_core::coupon::{ClaimVia, CouponEvent};
 use mercato_core::event::CustomerEvent;
 use mercato_core::order::{LineQty, OrderEvent};
 use mercato_core::points::PointsEvent;
@@ -307,6 +307,71 @@ pub enum IntegrationEvent {
         /// The order, when an order moved them.
         order: Option<String>,
     },
+    /// A payment was captured (one of possibly several: part and split
+    /// payments; `order.paid.v1` follows when the order is paid in full).
+    #[serde(rename = "payment.captured.v1")]
+    PaymentCaptured {
+        /// Order id.
+        order: String,
+        /// Payment id (`<order>-p<n>`).
+        payment: String,
+        /// Method (`card`, `alipay`...).
+        method: String,
+        /// Amount captured.
+        amount: String,
+        /// Currency.
+        currency: String,
+        /// The payment provider's reference.
+        reference: Option<String>,
+    },
+    /// An after-sale request was withdrawn by the customer.
+    #[serde(rename = "return.withdrawn.v1")]
+    ReturnWithdrawn {
+        /// Order id.
+        order: String,
+        /// Request id.
+        return_id: String,
+    },
+    /// An after-sale request was closed (the goods were not sent back in
+    /// time).
+    #[serde(rename = "return.closed.v1")]
+    ReturnClosed {
+        /// Order id.
+        order: String,
+        /// Request id.
+        return_id: String,
+    },
+    /// Units not yet shipped were cancelled (their refund follows as
+    /// `refund.issued.v1`).
+    #[serde(rename = "order.units_cancelled.v1")]
+    OrderUnitsCancelled {
+        /// Order id.
+        order: String,
+        /// Units per line.
+        lines: Vec<FeedLineQty>,
+    },
+    /// A customer claimed, or the shop issued, a coupon of a template.
+    #[serde(rename = "coupon.claimed.v1")]
+    CouponClaimed {
+        /// Code.
+        code: String,
+        /// Template id.
+        template: String,
+        /// The customer who holds it.
+        owner: String,
+        /// `claim` (the customer) or `issue` (the shop).
+        via: String,
+        /// Start of validity (inclusive).
+        valid_from: Option<DateTime<Utc>>,
+        /// End of validity (exclusive).
+        valid_until: Option<DateTime<Utc>>,
+    },
+    /// An unused template coupon was revoked.
+    #[serde(rename = "coupon.revoked.v1")]
+    CouponRevoked {
+        /// Code.
+        code: String,
+    },
 }
 
 impl IntegrationEvent {
@@ -336,12 +401,18 @@ impl IntegrationEvent {
             IntegrationEvent::CouponRedeemed { .. } => "coupon.redeemed.v1",
             IntegrationEvent::CouponReleased { .. } => "coupon.released.v1",
             IntegrationEvent::PointsChanged { .. } => "points.changed.v1",
+            IntegrationEvent::PaymentCaptured { .. } => "payment.captured.v1",
+            IntegrationEvent::ReturnWithdrawn { .. } => "return.withdrawn.v1",
+            IntegrationEvent::ReturnClosed { .. } => "return.closed.v1",
+            IntegrationEvent::OrderUnitsCancelled { .. } => "order.units_cancelled.v1",
+            IntegrationEvent::CouponClaimed { .. } => "coupon.claimed.v1",
+            IntegrationEvent::CouponRevoked { .. } => "coupon.revoked.v1",
         }
     }
 }
 
 /// Every type name of the schema, in the order of `docs/integration.md`.
-pub const TYPES: [&str; 23] = [
+pub const TYPES: [&str; 29] = [
     "customer.registered.v1",
     "order.placed.v1",
     "order.held.v1",
@@ -365,6 +436,12 @@ pub const TYPES: [&str; 23] = [
     "coupon.redeemed.v1",
     "coupon.released.v1",
     "points.changed.v1",
+    "payment.captured.v1",
+    "return.withdrawn.v1",
+    "return.closed.v1",
+    "order.units_cancelled.v1",
+    "coupon.claimed.v1",
+    "coupon.revoked.v1",
 ];
 
 fn amount(m: &Money) -> String {
@@ -498,6 +575,7 @@ fn order_events(e: &OrderEvent) -> Vec<IntegrationEvent> {
             id,
             refund,
             rejected,
+            ..
         } => I::OrderCancelled {
             order: id.clone(),
             refund: amount(refund),
@@ -522,13 +600,14 @@ fn order_events(e: &OrderEvent) -> Vec<IntegrationEvent> {
             return_id,
             lines,
             restock,
+            ..
         } => I::ReturnRequested {
             order: id.clone(),
             return_id: return_id.clone(),
             lines: line_qty(lines),
             restock: *restock,
         },
-        OrderEvent::ReturnApproved { id, return_id } => I::ReturnApproved {
+        OrderEvent::ReturnApproved { id, return_id, .. } => I::ReturnApproved {
             order: id.clone(),
             return_id: return_id.clone(),
         },
@@ -536,7 +615,7 @@ fn order_events(e: &OrderEvent) -> Vec<IntegrationEvent> {
             order: id.clone(),
             return_id: return_id.clone(),
         },
-        OrderEvent::ReturnReceived { id, return_id } => I::ReturnReceived {
+        OrderEvent::ReturnReceived { id, return_id, .. } => I::ReturnReceived {
             order: id.clone(),
             return_id: return_id.clone(),
         },
@@ -552,6 +631,26 @@ fn order_events(e: &OrderEvent) -> Vec<IntegrationEvent> {
             amount: amount(a),
             currency: currency(a),
             points_returned: *points_returned,
+        },
+        OrderEvent::PaymentCaptured { id, payment } => I::PaymentCaptured {
+            order: id.clone(),
+            payment: payment.id.clone(),
+            method: payment.method.clone(),
+            amount: amount(&payment.amount),
+            currency: currency(&payment.amount),
+            reference: payment.reference.clone(),
+        },
+        OrderEvent::ReturnWithdrawn { id, return_id } => I::ReturnWithdrawn {
+            order: id.clone(),
+            return_id: return_id.clone(),
+        },
+        OrderEvent::ReturnClosed { id, return_id } => I::ReturnClosed {
+            order: id.clone(),
+            return_id: return_id.clone(),
+        },
+        OrderEvent::UnitsCancelled { id, lines } => I::OrderUnitsCancelled {
+            order: id.clone(),
+            lines: line_qty(lines),
         },
         // The stock side of a sale is told by `stock.changed.v1` (`sold`).
         _ => return Vec::new(),
@@ -642,6 +741,26 @@ fn coupon_events(e: &CouponEvent) -> Vec<IntegrationEvent> {
             code: code.clone(),
             order: order.clone(),
         },
+        CouponEvent::Claimed {
+            code,
+            template,
+            owner,
+            valid_from,
+            valid_until,
+            via,
+        } => I::CouponClaimed {
+            code: code.clone(),
+            template: template.clone(),
+            owner: owner.clone(),
+            via: match via {
+                ClaimVia::Claim => "claim",
+                ClaimVia::Issue => "issue",
+            }
+            .to_string(),
+            valid_from: *valid_from,
+            valid_until: *valid_until,
+        },
+        CouponEvent::Revoked { code } => I::CouponRevoked { code: code.clone() },
         _ => return Vec::new(),
     }]
 }
@@ -678,6 +797,36 @@ fn points_events(e: &PointsEvent) -> Vec<IntegrationEvent> {
             delta: *points,
             reason: "returned".into(),
             order: Some(order.clone()),
+        },
+        PointsEvent::Credited {
+            customer,
+            order,
+            points,
+            ..
+        } => I::PointsChanged {
+            customer: customer.clone(),
+            delta: *points,
+            reason: "credited".into(),
+            order: Some(order.clone()),
+        },
+        PointsEvent::ClawedBack {
+            customer,
+            order,
+            points,
+            ..
+        } => I::PointsChanged {
+            customer: customer.clone(),
+            delta: points.saturating_neg(),
+            reason: "clawed_back".into(),
+            order: Some(order.clone()),
+        },
+        PointsEvent::Expired {
+            customer, points, ..
+        } => I::PointsChanged {
+            customer: customer.clone(),
+            delta: points.saturating_neg(),
+            reason: "expired".into(),
+            order: None,
         },
         _ => return Vec::new(),
     }]

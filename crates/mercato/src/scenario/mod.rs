@@ -6,8 +6,8 @@
 mod expect;
 mod run;
 mod steps_aftersale;
-mod steps_loyalty;
 mod steps_campaigns;
+mod steps_loyalty;
 
 use chrono::{DateTime, Utc};
 use mercato_core::Currency;

@@ -523,7 +523,9 @@ fn run_step<S: Store + 'static>(
                 }).collect::<Vec<_>>(),
             }))
         }
-        a if super::steps_campaigns::ACTIONS.contains(&a) => super::steps_campaigns::run(engine, a, b),
+        a if super::steps_campaigns::ACTIONS.contains(&a) => {
+            super::steps_campaigns::run(engine, a, b)
+        }
         a if super::steps_loyalty::ACTIONS.contains(&a) => super::steps_loyalty::run(engine, a, b),
         other => super::steps_aftersale::run_step(engine, other, b).unwrap_or_else(|| {
             Err(error_value(
