@@ -7,7 +7,7 @@
 //! beyond what is still due is refused ([`crate::CoreError::Overpayment`]).
 //! A refund is allocated over the payments that still hold refundable money,
 //! either the most recent payment first or in proportion to what each still
-//! holds ([`RefundAllocation`] policy), through [`crate::apportion`], so the
+//! holds ([`RefundAllocation`] policy), through [`crate::apportion()`], so the
 //! shares always add up to the refund and no payment gives back more than
 //! it took.
 

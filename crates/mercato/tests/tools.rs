@@ -337,7 +337,14 @@ fn the_scenario_runner_refuses_an_existing_postgres_schema() {
 }
 
 /// The example binaries, as the `examples/` folder holds them.
-const EXAMPLES: [&str; 4] = ["audit", "checkout", "flash_sale", "mercato"];
+const EXAMPLES: [&str; 6] = [
+    "audit",
+    "checkout",
+    "flash_sale",
+    "mercato",
+    "relay",
+    "server",
+];
 
 #[test]
 fn every_example_has_help_with_an_example_invocation() {
