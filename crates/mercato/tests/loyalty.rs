@@ -9,7 +9,8 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Duration, Utc};
-use mercato::core::Currency;
+use mercato::core::order::LineQty;
+use mercato::core::{Currency, Money};
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store};
 use mercato::{
@@ -588,4 +589,34 @@ fn a_stale_engine_cannot_pass_a_template_cap() {
             .code,
         "RUSH-c2-1"
     );
+}
+
+/// Points follow every refund path of the after-sale flows: a partial
+/// cancel takes back the points of the units it refunds, a goodwill refund
+/// takes none.
+#[test]
+fn partial_cancels_claw_back_and_goodwill_does_not() {
+    let e = Engine::open(MemoryStore::new(), clock()).unwrap();
+    shop(&e, earning("paid"));
+    // 5 × 12.00 = 60.00 paid: 60 points (1 per yuan) credited at once.
+    let p = e.place_order(teas("o1", "carol", 5), None).unwrap();
+    e.pay("o1", p.quote.totals.payable, None).unwrap();
+    assert_eq!(conserved(&e, "carol"), 60);
+    // Cancelling 2 unshipped units refunds 24.00 of the 60.00 goods:
+    // ⌊60 × 24 / 60⌋ = 24 points taken back, 36 left.
+    let r = e
+        .cancel_units("o1", vec![LineQty { line: 0, qty: 2 }], None)
+        .unwrap();
+    assert_eq!(r.amount.amount().to_string(), "24.00");
+    let pts = e.points("carol").unwrap();
+    assert_eq!((pts.balance, pts.clawed), (36, 24));
+    // A goodwill refund of 6.00 gives money, not goods: no points move.
+    e.goodwill_refund(
+        "o1",
+        Money::new("6.00".parse().unwrap(), Currency::CNY).unwrap(),
+        None,
+    )
+    .unwrap();
+    assert_eq!(conserved(&e, "carol"), 36);
+    assert_eq!(e.points("carol").unwrap().clawed, 24);
 }
