@@ -26,6 +26,7 @@
 //!
 //! The whole API is in `docs/integration.md` and at `/openapi.json`.
 
+use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -704,14 +705,14 @@ fn run() -> Result<(), String> {
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
-        println!("listening on {local}");
+        let _ = writeln!(std::io::stdout(), "listening on {local}");
         axum::serve(listener, router(app))
             .with_graceful_shutdown(shutdown_signal())
             .await
             .map_err(|e| e.to_string())
     })?;
     // Every call has finished: its commit is durable or failed.
-    println!("stopped");
+    let _ = writeln!(std::io::stdout(), "stopped");
     Ok(())
 }
 
@@ -719,7 +720,8 @@ fn main() -> ExitCode {
     match run() {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) if e.is_empty() => {
-            println!("{USAGE}");
+            // A reader that stops early (`| head`) is not an error.
+            let _ = writeln!(std::io::stdout(), "{USAGE}");
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -7,7 +7,6 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 
@@ -20,42 +19,9 @@ use sha2::Sha256;
 
 const SECRET: &str = "whsec-test-0123456789";
 
-const FEATURES: &str = match (cfg!(feature = "default"), cfg!(feature = "postgres")) {
-    (true, true) => "default,sqlite,postgres",
-    (true, false) => "default,sqlite",
-    (false, true) => "sqlite,postgres",
-    (false, false) => "sqlite",
-};
-
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            "test",
-            "-p",
-            "mercato",
-            "--example",
-            name,
-            "--message-format=json",
-            "--no-default-features",
-            "--features",
-            FEATURES,
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo");
-    assert!(out.status.success(), "cargo build --example {name} failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo named the executable")
-}
+#[path = "support/examples.rs"]
+mod examples;
+use examples::example;
 
 /// What the receiver saw: every attempt (delivery id, answered status) and
 /// the accepted deliveries in arrival order.

@@ -8,7 +8,6 @@
 
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -17,44 +16,9 @@ use serde_json::{Value, json};
 const ADMIN: &str = "admin-token-0123456789";
 const SHOP: &str = "shop-token-0123456789";
 
-const FEATURES: &str = match (cfg!(feature = "default"), cfg!(feature = "postgres")) {
-    (true, true) => "default,sqlite,postgres",
-    (true, false) => "default,sqlite",
-    (false, true) => "sqlite,postgres",
-    (false, false) => "sqlite",
-};
-
-/// The example's executable, built by cargo (the test profile, the
-/// features of this test binary) if it is not up to date.
-fn example(name: &str) -> PathBuf {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let out = Command::new(cargo)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args([
-            "build",
-            "--quiet",
-            "--profile",
-            "test",
-            "-p",
-            "mercato",
-            "--example",
-            name,
-            "--message-format=json",
-            "--no-default-features",
-            "--features",
-            FEATURES,
-        ])
-        .stderr(Stdio::inherit())
-        .output()
-        .expect("run cargo");
-    assert!(out.status.success(), "cargo build --example {name} failed");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|m| m["reason"] == "compiler-artifact" && m["target"]["name"] == name)
-        .find_map(|m| m["executable"].as_str().map(PathBuf::from))
-        .expect("cargo named the executable")
-}
+#[path = "support/examples.rs"]
+mod examples;
+use examples::example;
 
 struct Server {
     child: Child,
