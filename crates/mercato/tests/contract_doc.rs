@@ -60,49 +60,6 @@ fn blocks(doc: &str) -> Vec<Block> {
     out
 }
 
-/// The step kinds of the contract and of mercato's extensions.
-const STEP_KINDS: &[&str] = &[
-    "price",
-    "best_coupons",
-    "place_order",
-    "add_promotion",
-    "add_coupon",
-    "release",
-    "reject",
-    "hold",
-    "pay",
-    "cancel",
-    "ship",
-    "deliver",
-    "complete",
-    "return",
-    "tick",
-    "stock",
-    "adjust_stock",
-    "customer",
-    "record_payment",
-    "request_after_sale",
-    "approve_after_sale",
-    "reject_after_sale",
-    "withdraw_after_sale",
-    "receive_after_sale",
-    "refund_after_sale",
-    "goodwill_refund",
-    "cancel_units",
-    "order",
-    // Issue 12: catalog and campaign steps.
-    "change_price",
-    "set_sellable",
-    "update_catalog_item",
-    "price_history",
-    "end_promotion",
-    "pause_promotion",
-    "resume_promotion",
-    "replace_promotion",
-    "promotion_versions",
-    "set_customer_tags",
-];
-
 #[test]
 fn block_reader_splits_fences_and_info_strings() {
     let doc = "text\n```json\n{\"a\": 1}\n```\n```json fragment\n[1]\n```\n```text\nx\n```\n";
@@ -182,7 +139,7 @@ fn every_json_example_in_the_scenario_format_runs_as_written() {
         scenarios += 1;
     }
     // The document shows one example per step kind at least, each run above.
-    for kind in STEP_KINDS {
+    for kind in mercato::scenario::step_kinds() {
         assert!(
             kinds_seen.iter().any(|k| k == kind),
             "no complete example in docs/scenario-format.md runs a `{kind}` step"

@@ -15,7 +15,7 @@ use mercato_rules::{CatalogItem, Coupon, CustomerFacts, Promotion};
 use serde::Deserialize;
 
 pub use expect::{Mismatch, matches};
-pub use run::{StepOutcome, run};
+pub use run::{StepOutcome, run, step_kinds};
 
 use crate::settings::Settings;
 

@@ -50,6 +50,24 @@ pub(crate) const ACTIONS: &[&str] = &[
     "hold",
 ];
 
+/// Every step kind the runner knows: the contract's v1 steps, then each
+/// extension's (after-sale, coupon templates and points, catalog and
+/// campaigns), in that order. One list: the runner dispatches on it and
+/// the documentation test checks that `docs/scenario-format.md` runs an
+/// example of each.
+pub fn step_kinds() -> impl Iterator<Item = &'static str> {
+    ACTIONS
+        .iter()
+        .chain(super::steps_aftersale::ACTIONS)
+        .chain(super::steps_loyalty::ACTIONS)
+        .chain(super::steps_campaigns::ACTIONS)
+        .copied()
+}
+
+fn is_step_kind(a: &str) -> bool {
+    step_kinds().any(|k| k == a)
+}
+
 /// A promotion or coupon that does not deserialize: `invalid_input` when
 /// an amount is malformed or a JSON number (the contract puts those under
 /// `invalid_input`, which comes first), `invalid_rule` otherwise.
@@ -292,11 +310,7 @@ pub fn run<S: Store + 'static>(
             Some(obj) => {
                 let actions: Vec<&String> = obj.keys().filter(|k| *k != "expect").collect();
                 match actions.as_slice() {
-                    [a] if ACTIONS.contains(&a.as_str())
-                        || super::steps_aftersale::ACTIONS.contains(&a.as_str())
-                        || super::steps_loyalty::ACTIONS.contains(&a.as_str())
-                        || super::steps_campaigns::ACTIONS.contains(&a.as_str()) =>
-                    {
+                    [a] if is_step_kind(a) => {
                         let result =
                             run_step(&engine, &clock, a, &obj[a.as_str()]).unwrap_or_else(|e| e);
                         ((*a).clone(), result)
