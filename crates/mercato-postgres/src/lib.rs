@@ -33,8 +33,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-#[cfg(feature = "testing")]
 mod listen;
+#[cfg(feature = "testing")]
 pub mod testing;
 
 use std::collections::{HashMap, HashSet};
