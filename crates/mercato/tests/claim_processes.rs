@@ -10,8 +10,10 @@
 //! `MERCATO_CLAIM_CHILD`.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+
+#[path = "support/children.rs"]
+mod children;
+use children::run_children;
 
 use mercato::core::Currency;
 use mercato::sqlite::{SqliteOptions, SqliteStore};
@@ -107,55 +109,20 @@ fn claim_caps_hold_across_processes_on_sqlite() {
         )
         .unwrap(),
     );
-    let exe = std::env::current_exe().unwrap();
-    let mut children: Vec<_> = (0..CHILDREN)
-        .map(|k| {
-            Command::new(&exe)
-                .args(["--exact", "claim_child", "--nocapture", "--test-threads=1"])
-                .env("MERCATO_CLAIM_CHILD", k.to_string())
-                .env("MERCATO_CLAIM_DB", &path)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let ours = |line: &str| line.find("@@ ").map(|at| line[at + 3..].to_string());
-    let mut readers: Vec<_> = children
-        .iter_mut()
-        .map(|c| BufReader::new(c.stdout.take().unwrap()).lines())
-        .collect();
-    for r in &mut readers {
-        loop {
-            let line = r.next().expect("child output").unwrap();
-            if ours(&line).as_deref() == Some("ready") {
-                break;
-            }
-        }
-    }
-    for c in &mut children {
-        writeln!(c.stdin.as_mut().unwrap(), "go").unwrap();
-    }
+    let path_text = path.display().to_string();
     let mut codes = BTreeSet::new();
     let mut per_customer: BTreeMap<String, i64> = BTreeMap::new();
-    for (mut c, r) in children.into_iter().zip(readers) {
-        let mut done = false;
-        for line in r {
-            let Some(line) = ours(&line.unwrap()) else {
-                continue;
-            };
-            match line.split_whitespace().collect::<Vec<_>>().as_slice() {
-                ["claimed", code, who] => {
-                    assert!(codes.insert(code.to_string()), "{code} given twice");
-                    *per_customer.entry(who.to_string()).or_default() += 1;
-                }
-                ["done"] => done = true,
-                _ => {}
-            }
+    let lines = run_children("claim_child", CHILDREN, |k| {
+        vec![
+            ("MERCATO_CLAIM_CHILD".into(), k.to_string()),
+            ("MERCATO_CLAIM_DB".into(), path_text.clone()),
+        ]
+    });
+    for line in lines.iter().flatten() {
+        if let ["claimed", code, who] = line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            assert!(codes.insert(code.to_string()), "{code} given twice");
+            *per_customer.entry(who.to_string()).or_default() += 1;
         }
-        assert!(c.wait().unwrap().success(), "a child failed");
-        assert!(done, "a child stopped early");
     }
     // Demand (120 claims, 30 per-customer places) exceeds the cap of 25:
     // exactly the cap was acknowledged, no customer beyond 3.

@@ -14,8 +14,10 @@
 //! `MERCATO_REQUIRE_PG=1`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+
+#[path = "support/children.rs"]
+mod children;
+use children::run_children;
 
 use mercato::core::Currency;
 use mercato::core::order::OrderStatus;
@@ -141,63 +143,22 @@ fn processes_share_one_truth() {
     let schema = cluster.fresh_schema_name();
     setup(&open(cluster.url(), &schema));
 
-    let exe = std::env::current_exe().unwrap();
-    let mut children: Vec<_> = (0..CHILDREN)
-        .map(|k| {
-            Command::new(&exe)
-                .args([
-                    "--exact",
-                    "pg_flash_child",
-                    "--nocapture",
-                    "--test-threads=1",
-                ])
-                .env("MERCATO_PG_CHILD", k.to_string())
-                .env("MERCATO_PG_CHILD_URL", cluster.url())
-                .env("MERCATO_PG_CHILD_SCHEMA", &schema)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    // Our lines start with `@@ `; the test harness may print its own text
-    // before ours on a line.
-    let ours = |line: &str| line.find("@@ ").map(|at| line[at + 3..].to_string());
-    let mut readers: Vec<_> = children
-        .iter_mut()
-        .map(|c| BufReader::new(c.stdout.take().unwrap()).lines())
-        .collect();
-    for r in &mut readers {
-        loop {
-            let line = r.next().expect("child output").unwrap();
-            if ours(&line).as_deref() == Some("ready") {
-                break;
-            }
-        }
-    }
-    for c in &mut children {
-        writeln!(c.stdin.as_mut().unwrap(), "go").unwrap();
-    }
+    let url = cluster.url().to_string();
+    let lines = run_children("pg_flash_child", CHILDREN, |k| {
+        vec![
+            ("MERCATO_PG_CHILD".into(), k.to_string()),
+            ("MERCATO_PG_CHILD_URL".into(), url.clone()),
+            ("MERCATO_PG_CHILD_SCHEMA".into(), schema.clone()),
+        ]
+    });
     // Acknowledged sales: order → (customer, payable).
     let mut acked: HashMap<String, (String, String)> = HashMap::new();
-    for (mut c, r) in children.into_iter().zip(readers) {
-        let mut done = false;
-        for line in r {
-            let Some(line) = ours(&line.unwrap()) else {
-                continue;
-            };
-            let parts: Vec<&str> = line.split_whitespace().collect();
-            match parts.as_slice() {
-                ["sold", id, customer, payable] => {
-                    acked.insert(id.to_string(), (customer.to_string(), payable.to_string()));
-                }
-                ["done"] => done = true,
-                _ => {}
-            }
+    for line in lines.iter().flatten() {
+        if let ["sold", id, customer, payable] =
+            line.split_whitespace().collect::<Vec<_>>().as_slice()
+        {
+            acked.insert(id.to_string(), (customer.to_string(), payable.to_string()));
         }
-        assert!(c.wait().unwrap().success(), "a child failed");
-        assert!(done, "a child stopped before selling out");
     }
 
     let store = PgStore::open(cluster.url(), PgOptions::default().schema(&schema)).unwrap();

@@ -12,8 +12,10 @@
 //! The children are this same test binary started with `MERCATO_PROC_CHILD`.
 
 use std::collections::{BTreeMap, HashMap};
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+
+#[path = "support/children.rs"]
+mod children;
+use children::run_children;
 
 use mercato::core::Currency;
 use mercato::rules::CartLine;
@@ -165,53 +167,17 @@ fn proc_child() {
 /// Runs the children on `target` and returns the acknowledged orders:
 /// id → (units of a, promotion used).
 fn race(target: &str) -> HashMap<String, (i64, bool)> {
-    let exe = std::env::current_exe().unwrap();
-    let mut children: Vec<_> = (0..CHILDREN)
-        .map(|k| {
-            Command::new(&exe)
-                .args(["--exact", "proc_child", "--nocapture", "--test-threads=1"])
-                .env("MERCATO_PROC_CHILD", k.to_string())
-                .env("MERCATO_PROC_TARGET", target)
-                .stdin(Stdio::piped())
-                .stdout(Stdio::piped())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .unwrap()
-        })
-        .collect();
-    let ours = |line: &str| line.find("@@ ").map(|at| line[at + 3..].to_string());
-    let mut readers: Vec<_> = children
-        .iter_mut()
-        .map(|c| BufReader::new(c.stdout.take().unwrap()).lines())
-        .collect();
-    for r in &mut readers {
-        loop {
-            let line = r.next().expect("child output").unwrap();
-            if ours(&line).as_deref() == Some("ready") {
-                break;
-            }
-        }
-    }
-    for c in &mut children {
-        writeln!(c.stdin.as_mut().unwrap(), "go").unwrap();
-    }
+    let lines = run_children("proc_child", CHILDREN, |k| {
+        vec![
+            ("MERCATO_PROC_CHILD".into(), k.to_string()),
+            ("MERCATO_PROC_TARGET".into(), target.to_string()),
+        ]
+    });
     let mut acked = HashMap::new();
-    for (mut c, r) in children.into_iter().zip(readers) {
-        let mut done = false;
-        for line in r {
-            let Some(line) = ours(&line.unwrap()) else {
-                continue;
-            };
-            match line.split_whitespace().collect::<Vec<_>>().as_slice() {
-                ["placed", id, a, used] => {
-                    acked.insert(id.to_string(), (a.parse().unwrap(), *used == "1"));
-                }
-                ["done"] => done = true,
-                _ => {}
-            }
+    for line in lines.iter().flatten() {
+        if let ["placed", id, a, used] = line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            acked.insert(id.to_string(), (a.parse().unwrap(), *used == "1"));
         }
-        assert!(c.wait().unwrap().success(), "a child failed");
-        assert!(done, "a child stopped early");
     }
     acked
 }
