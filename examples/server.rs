@@ -26,6 +26,7 @@
 //!
 //! The whole API is in `docs/integration.md` and at `/openapi.json`.
 
+use mercato::{AdjustStock, OrderRef, RegisterCustomer};
 use std::io::Write as _;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -361,11 +362,23 @@ async fn pay(State(app): St, Path(order): Path<String>, headers: HeaderMap, body
 }
 
 async fn cancel(State(app): St, Path(order): Path<String>, headers: HeaderMap) -> Answer {
-    mutate(&app, &headers, Scope::Shop, Request::Cancel { order }).await
+    mutate(
+        &app,
+        &headers,
+        Scope::Shop,
+        Request::Cancel(OrderRef { order }),
+    )
+    .await
 }
 
 async fn complete(State(app): St, Path(order): Path<String>, headers: HeaderMap) -> Answer {
-    mutate(&app, &headers, Scope::Shop, Request::Complete { order }).await
+    mutate(
+        &app,
+        &headers,
+        Scope::Shop,
+        Request::Complete(OrderRef { order }),
+    )
+    .await
 }
 
 #[derive(Deserialize)]
@@ -436,12 +449,12 @@ struct AdjustBody {
 async fn adjust(State(app): St, Path(sku): Path<String>, headers: HeaderMap, body: Body) -> Answer {
     authorize(&app, &headers, Scope::Admin)?;
     let b: AdjustBody = parse(body)?;
-    let req = Request::AdjustStock {
+    let req = Request::AdjustStock(AdjustStock {
         sku,
         location: b.location,
         delta: b.delta,
         reason: b.reason,
-    };
+    });
     mutate(&app, &headers, Scope::Admin, req).await
 }
 
@@ -469,11 +482,11 @@ struct CustomerBody {
 async fn register(State(app): St, headers: HeaderMap, body: Body) -> Answer {
     authorize(&app, &headers, Scope::Admin)?;
     let b: CustomerBody = parse(body)?;
-    let req = Request::RegisterCustomer {
+    let req = Request::RegisterCustomer(RegisterCustomer {
         id: b.id,
         tier: b.tier,
         points: b.points,
-    };
+    });
     mutate(&app, &headers, Scope::Admin, req).await
 }
 

@@ -111,28 +111,85 @@ pub struct PlaceOrder {
     pub hold_reasons: Vec<String>,
 }
 
+/// Registers a customer (or changes their tier) with opening points.
+///
+/// The same value is the core command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RegisterCustomer {
+    /// Id.
+    pub id: String,
+    /// Tier.
+    #[serde(default)]
+    pub tier: Option<String>,
+    /// Opening points (0: none).
+    #[serde(default)]
+    pub points: i64,
+}
+
+/// Credits points to a customer.
+///
+/// The same value is the core command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EarnPoints {
+    /// Customer.
+    pub customer: String,
+    /// Points.
+    pub points: i64,
+    /// Why.
+    pub reason: String,
+}
+
+/// Holds an order for review.
+///
+/// The same value is the core command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HoldOrder {
+    /// Order.
+    pub order: String,
+    /// Why.
+    pub reasons: Vec<String>,
+}
+
+/// Sets a known customer's tags (sorted and deduplicated; replaces the earlier ones).
+///
+/// The same value is the core command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetCustomerTags {
+    /// Customer.
+    pub id: String,
+    /// Tags (each non-empty).
+    pub tags: Vec<String>,
+}
+
+/// An operation that names only an order: release, reject, cancel,
+/// complete (the core command and the engine request share it).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct OrderRef {
+    /// The order id.
+    pub order: String,
+}
+
+impl OrderRef {
+    /// Names `order`.
+    pub fn new(order: impl Into<String>) -> OrderRef {
+        OrderRef {
+            order: order.into(),
+        }
+    }
+}
+
 /// Every command a shop understands.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum Command {
     /// Registers a customer (or changes their tier) with opening points.
-    RegisterCustomer {
-        /// Id.
-        id: String,
-        /// Tier.
-        tier: Option<String>,
-        /// Opening points (0: none).
-        points: i64,
-    },
+    RegisterCustomer(RegisterCustomer),
     /// Credits points.
-    EarnPoints {
-        /// Customer.
-        customer: String,
-        /// Points.
-        points: i64,
-        /// Why.
-        reason: String,
-    },
+    EarnPoints(EarnPoints),
     /// Issues a coupon.
     IssueCoupon {
         /// Code.
@@ -158,27 +215,13 @@ pub enum Command {
         amount: Money,
     },
     /// Holds an order for review.
-    Hold {
-        /// Order.
-        order: String,
-        /// Why.
-        reasons: Vec<String>,
-    },
+    Hold(HoldOrder),
     /// Releases a held order.
-    Release {
-        /// Order.
-        order: String,
-    },
+    Release(OrderRef),
     /// Rejects a held order (cancels it).
-    Reject {
-        /// Order.
-        order: String,
-    },
+    Reject(OrderRef),
     /// Cancels an order before shipment; refund = what was paid.
-    Cancel {
-        /// Order.
-        order: String,
-    },
+    Cancel(OrderRef),
     /// Ships units (`None`: everything left).
     Ship {
         /// Order.
@@ -192,10 +235,7 @@ pub enum Command {
         order: String,
     },
     /// Confirms receipt.
-    Complete {
-        /// Order.
-        order: String,
-    },
+    Complete(OrderRef),
     /// Request, approval, receipt and refund of a return in one step.
     Return {
         /// Order.
@@ -291,12 +331,7 @@ pub enum Command {
     },
     /// Sets a known customer's tags (sorted and deduplicated; replaces the
     /// earlier ones).
-    SetCustomerTags {
-        /// Customer.
-        id: String,
-        /// Tags (each non-empty).
-        tags: Vec<String>,
-    },
+    SetCustomerTags(SetCustomerTags),
 }
 
 /// Discount a promotion gave across live orders.
@@ -409,7 +444,7 @@ impl Shop {
     /// applied.
     pub fn decide(&self, cmd: &Command, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
         match cmd {
-            Command::RegisterCustomer { id, tier, points } => {
+            Command::RegisterCustomer(RegisterCustomer { id, tier, points }) => {
                 let mut ev = vec![Event::Customer(CustomerEvent::Registered {
                     id: id.clone(),
                     tier: tier.clone(),
@@ -423,11 +458,11 @@ impl Shop {
                 }
                 Ok(ev)
             }
-            Command::EarnPoints {
+            Command::EarnPoints(EarnPoints {
                 customer,
                 points,
                 reason,
-            } => {
+            }) => {
                 if !self.customers.contains_key(customer) {
                     return Err(CoreError::UnknownCustomer(customer.clone()));
                 }
@@ -456,7 +491,7 @@ impl Shop {
                 .collect()),
             Command::Place(p) => self.decide_place(p, ctx),
             Command::Pay { order, amount } => self.decide_pay(order, *amount, ctx),
-            Command::Hold { order, reasons } => {
+            Command::Hold(HoldOrder { order, reasons }) => {
                 let o = self.order_ref(order)?;
                 o.check(OrderAction::Hold)?;
                 let mut ev = vec![Event::Order(OrderEvent::Held {
@@ -471,7 +506,7 @@ impl Shop {
                 }
                 Ok(ev)
             }
-            Command::Release { order } => {
+            Command::Release(OrderRef { order }) => {
                 let o = self.order_ref(order)?;
                 o.check(OrderAction::Release)?;
                 let back = o.held_from.unwrap_or(OrderStatus::PendingPayment);
@@ -492,8 +527,12 @@ impl Shop {
                 }
                 Ok(ev)
             }
-            Command::Reject { order } => self.decide_cancel(order, OrderAction::Reject, ctx),
-            Command::Cancel { order } => self.decide_cancel(order, OrderAction::Cancel, ctx),
+            Command::Reject(OrderRef { order }) => {
+                self.decide_cancel(order, OrderAction::Reject, ctx)
+            }
+            Command::Cancel(OrderRef { order }) => {
+                self.decide_cancel(order, OrderAction::Cancel, ctx)
+            }
             Command::Ship { order, lines } => self.decide_ship(order, lines.as_deref(), ctx),
             Command::Deliver { order } => {
                 self.order_ref(order)?.check(OrderAction::Deliver)?;
@@ -502,7 +541,7 @@ impl Shop {
                     at: ctx.now,
                 })])
             }
-            Command::Complete { order } => {
+            Command::Complete(OrderRef { order }) => {
                 self.order_ref(order)?.check(OrderAction::Complete)?;
                 Ok(vec![Event::Order(OrderEvent::Completed {
                     id: order.clone(),
@@ -562,7 +601,7 @@ impl Shop {
             Command::ExtendCoupon { code, valid_until } => Ok(vec![Event::Coupon(
                 self.coupons.decide_extend(code, *valid_until)?,
             )]),
-            Command::SetCustomerTags { id, tags } => {
+            Command::SetCustomerTags(SetCustomerTags { id, tags }) => {
                 if !self.customers.contains_key(id) {
                     return Err(CoreError::UnknownCustomer(id.clone()));
                 }

@@ -199,34 +199,86 @@ pub struct StockLine {
     pub qty: i64,
 }
 
+/// Creates or reconfigures a location of a SKU (safety stock, backorder permission, priority).
+///
+/// The same value is the stock command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfigureLocation {
+    /// SKU.
+    pub sku: String,
+    /// Location.
+    pub location: String,
+    /// Safety stock (≥ 0).
+    pub safety: i64,
+    /// Backorder permission.
+    pub backorder: bool,
+    /// Priority, higher first.
+    pub priority: i64,
+}
+
+/// Goods received, counted, damaged...: `delta` added to a location's on_hand.
+///
+/// The same value is the stock command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AdjustStock {
+    /// SKU.
+    pub sku: String,
+    /// Location (created with defaults when new and `delta` ≥ 0).
+    pub location: String,
+    /// Units added (negative: removed).
+    pub delta: i64,
+    /// Why (free text: "received", "count", "damage", "returned"...).
+    pub reason: String,
+}
+
+/// Sets `qty` units of a SKU aside for a channel.
+///
+/// The same value is the stock command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OpenQuota {
+    /// SKU.
+    pub sku: String,
+    /// Channel.
+    pub channel: String,
+    /// Units.
+    pub qty: i64,
+}
+
+/// Returns a channel quota's untaken units to the general pool.
+///
+/// The same value is the stock command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CloseQuota {
+    /// SKU.
+    pub sku: String,
+    /// Channel.
+    pub channel: String,
+}
+
+/// Sets or clears the low-stock threshold of a SKU.
+///
+/// The same value is the stock command and the engine request
+/// (`mercato::Request`), so the operation has one shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetLowStockThreshold {
+    /// SKU.
+    pub sku: String,
+    /// Threshold.
+    pub threshold: Option<i64>,
+}
+
 /// What may be asked of the stock ledger.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum StockCommand {
     /// Creates or reconfigures a location of a SKU.
-    Configure {
-        /// SKU.
-        sku: String,
-        /// Location.
-        location: String,
-        /// Safety stock (≥ 0).
-        safety: i64,
-        /// Backorder permission.
-        backorder: bool,
-        /// Priority, higher first.
-        priority: i64,
-    },
+    Configure(ConfigureLocation),
     /// Goods received, counted, damaged...: `delta` added to on_hand.
-    Adjust {
-        /// SKU.
-        sku: String,
-        /// Location (created with defaults when new and `delta` ≥ 0).
-        location: String,
-        /// Units added (negative: removed).
-        delta: i64,
-        /// Why (free text: "received", "count", "damage", "returned"...).
-        reason: String,
-    },
+    Adjust(AdjustStock),
     /// Holds stock for an order, all lines or nothing.
     Reserve {
         /// Reservation (order) id.
@@ -275,28 +327,11 @@ pub enum StockCommand {
         reason: String,
     },
     /// Sets `qty` units aside for `channel`.
-    OpenQuota {
-        /// SKU.
-        sku: String,
-        /// Channel.
-        channel: String,
-        /// Units.
-        qty: i64,
-    },
+    OpenQuota(OpenQuota),
     /// Returns a quota's untaken units to the general pool.
-    CloseQuota {
-        /// SKU.
-        sku: String,
-        /// Channel.
-        channel: String,
-    },
+    CloseQuota(CloseQuota),
     /// Sets or clears the low-stock threshold of a SKU.
-    SetLowStockThreshold {
-        /// SKU.
-        sku: String,
-        /// Threshold.
-        threshold: Option<i64>,
-    },
+    SetLowStockThreshold(SetLowStockThreshold),
 }
 
 /// What happened to stock.
@@ -532,13 +567,13 @@ impl StockLedger {
     /// The ledger is not changed; apply the events to move it.
     pub fn decide(&self, cmd: &StockCommand) -> Result<Vec<StockEvent>, CoreError> {
         let mut events = match cmd {
-            StockCommand::Configure {
+            StockCommand::Configure(ConfigureLocation {
                 sku,
                 location,
                 safety,
                 backorder,
                 priority,
-            } => {
+            }) => {
                 if *safety < 0 {
                     return Err(CoreError::InvalidQuantity {
                         what: format!("safety stock of {sku} at {location}"),
@@ -553,12 +588,12 @@ impl StockLedger {
                     priority: *priority,
                 }]
             }
-            StockCommand::Adjust {
+            StockCommand::Adjust(AdjustStock {
                 sku,
                 location,
                 delta,
                 reason,
-            } => self.decide_adjust(sku, location, *delta, reason)?,
+            }) => self.decide_adjust(sku, location, *delta, reason)?,
             StockCommand::Reserve {
                 id,
                 lines,
@@ -615,7 +650,7 @@ impl StockLedger {
                     reason: reason.clone(),
                 }]
             }
-            StockCommand::OpenQuota { sku, channel, qty } => {
+            StockCommand::OpenQuota(OpenQuota { sku, channel, qty }) => {
                 qty_ok(&format!("quota of {sku}"), *qty)?;
                 let s = self
                     .skus
@@ -641,7 +676,7 @@ impl StockLedger {
                     qty: *qty,
                 }]
             }
-            StockCommand::CloseQuota { sku, channel } => {
+            StockCommand::CloseQuota(CloseQuota { sku, channel }) => {
                 let q = self
                     .skus
                     .get(sku)
@@ -657,7 +692,7 @@ impl StockLedger {
                     returned: q.remaining(),
                 }]
             }
-            StockCommand::SetLowStockThreshold { sku, threshold } => {
+            StockCommand::SetLowStockThreshold(SetLowStockThreshold { sku, threshold }) => {
                 if !self.skus.contains_key(sku) {
                     return Err(CoreError::UnknownSku(sku.clone()));
                 }

@@ -10,7 +10,9 @@
 use chrono::{DateTime, Duration, Utc};
 use mercato_core::order::LineQty;
 use mercato_core::quote::{Adjustment, Stage};
+use mercato_core::shop::{OrderRef, RegisterCustomer};
 use mercato_core::shop::{PlaceOrder, StockCommit};
+use mercato_core::stock::AdjustStock;
 use mercato_core::stock::StockCommand;
 use mercato_core::{Command, Context, Currency, Event, Money, Quote, Shop, ShopConfig};
 use proptest::prelude::*;
@@ -121,13 +123,13 @@ proptest! {
         let mut orders: Vec<String> = Vec::new();
         let mut setup = vec![];
         for (i, c) in ["u0", "u1", "u2"].iter().enumerate() {
-            setup.push(Command::RegisterCustomer { id: (*c).into(), tier: None, points: 200 * i as i64 });
+            setup.push(Command::RegisterCustomer(RegisterCustomer { id: (*c).into(), tier: None, points: 200 * i as i64 }));
             setup.push(Command::IssueCoupon { code: "C1".into(), owner: None, usage_limit: Some(3), per_customer_limit: 2, valid_until: None });
         }
         setup.dedup();
         for (s, sku) in SKUS.iter().enumerate() {
-            setup.push(Command::Stock(StockCommand::Adjust { sku: (*sku).into(), location: "main".into(), delta: 20, reason: "received".into() }));
-            setup.push(Command::Stock(StockCommand::Adjust { sku: (*sku).into(), location: format!("w{s}"), delta: 3, reason: "received".into() }));
+            setup.push(Command::Stock(StockCommand::Adjust(AdjustStock { sku: (*sku).into(), location: "main".into(), delta: 20, reason: "received".into() })));
+            setup.push(Command::Stock(StockCommand::Adjust(AdjustStock { sku: (*sku).into(), location: format!("w{s}"), delta: 3, reason: "received".into() })));
         }
         let do_cmd = |shop: &mut Shop, log: &mut Vec<Event>, cmd: Command, now: DateTime<Utc>| {
             let ctx = Context { now, config: &config };
@@ -158,16 +160,16 @@ proptest! {
                     let amount = shop.order(&id).map(|o| o.payable()).unwrap_or(cny(1));
                     Command::Pay { order: id, amount }
                 }
-                Op::Cancel(i) => Command::Cancel { order: pick(i) },
-                Op::Release(i) => Command::Release { order: pick(i) },
-                Op::Reject(i) => Command::Reject { order: pick(i) },
+                Op::Cancel(i) => Command::Cancel(OrderRef { order: pick(i) }),
+                Op::Release(i) => Command::Release(OrderRef { order: pick(i) }),
+                Op::Reject(i) => Command::Reject(OrderRef { order: pick(i) }),
                 Op::Ship(i, q) => Command::Ship { order: pick(i), lines: q.map(|q| vec![LineQty { line: 0, qty: q }]) },
                 Op::Deliver(i) => Command::Deliver { order: pick(i) },
-                Op::Complete(i) => Command::Complete { order: pick(i) },
+                Op::Complete(i) => Command::Complete(OrderRef { order: pick(i) }),
                 Op::Return(i, q, restock) => Command::Return {
                     order: pick(i), return_id: format!("r{n}"), lines: vec![LineQty { line: 0, qty: q }], restock, owed_back: cny(0),
                 },
-                Op::Adjust(s, d) => Command::Stock(StockCommand::Adjust { sku: SKUS[s].into(), location: "main".into(), delta: d, reason: "count".into() }),
+                Op::Adjust(s, d) => Command::Stock(StockCommand::Adjust(AdjustStock { sku: SKUS[s].into(), location: "main".into(), delta: d, reason: "count".into() })),
                 Op::Tick(m) => { now += Duration::minutes(m); Command::Tick }
             };
             do_cmd(&mut shop, &mut log, cmd, now);

@@ -5,7 +5,9 @@ use chrono::{DateTime, Duration, Utc};
 use mercato_core::coupon::CouponStatus;
 use mercato_core::order::{LineQty, OrderStatus};
 use mercato_core::quote::{Adjustment, Stage};
+use mercato_core::shop::{HoldOrder, OrderRef, RegisterCustomer};
 use mercato_core::shop::{PlaceOrder, StockCommit};
+use mercato_core::stock::AdjustStock;
 use mercato_core::stock::StockCommand;
 use mercato_core::{Command, Context, CoreError, Currency, Money, Quote, Shop, ShopConfig};
 
@@ -30,18 +32,18 @@ impl World {
             config,
             now: t0(),
         };
-        w.run(Command::RegisterCustomer {
+        w.run(Command::RegisterCustomer(RegisterCustomer {
             id: "u1".into(),
             tier: None,
             points: 1000,
-        })
+        }))
         .unwrap();
-        w.run(Command::Stock(StockCommand::Adjust {
+        w.run(Command::Stock(StockCommand::Adjust(AdjustStock {
             sku: "kettle".into(),
             location: "main".into(),
             delta: 8,
             reason: "received".into(),
-        }))
+        })))
         .unwrap();
         w
     }
@@ -206,7 +208,9 @@ fn cancelling_a_paid_order_refunds_and_restocks() {
     })
     .unwrap();
     assert_eq!(w.level(), (6, 0, 6));
-    let ev = w.run(Command::Cancel { order: "o1".into() }).unwrap();
+    let ev = w
+        .run(Command::Cancel(OrderRef { order: "o1".into() }))
+        .unwrap();
     assert!(ev.iter().any(|e| matches!(e,
         mercato_core::Event::Order(mercato_core::order::OrderEvent::Cancelled { refund, .. }) if *refund == cny("243.00"))));
     assert_eq!(w.level(), (8, 0, 8));
@@ -219,7 +223,10 @@ fn cancelling_a_paid_order_refunds_and_restocks() {
             .status(Some("u1"), w.now),
         CouponStatus::Available
     );
-    assert!(w.run(Command::Cancel { order: "o1".into() }).is_err());
+    assert!(
+        w.run(Command::Cancel(OrderRef { order: "o1".into() }))
+            .is_err()
+    );
 }
 
 #[test]
@@ -250,7 +257,8 @@ fn partial_shipment_commits_per_unit_when_stock_commits_on_shipment() {
     assert_eq!(w.status("o1"), OrderStatus::PartiallyShipped);
     assert_eq!(w.level(), (7, 2, 5));
     assert!(
-        w.run(Command::Cancel { order: "o1".into() }).is_err(),
+        w.run(Command::Cancel(OrderRef { order: "o1".into() }))
+            .is_err(),
         "no cancel after shipment"
     );
     assert!(
@@ -414,7 +422,8 @@ fn hold_release_and_reject() {
         "a held order keeps its reservation"
     );
     assert_eq!(w.level(), (8, 1, 7));
-    w.run(Command::Release { order: "o1".into() }).unwrap();
+    w.run(Command::Release(OrderRef { order: "o1".into() }))
+        .unwrap();
     assert_eq!(w.status("o1"), OrderStatus::PendingPayment);
     let dl = w.shop.order("o1").unwrap().deadline.unwrap();
     assert_eq!(
@@ -422,12 +431,13 @@ fn hold_release_and_reject() {
         w.now + Duration::minutes(30),
         "deadline counts from the release"
     );
-    w.run(Command::Hold {
+    w.run(Command::Hold(HoldOrder {
         order: "o1".into(),
         reasons: vec!["manual".into()],
-    })
+    }))
     .unwrap();
-    w.run(Command::Reject { order: "o1".into() }).unwrap();
+    w.run(Command::Reject(OrderRef { order: "o1".into() }))
+        .unwrap();
     assert_eq!(w.status("o1"), OrderStatus::Cancelled);
     assert_eq!(w.level(), (8, 0, 8));
 }
@@ -545,10 +555,10 @@ fn every_refused_transition_is_a_typed_error() {
             w.place("o1", 2, None).unwrap();
             for s in &steps {
                 let cmd = match *s {
-                    "hold" => Command::Hold {
+                    "hold" => Command::Hold(HoldOrder {
                         order: "o1".into(),
                         reasons: vec!["x".into()],
-                    },
+                    }),
                     "pay" => Command::Pay {
                         order: "o1".into(),
                         amount: cny("258.00"),
@@ -558,8 +568,8 @@ fn every_refused_transition_is_a_typed_error() {
                         lines: None,
                     },
                     "deliver" => Command::Deliver { order: "o1".into() },
-                    "complete" => Command::Complete { order: "o1".into() },
-                    "cancel" => Command::Cancel { order: "o1".into() },
+                    "complete" => Command::Complete(OrderRef { order: "o1".into() }),
+                    "cancel" => Command::Cancel(OrderRef { order: "o1".into() }),
                     _ => {
                         w.now += Duration::hours(1);
                         Command::Tick
@@ -573,19 +583,19 @@ fn every_refused_transition_is_a_typed_error() {
                     order: "o1".into(),
                     amount: cny("258.00"),
                 },
-                A::Hold => Command::Hold {
+                A::Hold => Command::Hold(HoldOrder {
                     order: "o1".into(),
                     reasons: vec![],
-                },
-                A::Release => Command::Release { order: "o1".into() },
-                A::Reject => Command::Reject { order: "o1".into() },
-                A::Cancel => Command::Cancel { order: "o1".into() },
+                }),
+                A::Release => Command::Release(OrderRef { order: "o1".into() }),
+                A::Reject => Command::Reject(OrderRef { order: "o1".into() }),
+                A::Cancel => Command::Cancel(OrderRef { order: "o1".into() }),
                 A::Ship => Command::Ship {
                     order: "o1".into(),
                     lines: None,
                 },
                 A::Deliver => Command::Deliver { order: "o1".into() },
-                A::Complete => Command::Complete { order: "o1".into() },
+                A::Complete => Command::Complete(OrderRef { order: "o1".into() }),
                 A::Return => Command::Return {
                     order: "o1".into(),
                     return_id: "r".into(),

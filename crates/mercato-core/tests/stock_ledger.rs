@@ -6,6 +6,9 @@
 // reads its environment (`MERCATO_PROPTEST_CASES`).
 #![allow(clippy::disallowed_methods, clippy::disallowed_types)]
 
+use mercato_core::stock::{
+    AdjustStock, CloseQuota, ConfigureLocation, OpenQuota, SetLowStockThreshold,
+};
 use std::collections::{BTreeMap, BTreeSet};
 
 use chrono::{DateTime, Duration, Utc};
@@ -32,24 +35,24 @@ fn setup(locs: &[(&str, i64, i64, bool, i64)]) -> StockLedger {
     for (loc, on_hand, safety, backorder, priority) in locs {
         run(
             &mut l,
-            StockCommand::Configure {
+            StockCommand::Configure(ConfigureLocation {
                 sku: "a".into(),
                 location: (*loc).into(),
                 safety: *safety,
                 backorder: *backorder,
                 priority: *priority,
-            },
+            }),
         )
         .unwrap();
         if *on_hand > 0 {
             run(
                 &mut l,
-                StockCommand::Adjust {
+                StockCommand::Adjust(AdjustStock {
                     sku: "a".into(),
                     location: (*loc).into(),
                     delta: *on_hand,
                     reason: "received".into(),
-                },
+                }),
             )
             .unwrap();
         }
@@ -185,32 +188,32 @@ fn adjust_cannot_take_on_hand_below_reserved() {
     let mut l = setup(&[("main", 5, 0, false, 0)]);
     run(&mut l, reserve("r1", 3, None)).unwrap();
     assert!(matches!(
-        l.decide(&StockCommand::Adjust {
+        l.decide(&StockCommand::Adjust(AdjustStock {
             sku: "a".into(),
             location: "main".into(),
             delta: -3,
             reason: "damage".into()
-        }),
+        })),
         Err(CoreError::InsufficientStock { .. })
     ));
     run(
         &mut l,
-        StockCommand::Adjust {
+        StockCommand::Adjust(AdjustStock {
             sku: "a".into(),
             location: "main".into(),
             delta: -2,
             reason: "damage".into(),
-        },
+        }),
     )
     .unwrap();
     assert_eq!(l.level("a").on_hand, 3);
     assert!(
-        l.decide(&StockCommand::Adjust {
+        l.decide(&StockCommand::Adjust(AdjustStock {
             sku: "a".into(),
             location: "nowhere".into(),
             delta: -1,
             reason: "x".into()
-        })
+        }))
         .is_err()
     );
 }
@@ -297,20 +300,20 @@ fn commit_release_and_expiry_each_end_a_reservation_once() {
 fn channel_quota_is_reserved_for_its_channel_and_returns_on_close() {
     let mut l = setup(&[("main", 10, 0, false, 0)]);
     assert!(
-        l.decide(&StockCommand::OpenQuota {
+        l.decide(&StockCommand::OpenQuota(OpenQuota {
             sku: "a".into(),
             channel: "flash".into(),
             qty: 11
-        })
+        }))
         .is_err()
     );
     run(
         &mut l,
-        StockCommand::OpenQuota {
+        StockCommand::OpenQuota(OpenQuota {
             sku: "a".into(),
             channel: "flash".into(),
             qty: 6,
-        },
+        }),
     )
     .unwrap();
     assert_eq!(l.level("a").available, 4, "quota units are set aside");
@@ -338,10 +341,10 @@ fn channel_quota_is_reserved_for_its_channel_and_returns_on_close() {
     assert!(l.decide(&reserve("web2", 1, Some("web"))).is_err());
     let ev = run(
         &mut l,
-        StockCommand::CloseQuota {
+        StockCommand::CloseQuota(CloseQuota {
             sku: "a".into(),
             channel: "flash".into(),
-        },
+        }),
     )
     .unwrap();
     assert!(matches!(
@@ -357,10 +360,10 @@ fn low_stock_event_when_available_crosses_the_threshold() {
     let mut l = setup(&[("main", 10, 0, false, 0)]);
     run(
         &mut l,
-        StockCommand::SetLowStockThreshold {
+        StockCommand::SetLowStockThreshold(SetLowStockThreshold {
             sku: "a".into(),
             threshold: Some(3),
-        },
+        }),
     )
     .unwrap();
     let low = |ev: &[StockEvent]| ev.iter().any(|e| matches!(e, StockEvent::LowStock { .. }));
@@ -436,9 +439,9 @@ proptest! {
         let mut l = StockLedger::new();
         for (i, (on_hand, safety, backorder, priority)) in layout.iter().enumerate() {
             let (sku, loc) = (SKUS[i / 3], LOCS[i % 3]);
-            run(&mut l, StockCommand::Configure { sku: sku.into(), location: loc.into(), safety: *safety, backorder: *backorder, priority: *priority }).unwrap();
+            run(&mut l, StockCommand::Configure(ConfigureLocation { sku: sku.into(), location: loc.into(), safety: *safety, backorder: *backorder, priority: *priority })).unwrap();
             if *on_hand > 0 {
-                run(&mut l, StockCommand::Adjust { sku: sku.into(), location: loc.into(), delta: *on_hand, reason: "received".into() }).unwrap();
+                run(&mut l, StockCommand::Adjust(AdjustStock { sku: sku.into(), location: loc.into(), delta: *on_hand, reason: "received".into() })).unwrap();
             }
         }
         let mut ids: Vec<String> = Vec::new();
@@ -447,7 +450,7 @@ proptest! {
         for (n, op) in ops.into_iter().enumerate() {
             let pick = |i: usize| ids.get(i % ids.len().max(1)).cloned().unwrap_or_default();
             let cmd = match op {
-                Op::Adjust(s, loc, d) => StockCommand::Adjust { sku: SKUS[s].into(), location: LOCS[loc].into(), delta: d, reason: "count".into() },
+                Op::Adjust(s, loc, d) => StockCommand::Adjust(AdjustStock { sku: SKUS[s].into(), location: LOCS[loc].into(), delta: d, reason: "count".into() }),
                 Op::Reserve(lines, flash) => StockCommand::Reserve {
                     id: format!("r{n}"),
                     lines: lines.iter().map(|(s, q)| StockLine { sku: SKUS[*s].into(), qty: *q }).collect(),
@@ -465,8 +468,8 @@ proptest! {
                     let id = pick(i);
                     StockCommand::Restock { id: id.clone(), allocations: sold.get(&id).cloned().unwrap_or_default(), reason: "returned".into() }
                 }
-                Op::OpenQuota(s, q) => StockCommand::OpenQuota { sku: SKUS[s].into(), channel: "flash".into(), qty: q },
-                Op::CloseQuota(s) => StockCommand::CloseQuota { sku: SKUS[s].into(), channel: "flash".into() },
+                Op::OpenQuota(s, q) => StockCommand::OpenQuota(OpenQuota { sku: SKUS[s].into(), channel: "flash".into(), qty: q }),
+                Op::CloseQuota(s) => StockCommand::CloseQuota(CloseQuota { sku: SKUS[s].into(), channel: "flash".into() }),
             };
             let before = l.clone();
             match l.decide(&cmd) {
@@ -518,12 +521,12 @@ proptest! {
 }
 
 fn adjust(sku: &str, location: &str, delta: i64) -> StockCommand {
-    StockCommand::Adjust {
+    StockCommand::Adjust(AdjustStock {
         sku: sku.into(),
         location: location.into(),
         delta,
         reason: "count".into(),
-    }
+    })
 }
 
 /// Issue 11: two locations at `i64::MAX` summed to −2. The adjustment that

@@ -18,6 +18,7 @@
 //! with (if any) and compare the [`ExpectedOutcome`] with what the engine
 //! did. [`crate::runner::ModelRunner`] does all of that.
 
+use mercato::{AdjustStock, HoldOrder, OpenQuota, OrderRef};
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
@@ -133,11 +134,11 @@ impl ShopSetup {
         }
         for q in &self.quotas {
             engine.execute(
-                &Request::OpenQuota {
+                &Request::OpenQuota(OpenQuota {
                     sku: q.sku.clone(),
                     channel: q.channel.clone(),
                     qty: q.qty,
-                },
+                }),
                 None,
             )?;
         }
@@ -637,19 +638,19 @@ impl ReferenceModel {
                     amount: crate::util::dec(if *exact { payable } else { payable + 1 }),
                 }
             }
-            Step::Hold { order } => Request::Hold {
+            Step::Hold { order } => Request::Hold(HoldOrder {
                 order: order_id(*order),
                 reasons: vec!["manual".into()],
-            },
-            Step::Release { order } => Request::Release {
+            }),
+            Step::Release { order } => Request::Release(OrderRef {
                 order: order_id(*order),
-            },
-            Step::Reject { order } => Request::Reject {
+            }),
+            Step::Reject { order } => Request::Reject(OrderRef {
                 order: order_id(*order),
-            },
-            Step::Cancel { order } => Request::Cancel {
+            }),
+            Step::Cancel { order } => Request::Cancel(OrderRef {
                 order: order_id(*order),
-            },
+            }),
             Step::Ship { order, lines } => Request::Ship {
                 order: order_id(*order),
                 lines: lines.as_ref().map(|l| line_qtys(l)),
@@ -657,9 +658,9 @@ impl ReferenceModel {
             Step::Deliver { order } => Request::Deliver {
                 order: order_id(*order),
             },
-            Step::Complete { order } => Request::Complete {
+            Step::Complete { order } => Request::Complete(OrderRef {
                 order: order_id(*order),
-            },
+            }),
             Step::Return {
                 order,
                 lines,
@@ -677,12 +678,12 @@ impl ReferenceModel {
                 sku,
                 location,
                 delta,
-            } => Request::AdjustStock {
+            } => Request::AdjustStock(AdjustStock {
                 sku: pick(&self.catalog, *sku).unwrap_or_else(|| "zz-unknown".into()),
                 location: format!("l{}", location % 4),
                 delta: *delta,
                 reason: "count".into(),
-            },
+            }),
         })
     }
 
@@ -1354,12 +1355,12 @@ impl ReferenceModel {
     }
 
     fn adjust(&mut self, step: &Step) -> ExpectedOutcome {
-        let Some(Request::AdjustStock {
+        let Some(Request::AdjustStock(AdjustStock {
             sku,
             location,
             delta,
             ..
-        }) = self.request(step)
+        })) = self.request(step)
         else {
             return ExpectedOutcome::Inconsistent("not an adjustment".into());
         };

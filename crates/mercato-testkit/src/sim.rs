@@ -22,6 +22,7 @@
 //! Everything runs on one thread, so a seed replays the same run: a
 //! failure prints the seed and the command that reproduces it.
 
+use mercato::{AdjustStock, OrderRef};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;
@@ -308,7 +309,7 @@ impl Sim {
                 amount: o.payable().amount(),
             },
             (OrderStatus::PendingPayment | OrderStatus::Paid, _) if kind >= 8 => {
-                Request::Cancel { order: id }
+                Request::Cancel(OrderRef { order: id })
             }
             (OrderStatus::Paid, _) => Request::Ship {
                 order: id,
@@ -356,12 +357,12 @@ impl Sim {
                 (Request::Tick, None)
             }
             _ => (
-                Request::AdjustStock {
+                Request::AdjustStock(AdjustStock {
                     sku: (*self.pick(&SKUS)).to_string(),
                     location: "main".into(),
                     delta: self.rng.random_range(1..=2),
                     reason: "restock".into(),
-                },
+                }),
                 None,
             ),
         }

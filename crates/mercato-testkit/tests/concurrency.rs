@@ -4,6 +4,7 @@
 //! successful commands in log order on a fresh engine (same answers, same
 //! shop state).
 
+use mercato::OrderRef;
 use std::sync::Arc;
 
 use mercato::core::Event;
@@ -83,9 +84,9 @@ fn worker<S: Store + 'static>(
                     amount: o.payable().amount(),
                 }
             }
-            3 if !mine.is_empty() => Request::Cancel {
+            3 if !mine.is_empty() => Request::Cancel(OrderRef {
                 order: mine[rng.next(mine.len() as u64) as usize].clone(),
-            },
+            }),
             _ => continue,
         };
         if let Ok(resp) = engine.execute(&req, None) {
@@ -100,7 +101,7 @@ fn log_position(positions: &[(String, &'static str, u64)], req: &Request) -> u64
     let (order, kind) = match req {
         Request::PlaceOrder(p) => (p.id.as_str(), "placed"),
         Request::Pay { order, .. } => (order.as_str(), "paid"),
-        Request::Cancel { order } => (order.as_str(), "cancelled"),
+        Request::Cancel(OrderRef { order }) => (order.as_str(), "cancelled"),
         _ => return u64::MAX,
     };
     positions

@@ -3,6 +3,7 @@
 //! events are applied, build the [`Response`]. Pure functions of the state
 //! and `now`: the engine wraps them with locking, storage and retries.
 
+use crate::request::{AdjustStock, HoldOrder, OrderRef};
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -144,90 +145,31 @@ pub(crate) fn decide(
             )?);
             Ok(ev)
         }
-        Request::RegisterCustomer { id, tier, points } => shop_decide(
-            st,
-            &Command::RegisterCustomer {
-                id: id.clone(),
-                tier: tier.clone(),
-                points: *points,
-            },
-            now,
-        ),
-        Request::EarnPoints {
-            customer,
-            points,
-            reason,
-        } => shop_decide(
-            st,
-            &Command::EarnPoints {
-                customer: customer.clone(),
-                points: *points,
-                reason: reason.clone(),
-            },
-            now,
-        ),
-        Request::ConfigureLocation {
-            sku,
-            location,
-            safety,
-            backorder,
-            priority,
-        } => shop_decide(
-            st,
-            &Command::Stock(StockCommand::Configure {
-                sku: sku.clone(),
-                location: location.clone(),
-                safety: *safety,
-                backorder: *backorder,
-                priority: *priority,
-            }),
-            now,
-        ),
-        Request::AdjustStock {
-            sku,
-            location,
-            delta,
-            reason,
-        } => {
-            if let Some(rules) = &st.rules
-                && rules.item(sku).is_none()
-            {
-                return Err(CoreError::UnknownSku(sku.clone()).into());
-            }
-            shop_decide(
-                st,
-                &Command::Stock(StockCommand::Adjust {
-                    sku: sku.clone(),
-                    location: location.clone(),
-                    delta: *delta,
-                    reason: reason.clone(),
-                }),
-                now,
-            )
+        // Requests whose value is the core command itself.
+        Request::RegisterCustomer(c) => shop_decide(st, &Command::RegisterCustomer(c.clone()), now),
+        Request::EarnPoints(c) => shop_decide(st, &Command::EarnPoints(c.clone()), now),
+        Request::ConfigureLocation(c) => {
+            shop_decide(st, &Command::Stock(StockCommand::Configure(c.clone())), now)
         }
-        Request::OpenQuota { sku, channel, qty } => shop_decide(
+        Request::AdjustStock(c) => {
+            if let Some(rules) = &st.rules
+                && rules.item(&c.sku).is_none()
+            {
+                return Err(CoreError::UnknownSku(c.sku.clone()).into());
+            }
+            shop_decide(st, &Command::Stock(StockCommand::Adjust(c.clone())), now)
+        }
+        Request::OpenQuota(c) => {
+            shop_decide(st, &Command::Stock(StockCommand::OpenQuota(c.clone())), now)
+        }
+        Request::CloseQuota(c) => shop_decide(
             st,
-            &Command::Stock(StockCommand::OpenQuota {
-                sku: sku.clone(),
-                channel: channel.clone(),
-                qty: *qty,
-            }),
+            &Command::Stock(StockCommand::CloseQuota(c.clone())),
             now,
         ),
-        Request::CloseQuota { sku, channel } => shop_decide(
+        Request::SetLowStockThreshold(c) => shop_decide(
             st,
-            &Command::Stock(StockCommand::CloseQuota {
-                sku: sku.clone(),
-                channel: channel.clone(),
-            }),
-            now,
-        ),
-        Request::SetLowStockThreshold { sku, threshold } => shop_decide(
-            st,
-            &Command::Stock(StockCommand::SetLowStockThreshold {
-                sku: sku.clone(),
-                threshold: *threshold,
-            }),
+            &Command::Stock(StockCommand::SetLowStockThreshold(c.clone())),
             now,
         ),
         Request::PlaceOrder(p) => {
@@ -294,35 +236,10 @@ pub(crate) fn decide(
                 now,
             )
         }
-        Request::Hold { order, reasons } => shop_decide(
-            st,
-            &Command::Hold {
-                order: order.clone(),
-                reasons: reasons.clone(),
-            },
-            now,
-        ),
-        Request::Release { order } => shop_decide(
-            st,
-            &Command::Release {
-                order: order.clone(),
-            },
-            now,
-        ),
-        Request::Reject { order } => shop_decide(
-            st,
-            &Command::Reject {
-                order: order.clone(),
-            },
-            now,
-        ),
-        Request::Cancel { order } => shop_decide(
-            st,
-            &Command::Cancel {
-                order: order.clone(),
-            },
-            now,
-        ),
+        Request::Hold(c) => shop_decide(st, &Command::Hold(c.clone()), now),
+        Request::Release(c) => shop_decide(st, &Command::Release(c.clone()), now),
+        Request::Reject(c) => shop_decide(st, &Command::Reject(c.clone()), now),
+        Request::Cancel(c) => shop_decide(st, &Command::Cancel(c.clone()), now),
         Request::Ship { order, lines } => shop_decide(
             st,
             &Command::Ship {
@@ -338,13 +255,7 @@ pub(crate) fn decide(
             },
             now,
         ),
-        Request::Complete { order } => shop_decide(
-            st,
-            &Command::Complete {
-                order: order.clone(),
-            },
-            now,
-        ),
+        Request::Complete(c) => shop_decide(st, &Command::Complete(c.clone()), now),
         Request::Return {
             order,
             lines,
@@ -386,18 +297,11 @@ pub(crate) fn decide(
             Some(cmd) => shop_decide(st, &cmd?, now),
             None => Err(EngineError::Internal("not a loyalty request".into())),
         },
-        Request::SetCustomerTags { id, tags } => {
-            if tags.iter().any(String::is_empty) {
+        Request::SetCustomerTags(c) => {
+            if c.tags.iter().any(String::is_empty) {
                 return Err(EngineError::InvalidInput("a customer tag is empty".into()));
             }
-            shop_decide(
-                st,
-                &Command::SetCustomerTags {
-                    id: id.clone(),
-                    tags: tags.clone(),
-                },
-                now,
-            )
+            shop_decide(st, &Command::SetCustomerTags(c.clone()), now)
         }
         Request::ChangePrice { .. }
         | Request::SetSellable { .. }
@@ -549,7 +453,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
                 None => Response::Done,
             }
         }
-        Request::Cancel { order } | Request::Reject { order } => {
+        Request::Cancel(OrderRef { order }) | Request::Reject(OrderRef { order }) => {
             let refund = events.iter().find_map(|e| match e {
                 LogEvent::Core(Event::Order(OrderEvent::Cancelled { refund, .. })) => Some(*refund),
                 _ => None,
@@ -584,15 +488,15 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
             })
             .unwrap_or(Response::Done),
         Request::Pay { order, .. }
-        | Request::Hold { order, .. }
-        | Request::Release { order }
+        | Request::Hold(HoldOrder { order, .. })
+        | Request::Release(OrderRef { order })
         | Request::Ship { order, .. }
         | Request::Deliver { order }
-        | Request::Complete { order } => Response::Status {
+        | Request::Complete(OrderRef { order }) => Response::Status {
             order: order.clone(),
             status: status(order),
         },
-        Request::AdjustStock { sku, location, .. } => Response::Stock {
+        Request::AdjustStock(AdjustStock { sku, location, .. }) => Response::Stock {
             sku: sku.clone(),
             location: location.clone(),
             on_hand: st

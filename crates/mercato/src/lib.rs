@@ -74,6 +74,10 @@ pub use mercato_core::{Currency, ErrorKind, Money, Rounding, apportion};
 pub use plan::CONFIG_STREAM;
 pub use request::IssuedCode;
 pub use request::{
+    AdjustStock, CloseQuota, ConfigureLocation, EarnPoints, HoldOrder, OpenQuota, OrderRef,
+    RegisterCustomer, SetCustomerTags, SetLowStockThreshold,
+};
+pub use request::{
     Cancellation, PlaceOrderRequest, PlacedOrder, Request, ReservationView, Response, ReturnRefund,
     TickReport,
 };

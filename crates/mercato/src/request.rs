@@ -15,6 +15,13 @@ use serde::{Deserialize, Serialize};
 pub use crate::aftersale::{AfterSaleAnswer, PaymentReceipt, RefundReceipt};
 use crate::settings::Settings;
 use mercato_core::aftersale::{AfterSaleAction, AfterSaleKind};
+/// Operations whose request is the core command itself (one shape per
+/// operation: the engine hashes, logs and decides the same value).
+pub use mercato_core::shop::{EarnPoints, HoldOrder, OrderRef, RegisterCustomer, SetCustomerTags};
+/// Stock operations whose request is the stock command itself.
+pub use mercato_core::stock::{
+    AdjustStock, CloseQuota, ConfigureLocation, OpenQuota, SetLowStockThreshold,
+};
 
 /// Placing an order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,72 +135,19 @@ pub enum Request {
         coupon: Coupon,
     },
     /// Registers a customer with opening points.
-    RegisterCustomer {
-        /// Id.
-        id: String,
-        /// Tier.
-        #[serde(default)]
-        tier: Option<String>,
-        /// Opening points.
-        #[serde(default)]
-        points: i64,
-    },
+    RegisterCustomer(RegisterCustomer),
     /// Credits points.
-    EarnPoints {
-        /// Customer.
-        customer: String,
-        /// Points.
-        points: i64,
-        /// Why.
-        reason: String,
-    },
+    EarnPoints(EarnPoints),
     /// Creates or reconfigures a stock location of a SKU.
-    ConfigureLocation {
-        /// SKU.
-        sku: String,
-        /// Location.
-        location: String,
-        /// Safety stock.
-        safety: i64,
-        /// Backorder permission.
-        backorder: bool,
-        /// Priority (higher first).
-        priority: i64,
-    },
+    ConfigureLocation(ConfigureLocation),
     /// Adds (or removes) units at a location.
-    AdjustStock {
-        /// SKU.
-        sku: String,
-        /// Location.
-        location: String,
-        /// Units added; negative removes.
-        delta: i64,
-        /// Why.
-        reason: String,
-    },
+    AdjustStock(AdjustStock),
     /// Sets units of a SKU aside for a channel.
-    OpenQuota {
-        /// SKU.
-        sku: String,
-        /// Channel.
-        channel: String,
-        /// Units.
-        qty: i64,
-    },
+    OpenQuota(OpenQuota),
     /// Returns a channel quota's remainder to the general pool.
-    CloseQuota {
-        /// SKU.
-        sku: String,
-        /// Channel.
-        channel: String,
-    },
+    CloseQuota(CloseQuota),
     /// Sets the low-stock threshold of a SKU.
-    SetLowStockThreshold {
-        /// SKU.
-        sku: String,
-        /// Threshold.
-        threshold: Option<i64>,
-    },
+    SetLowStockThreshold(SetLowStockThreshold),
     /// Prices the cart and places the order.
     PlaceOrder(PlaceOrderRequest),
     /// Pays an order.
@@ -207,27 +161,13 @@ pub enum Request {
         amount: Decimal,
     },
     /// Holds an order for review.
-    Hold {
-        /// Order.
-        order: String,
-        /// Why.
-        reasons: Vec<String>,
-    },
+    Hold(HoldOrder),
     /// Releases a held order.
-    Release {
-        /// Order.
-        order: String,
-    },
+    Release(OrderRef),
     /// Rejects a held order.
-    Reject {
-        /// Order.
-        order: String,
-    },
+    Reject(OrderRef),
     /// Cancels an order before shipment.
-    Cancel {
-        /// Order.
-        order: String,
-    },
+    Cancel(OrderRef),
     /// Ships units (`None`: everything left).
     Ship {
         /// Order.
@@ -242,10 +182,7 @@ pub enum Request {
         order: String,
     },
     /// Confirms receipt.
-    Complete {
-        /// Order.
-        order: String,
-    },
+    Complete(OrderRef),
     /// Returns units (request, approval, receipt and refund in one step).
     Return {
         /// Order.
@@ -415,12 +352,7 @@ pub enum Request {
         promotion: Promotion,
     },
     /// Sets a customer's tags (replacing the earlier ones).
-    SetCustomerTags {
-        /// Customer id.
-        id: String,
-        /// Tags.
-        tags: Vec<String>,
-    },
+    SetCustomerTags(SetCustomerTags),
 }
 
 impl Request {
@@ -432,22 +364,22 @@ impl Request {
             Request::AddCatalogItem { .. } => "add_catalog_item",
             Request::AddPromotion { .. } => "add_promotion",
             Request::AddCoupon { .. } => "add_coupon",
-            Request::RegisterCustomer { .. } => "register_customer",
-            Request::EarnPoints { .. } => "earn_points",
-            Request::ConfigureLocation { .. } => "configure_location",
-            Request::AdjustStock { .. } => "adjust_stock",
-            Request::OpenQuota { .. } => "open_quota",
-            Request::CloseQuota { .. } => "close_quota",
-            Request::SetLowStockThreshold { .. } => "set_low_stock_threshold",
+            Request::RegisterCustomer(RegisterCustomer { .. }) => "register_customer",
+            Request::EarnPoints(EarnPoints { .. }) => "earn_points",
+            Request::ConfigureLocation(ConfigureLocation { .. }) => "configure_location",
+            Request::AdjustStock(AdjustStock { .. }) => "adjust_stock",
+            Request::OpenQuota(OpenQuota { .. }) => "open_quota",
+            Request::CloseQuota(CloseQuota { .. }) => "close_quota",
+            Request::SetLowStockThreshold(SetLowStockThreshold { .. }) => "set_low_stock_threshold",
             Request::PlaceOrder(_) => "place_order",
             Request::Pay { .. } => "pay",
-            Request::Hold { .. } => "hold",
-            Request::Release { .. } => "release",
-            Request::Reject { .. } => "reject",
-            Request::Cancel { .. } => "cancel",
+            Request::Hold(HoldOrder { .. }) => "hold",
+            Request::Release(OrderRef { .. }) => "release",
+            Request::Reject(OrderRef { .. }) => "reject",
+            Request::Cancel(OrderRef { .. }) => "cancel",
             Request::Ship { .. } => "ship",
             Request::Deliver { .. } => "deliver",
-            Request::Complete { .. } => "complete",
+            Request::Complete(OrderRef { .. }) => "complete",
             Request::Return { .. } => "return",
             Request::Tick => "tick",
             Request::RecordPayment { .. } => "record_payment",
@@ -467,7 +399,7 @@ impl Request {
             Request::PausePromotion { .. } => "pause_promotion",
             Request::ResumePromotion { .. } => "resume_promotion",
             Request::ReplacePromotion { .. } => "replace_promotion",
-            Request::SetCustomerTags { .. } => "set_customer_tags",
+            Request::SetCustomerTags(SetCustomerTags { .. }) => "set_customer_tags",
         }
     }
 
@@ -476,13 +408,13 @@ impl Request {
         match self {
             Request::PlaceOrder(p) => Some(&p.id),
             Request::Pay { order, .. }
-            | Request::Hold { order, .. }
-            | Request::Release { order }
-            | Request::Reject { order }
-            | Request::Cancel { order }
+            | Request::Hold(HoldOrder { order, .. })
+            | Request::Release(OrderRef { order })
+            | Request::Reject(OrderRef { order })
+            | Request::Cancel(OrderRef { order })
             | Request::Ship { order, .. }
             | Request::Deliver { order }
-            | Request::Complete { order }
+            | Request::Complete(OrderRef { order })
             | Request::Return { order, .. }
             | Request::RecordPayment { order, .. }
             | Request::RequestAfterSale { order, .. }

@@ -2,6 +2,7 @@
 //! concurrent callers that cannot oversell or over-use a coupon, reopening
 //! and snapshots that rebuild the same state.
 
+use mercato::AdjustStock;
 use std::sync::Arc;
 
 use mercato::core::Currency;
@@ -185,12 +186,12 @@ fn bad_input_is_a_typed_error_and_stores_nothing() {
             "invalid_transition",
         ),
         (
-            Request::AdjustStock {
+            Request::AdjustStock(AdjustStock {
                 sku: "tea".into(),
                 location: "main".into(),
                 delta: -100,
                 reason: "x".into(),
-            },
+            }),
             "insufficient_stock",
         ),
         (

@@ -3,6 +3,7 @@
 //! never move back, checkpoints in the store), waits woken by commits, and
 //! the feed across two processes on PostgreSQL (`LISTEN/NOTIFY`).
 
+use mercato::SetLowStockThreshold;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -478,10 +479,10 @@ fn shop() -> Engine<MemoryStore, ManualClock> {
     engine.adjust_stock("tea", "main", 4, "received").unwrap();
     engine
         .execute(
-            &Request::SetLowStockThreshold {
+            &Request::SetLowStockThreshold(SetLowStockThreshold {
                 sku: "tea".into(),
                 threshold: Some(1),
-            },
+            }),
             None,
         )
         .unwrap();

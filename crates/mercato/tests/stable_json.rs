@@ -118,3 +118,76 @@ fn requests_and_responses_keep_their_json() {
         assert_eq!(resp, wresp, "the answer to {r}");
     }
 }
+
+/// The operations whose request is the core command itself (issue 15,
+/// "one shape per operation") encode exactly as the field-by-field request
+/// variants they replaced: same `op`, same fields in the same order, the
+/// same defaults when a field is left out. The strings are the encodings of
+/// the earlier variants, whose fields were declared in this order.
+#[test]
+fn shared_shape_requests_keep_their_json() {
+    let cases: Vec<(&str, &str)> = vec![
+        (
+            r#"{"op": "configure_location", "sku": "tea", "location": "north", "safety": 2, "backorder": false, "priority": 5}"#,
+            r#"{"op":"configure_location","sku":"tea","location":"north","safety":2,"backorder":false,"priority":5}"#,
+        ),
+        (
+            r#"{"op": "open_quota", "sku": "tea", "channel": "app", "qty": 3}"#,
+            r#"{"op":"open_quota","sku":"tea","channel":"app","qty":3}"#,
+        ),
+        (
+            r#"{"op": "close_quota", "sku": "tea", "channel": "app"}"#,
+            r#"{"op":"close_quota","sku":"tea","channel":"app"}"#,
+        ),
+        (
+            r#"{"op": "set_low_stock_threshold", "sku": "tea", "threshold": 4}"#,
+            r#"{"op":"set_low_stock_threshold","sku":"tea","threshold":4}"#,
+        ),
+        (
+            r#"{"op": "set_low_stock_threshold", "sku": "tea", "threshold": null}"#,
+            r#"{"op":"set_low_stock_threshold","sku":"tea","threshold":null}"#,
+        ),
+        // Tier and points default when left out, as before.
+        (
+            r#"{"op": "register_customer", "id": "u2"}"#,
+            r#"{"op":"register_customer","id":"u2","tier":null,"points":0}"#,
+        ),
+        (
+            r#"{"op": "earn_points", "customer": "u1", "points": 5, "reason": "review"}"#,
+            r#"{"op":"earn_points","customer":"u1","points":5,"reason":"review"}"#,
+        ),
+        (
+            r#"{"op": "hold", "order": "o1", "reasons": ["manual"]}"#,
+            r#"{"op":"hold","order":"o1","reasons":["manual"]}"#,
+        ),
+        (
+            r#"{"op": "release", "order": "o1"}"#,
+            r#"{"op":"release","order":"o1"}"#,
+        ),
+        (
+            r#"{"op": "reject", "order": "o1"}"#,
+            r#"{"op":"reject","order":"o1"}"#,
+        ),
+        (
+            r#"{"op": "complete", "order": "o1"}"#,
+            r#"{"op":"complete","order":"o1"}"#,
+        ),
+        (
+            r#"{"op": "set_customer_tags", "id": "u1", "tags": ["vip"]}"#,
+            r#"{"op":"set_customer_tags","id":"u1","tags":["vip"]}"#,
+        ),
+    ];
+    for (input, want) in cases {
+        let req: Request = json(input);
+        assert_eq!(serde_json::to_string(&req).unwrap(), want, "{input}");
+    }
+    // And the Rust value is the core command's own value.
+    let Request::Hold(h) = json::<Request>(r#"{"op": "hold", "order": "o1", "reasons": []}"#)
+    else {
+        panic!("not a hold");
+    };
+    let cmd = mercato::core::Command::Hold(h);
+    assert!(
+        matches!(cmd, mercato::core::Command::Hold(mercato::HoldOrder { ref order, .. }) if order == "o1")
+    );
+}

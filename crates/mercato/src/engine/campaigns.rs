@@ -1,6 +1,7 @@
 //! The typed API of catalog changes, campaign lifecycles and customer
 //! segments (issue 12); the decisions live in `crate::campaigns`.
 
+use crate::request::SetCustomerTags;
 use chrono::{DateTime, Utc};
 use mercato_rules::{IntoAmount, Promotion, PromotionState};
 use mercato_store::Store;
@@ -151,9 +152,9 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// Sets a customer's tags (replacing the earlier ones), which
     /// promotion and coupon `conditions` read.
     pub fn set_customer_tags(&self, id: &str, tags: &[&str]) -> Result<(), EngineError> {
-        self.done(Request::SetCustomerTags {
+        self.done(Request::SetCustomerTags(SetCustomerTags {
             id: id.to_string(),
             tags: tags.iter().map(|t| (*t).to_string()).collect(),
-        })
+        }))
     }
 }

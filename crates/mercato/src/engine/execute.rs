@@ -238,7 +238,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// engine.configure(Currency::CNY, Settings::default()).unwrap();
     /// engine.add_catalog_item(serde_json::from_str(r#"{"sku": "tea", "price": "12.00"}"#).unwrap()).unwrap();
     /// let adds: Vec<Request> = (0..3)
-    ///     .map(|_| Request::AdjustStock { sku: "tea".into(), location: "main".into(), delta: 5, reason: "received".into() })
+    ///     .map(|_| Request::AdjustStock(AdjustStock { sku: "tea".into(), location: "main".into(), delta: 5, reason: "received".into() }))
     ///     .collect();
     /// let pending: Vec<_> = adds.iter().map(|r| engine.submit(r, None)).collect();
     /// for p in pending {

@@ -18,6 +18,7 @@ mod execute;
 mod loyalty;
 mod open;
 
+use crate::request::{AdjustStock, ConfigureLocation, HoldOrder, OrderRef, RegisterCustomer};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 
@@ -273,11 +274,11 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         points: i64,
     ) -> Result<(), EngineError> {
         self.execute(
-            &Request::RegisterCustomer {
+            &Request::RegisterCustomer(RegisterCustomer {
                 id: id.to_string(),
                 tier: tier.map(str::to_string),
                 points,
-            },
+            }),
             None,
         )
         .map(|_| ())
@@ -301,13 +302,13 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         options: LocationOptions,
     ) -> Result<(), EngineError> {
         self.execute(
-            &Request::ConfigureLocation {
+            &Request::ConfigureLocation(ConfigureLocation {
                 sku: sku.to_string(),
                 location: location.to_string(),
                 safety: options.safety,
                 backorder: options.backorder,
                 priority: options.priority,
-            },
+            }),
             None,
         )
         .map(|_| ())
@@ -322,12 +323,12 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         reason: &str,
     ) -> Result<i64, EngineError> {
         match self.execute(
-            &Request::AdjustStock {
+            &Request::AdjustStock(AdjustStock {
                 sku: sku.to_string(),
                 location: location.to_string(),
                 delta,
                 reason: reason.to_string(),
-            },
+            }),
             None,
         )? {
             Response::Stock { on_hand, .. } => Ok(on_hand),
@@ -422,9 +423,9 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// back, and what was paid is refunded.
     pub fn cancel(&self, order: &str, key: Option<&str>) -> Result<Cancellation, EngineError> {
         match self.execute(
-            &Request::Cancel {
+            &Request::Cancel(OrderRef {
                 order: order.to_string(),
-            },
+            }),
             key,
         )? {
             Response::Cancelled(c) => Ok(c),
@@ -440,10 +441,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         key: Option<&str>,
     ) -> Result<OrderStatus, EngineError> {
         self.status_of(
-            Request::Hold {
+            Request::Hold(HoldOrder {
                 order: order.to_string(),
                 reasons,
-            },
+            }),
             key,
         )
     }
@@ -451,9 +452,9 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// Releases a held order (back to pending payment, or paid).
     pub fn release(&self, order: &str, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         self.status_of(
-            Request::Release {
+            Request::Release(OrderRef {
                 order: order.to_string(),
-            },
+            }),
             key,
         )
     }
@@ -461,9 +462,9 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// Rejects a held order (cancels it, giving everything back).
     pub fn reject(&self, order: &str, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         self.status_of(
-            Request::Reject {
+            Request::Reject(OrderRef {
                 order: order.to_string(),
-            },
+            }),
             key,
         )
     }
@@ -497,9 +498,9 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// Confirms receipt.
     pub fn complete(&self, order: &str, key: Option<&str>) -> Result<OrderStatus, EngineError> {
         self.status_of(
-            Request::Complete {
+            Request::Complete(OrderRef {
                 order: order.to_string(),
-            },
+            }),
             key,
         )
     }

@@ -2,6 +2,7 @@
 //! shop, then runs each step and renders its result in the contract's JSON
 //! shape (`{"error": {"code", "message"}}` for a failed step).
 
+use crate::request::{AdjustStock, HoldOrder, OrderRef};
 use mercato_core::order::LineQty;
 use mercato_rules::{Cart, CartLine, best_coupons_to_contract_json, quote_to_contract_json};
 use mercato_store::Store;
@@ -430,11 +431,11 @@ fn run_step<S: Store + 'static>(
             let o: OrderBody = body(b)?;
             let order = o.order;
             let req = match action {
-                "release" => Request::Release { order },
-                "reject" => Request::Reject { order },
-                "cancel" => Request::Cancel { order },
+                "release" => Request::Release(OrderRef { order }),
+                "reject" => Request::Reject(OrderRef { order }),
+                "cancel" => Request::Cancel(OrderRef { order }),
                 "deliver" => Request::Deliver { order },
-                _ => Request::Complete { order },
+                _ => Request::Complete(OrderRef { order }),
             };
             let r = exec(engine, req, o.idempotency_key.as_deref())?;
             // release/reject answer the status; a rejection cancels.
@@ -447,10 +448,10 @@ fn run_step<S: Store + 'static>(
             let h: HoldBody = body(b)?;
             exec(
                 engine,
-                Request::Hold {
+                Request::Hold(HoldOrder {
                     order: h.order,
                     reasons: h.reasons,
-                },
+                }),
                 h.idempotency_key.as_deref(),
             )
         }
@@ -514,12 +515,12 @@ fn run_step<S: Store + 'static>(
             let a: AdjustBody = body(b)?;
             exec(
                 engine,
-                Request::AdjustStock {
+                Request::AdjustStock(AdjustStock {
                     sku: a.sku,
                     location: a.location,
                     delta: a.delta,
                     reason: a.reason.unwrap_or_else(|| "adjustment".into()),
-                },
+                }),
                 a.idempotency_key.as_deref(),
             )
         }

@@ -2,6 +2,7 @@
 //! customer segments (`docs/scenario-format.md`, "Catalog and campaign
 //! steps"): one body struct per step, each mapped to one `Engine` call.
 
+use crate::request::SetCustomerTags;
 use chrono::{DateTime, Utc};
 use mercato_store::Store;
 use rust_decimal::Decimal;
@@ -161,10 +162,10 @@ pub(super) fn run<S: Store + 'static>(
         }
         "set_customer_tags" => {
             let t: TagsBody = body(b)?;
-            Request::SetCustomerTags {
+            Request::SetCustomerTags(SetCustomerTags {
                 id: t.customer,
                 tags: t.tags,
-            }
+            })
         }
         other => {
             return Err(error_value(
