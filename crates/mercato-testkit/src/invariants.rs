@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use mercato::core::coupon::UseState;
+use mercato::core::order::OrderStatus;
 use mercato::core::{Money, Shop};
 use mercato::store::Store;
 use mercato::{Clock, Engine, EngineState};
@@ -360,8 +361,24 @@ fn check_orders(shop: &Shop, out: &mut Vec<Violation>) {
         if q.totals.payable.is_negative() {
             bad(format!("payable {} < 0", q.totals.payable));
         }
-        if o.paid != Money::zero(c) && o.paid != q.totals.payable {
-            bad(format!("paid {} is neither 0 nor the payable", o.paid));
+        // Part payments (the payments ledger) may leave an unpaid order
+        // with 0 < paid < payable; never more than the payable, and an
+        // order past payment has captured all of it.
+        if o.paid.is_negative() || o.paid > q.totals.payable {
+            bad(format!("paid {} outside 0..={}", o.paid, q.totals.payable));
+        }
+        let past_payment = !matches!(
+            o.status,
+            OrderStatus::PendingPayment
+                | OrderStatus::OnHold
+                | OrderStatus::Cancelled
+                | OrderStatus::Closed
+        );
+        if past_payment && o.paid != q.totals.payable {
+            bad(format!(
+                "{} with {} of {} paid",
+                o.status, o.paid, q.totals.payable
+            ));
         }
         if o.refunded > o.paid || o.refunded.is_negative() {
             bad(format!("refunded {} with {} paid", o.refunded, o.paid));

@@ -1,6 +1,7 @@
 //! The reference model: a deliberately simple, obviously-correct model of
 //! stock (per SKU and location counts, quotas) and of the money flow of
-//! orders (payable, paid, refunded, points), written from the contract and
+//! orders (payable, part payments and `pay`, refunds — cancel, close,
+//! return, goodwill — points), written from the contract and
 //! `docs/order-lifecycle.md`, not from the engine's code.
 //!
 //! Pricing is not modelled: when an order is placed, the model takes the
@@ -243,6 +244,26 @@ pub enum Step {
         location: u8,
         /// Units.
         delta: i64,
+    },
+    /// `record_payment`: a part payment of `percent` % of what is still due
+    /// (rounded down to the minor unit); above 100, one minor unit more
+    /// than is due (an over-payment, `payment_mismatch`).
+    PayPart {
+        /// Order slot.
+        order: u8,
+        /// Share of what is due, in percent (0..=120).
+        percent: u8,
+        /// Method: 0 `card`, otherwise `wallet` (split payments).
+        method: u8,
+    },
+    /// `goodwill_refund` of `percent` % of what was paid and not yet
+    /// refunded (rounded down); above 100, one minor unit more (refused
+    /// with `invalid_input`).
+    Goodwill {
+        /// Order slot.
+        order: u8,
+        /// Share of what is refundable, in percent (0..=120).
+        percent: u8,
     },
     /// `update_settings`: the current settings with these timers (and, when
     /// out of its range, this `review.max_orders`). Values outside the
@@ -632,7 +653,8 @@ impl ReferenceModel {
             }),
             Step::Pay { order, exact } => {
                 let id = order_id(*order);
-                let payable = self.orders.get(&id).map_or(0, |o| o.payable);
+                // What is still due after part payments.
+                let payable = self.orders.get(&id).map_or(0, |o| o.payable - o.paid);
                 Request::Pay {
                     order: id,
                     amount: crate::util::dec(if *exact { payable } else { payable + 1 }),
@@ -670,6 +692,29 @@ impl ReferenceModel {
                 lines: line_qtys(lines),
                 restock: *restock,
             },
+            Step::PayPart {
+                order,
+                percent,
+                method,
+            } => {
+                let id = order_id(*order);
+                let amount = self.part_amount(&id, *percent);
+                Request::RecordPayment {
+                    order: id,
+                    method: if *method == 0 { "card" } else { "wallet" }.into(),
+                    amount: crate::util::dec(amount),
+                    reference: None,
+                    key: None,
+                }
+            }
+            Step::Goodwill { order, percent } => {
+                let id = order_id(*order);
+                let amount = self.goodwill_amount(&id, *percent);
+                Request::Goodwill {
+                    order: id,
+                    amount: crate::util::dec(amount),
+                }
+            }
             Step::Tick { .. } => return None,
             Step::Settings { .. } => Request::UpdateSettings {
                 settings: self.settings_for(step),
@@ -697,6 +742,8 @@ impl ReferenceModel {
             Step::Adjust { .. } => self.adjust(step),
             Step::Settings { .. } => self.update_settings(step),
             Step::Pay { order, exact } => self.pay(&order_id(*order), *exact),
+            Step::PayPart { order, percent, .. } => self.pay_part(&order_id(*order), *percent),
+            Step::Goodwill { order, percent } => self.goodwill(&order_id(*order), *percent),
             Step::Hold { order } => self.hold(&order_id(*order)),
             Step::Release { order } => self.release(&order_id(*order)),
             Step::Reject { order } => self.cancel(&order_id(*order), true),
@@ -1039,7 +1086,7 @@ impl ReferenceModel {
     /// Payment: stock committed (payment mode) or its expiry cleared.
     fn pay_order(&mut self, o: &mut ModelOrder, amount: i64) {
         o.status = OrderStatus::Paid;
-        o.paid = amount;
+        o.paid += amount;
         o.deadline = None;
         if self.settings.stock_commit == StockCommit::Payment {
             for a in std::mem::take(&mut o.held) {
@@ -1062,10 +1109,95 @@ impl ReferenceModel {
         if !exact {
             return ExpectedOutcome::Err("payment_mismatch");
         }
-        let amount = o.payable;
+        // `pay` pays what is still due after part payments.
+        let amount = o.payable - o.paid;
         self.pay_order(&mut o, amount);
         self.orders.insert(id.to_string(), o);
         ExpectedOutcome::status(OrderStatus::Paid)
+    }
+
+    /// The amount a [`Step::PayPart`] offers: `percent` % of what is due,
+    /// or one minor unit more than is due above 100 %.
+    fn part_amount(&self, id: &str, percent: u8) -> i64 {
+        let due = self.orders.get(id).map_or(0, |o| o.payable - o.paid);
+        if percent > 100 {
+            due + 1
+        } else {
+            due * i64::from(percent) / 100
+        }
+    }
+
+    /// The amount a [`Step::Goodwill`] asks for: `percent` % of what is
+    /// refundable, or one minor unit more above 100 %.
+    fn goodwill_amount(&self, id: &str, percent: u8) -> i64 {
+        let left = self.orders.get(id).map_or(0, |o| o.paid - o.refunded);
+        if percent > 100 {
+            left + 1
+        } else {
+            left * i64::from(percent) / 100
+        }
+    }
+
+    /// `record_payment` (docs/order-lifecycle.md, "Payments ledger"): a
+    /// positive amount, while `pending_payment`, at most what is due; the
+    /// order is paid when the captures reach the payable.
+    fn pay_part(&mut self, id: &str, percent: u8) -> ExpectedOutcome {
+        let amount = self.part_amount(id, percent);
+        let Some(mut o) = self.orders.get(id).cloned() else {
+            return ExpectedOutcome::Err("unknown_order");
+        };
+        if amount <= 0 {
+            return ExpectedOutcome::Err("invalid_input");
+        }
+        if o.status != OrderStatus::PendingPayment {
+            return ExpectedOutcome::Err("invalid_transition");
+        }
+        let due = o.payable - o.paid;
+        if amount > due {
+            return ExpectedOutcome::Err("payment_mismatch");
+        }
+        if amount == due {
+            self.pay_order(&mut o, amount);
+        } else {
+            o.paid += amount;
+        }
+        let status = o.status;
+        self.orders.insert(id.to_string(), o);
+        ExpectedOutcome::status(status)
+    }
+
+    /// `goodwill_refund` (docs/scenario-format.md): from `paid` through
+    /// `completed`; zero is `invalid_transition`, more than is refundable
+    /// `invalid_input`.
+    fn goodwill(&mut self, id: &str, percent: u8) -> ExpectedOutcome {
+        let amount = self.goodwill_amount(id, percent);
+        let Some(o) = self.orders.get_mut(id) else {
+            return ExpectedOutcome::Err("unknown_order");
+        };
+        if !matches!(
+            o.status,
+            OrderStatus::Paid
+                | OrderStatus::PartiallyShipped
+                | OrderStatus::Shipped
+                | OrderStatus::Delivered
+                | OrderStatus::Completed
+        ) {
+            return ExpectedOutcome::Err("invalid_transition");
+        }
+        if amount == 0 {
+            return ExpectedOutcome::Err("invalid_transition");
+        }
+        if amount > o.paid - o.refunded {
+            return ExpectedOutcome::Err("invalid_input");
+        }
+        o.refunded += amount;
+        ExpectedOutcome::Ok {
+            status: Some(o.status),
+            refund: Some(amount),
+            points_returned: Some(0),
+            on_hand: None,
+            tick: None,
+        }
     }
 
     fn hold(&mut self, id: &str) -> ExpectedOutcome {
@@ -1131,8 +1263,10 @@ impl ReferenceModel {
         }
         self.give_back(&mut o);
         o.status = OrderStatus::Cancelled;
+        // What was captured and not yet refunded (a goodwill refund before
+        // the cancel has already gone back).
+        let refund = o.paid - o.refunded;
         o.refunded = o.paid;
-        let refund = o.paid;
         self.orders.insert(id.to_string(), o);
         ExpectedOutcome::Ok {
             status: Some(OrderStatus::Cancelled),
@@ -1292,6 +1426,10 @@ impl ReferenceModel {
             }
             taken[i] += qty;
         }
+        // A goodwill refund may have taken part of the money: a unit refund
+        // is capped at what the payments still hold
+        // (docs/order-lifecycle.md, "Refunds").
+        let refund = refund.min(o.paid - o.refunded).max(0);
         o.returned = taken;
         let completes = o.lines.iter().zip(&o.returned).all(|(l, r)| *r >= l.qty);
         let remaining = o.points_used - o.points_returned;
@@ -1336,6 +1474,8 @@ impl ReferenceModel {
             if o.status == OrderStatus::PendingPayment && o.deadline.is_some_and(|d| d <= now) {
                 self.give_back(&mut o);
                 o.status = OrderStatus::Closed;
+                // Part payments captured before the deadline go back.
+                o.refunded = o.paid;
                 closed.push(id.clone());
             } else if o.status == OrderStatus::Delivered
                 && o.delivered_at.is_some_and(|d| d + days <= now)

@@ -273,6 +273,15 @@ fn compare(expected: &ExpectedOutcome, got: &Result<Response, EngineError>) -> R
                         && want_status.is_none_or(|w| w == r.status.as_str())
                 }
                 Response::Stock { on_hand: h, .. } => on_hand.is_none_or(|w| w == *h),
+                Response::Payment(p) => want_status.is_none_or(|w| w == p.status.as_str()),
+                Response::Refund(f) => {
+                    refund.is_none_or(|w| w == minor(&f.amount))
+                        && points_returned.is_none_or(|w| w == f.points_returned)
+                        && want_status.is_none_or(|w| w == f.status.as_str())
+                        // The allocations add up to the refund.
+                        && f.allocations.iter().map(|a| minor(&a.amount)).sum::<i64>()
+                            == minor(&f.amount)
+                }
                 Response::Tick(t) => tick
                     .as_ref()
                     .is_none_or(|(c, d)| *c == t.closed && *d == t.completed),

@@ -651,6 +651,8 @@ pub fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => place(),
         8 => (slot(), proptest::bool::weighted(0.9)).prop_map(|(order, exact)| Step::Pay { order, exact }),
+        3 => (slot(), select(vec![0_u8, 1, 30, 50, 99, 100, 101]), 0_u8..2).prop_map(|(order, percent, method)| Step::PayPart { order, percent, method }),
+        2 => (slot(), select(vec![0_u8, 10, 50, 100, 101])).prop_map(|(order, percent)| Step::Goodwill { order, percent }),
         1 => slot().prop_map(|order| Step::Hold { order }),
         1 => slot().prop_map(|order| Step::Release { order }),
         1 => slot().prop_map(|order| Step::Reject { order }),

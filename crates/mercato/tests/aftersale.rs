@@ -580,3 +580,30 @@ fn shipping_goes_back_with_the_last_unit_on_full_return() {
     assert_eq!(b.refund, cny("27.99"), "19.99 + 8.00 shipping");
     assert_eq!(e.order("o1").unwrap().refunded, cny("47.98"));
 }
+
+/// A goodwill refund takes money out of the payments, so the units' nets
+/// may no longer fit in what is left: a unit refund is capped at what the
+/// payments still hold. Two cups (39.98 + 8.00 shipping, paid 47.98), a
+/// goodwill of 40.00 leaves 7.98; returning both cups refunds 7.98, not
+/// 39.98, and Σ refunds = Σ captured.
+#[test]
+fn a_return_after_goodwill_is_capped_at_what_the_payments_hold() {
+    let (e, _) = shop(settings(
+        ShippingRefund::Never,
+        RefundAllocation::MostRecentFirst,
+        StockCommit::Payment,
+    ));
+    e.place_order(PlaceOrderRequest::new("o1").line("cup", 2), None)
+        .unwrap();
+    e.pay("o1", cny("47.98"), None).unwrap();
+    e.ship("o1", None, None).unwrap();
+    e.deliver("o1", None).unwrap();
+    e.goodwill_refund("o1", cny("40.00"), None).unwrap();
+    let two = vec![LineQty { line: 0, qty: 2 }];
+    let r = e
+        .return_items("o1", two, ReturnOptions::default(), None)
+        .unwrap();
+    assert_eq!(r.refund, cny("7.98"));
+    let o = e.order("o1").unwrap();
+    assert_eq!(o.refunded, o.captured());
+}
