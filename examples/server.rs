@@ -103,6 +103,9 @@ struct App {
     admin: [u8; 32],
     shop: [u8; 32],
     request_timeout: Duration,
+    /// The store is shared with other processes (PostgreSQL): this engine's
+    /// state may lag behind theirs until it syncs.
+    shared: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -263,14 +266,65 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_input", e.to_string()))
 }
 
-/// Runs an engine call on the blocking pool (the request's deadline,
-/// [`deadline`], bounds the wait; a commit already running finishes).
+/// Whether a refusal may come from a state that lags behind other
+/// processes' commits (an order, customer or stock level they changed).
+/// Successes need no such care: a decision on a stale state conflicts when
+/// it is stored, and the engine then catches up and decides again.
+fn stale_may_explain(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::UnknownOrder
+            | ErrorKind::UnknownCustomer
+            | ErrorKind::UnknownSku
+            | ErrorKind::InvalidTransition
+            | ErrorKind::InsufficientStock
+            | ErrorKind::InsufficientPoints
+            | ErrorKind::CouponRejected
+            | ErrorKind::PaymentMismatch
+    )
+}
+
+/// Runs a mutating engine call on the blocking pool (the request's
+/// deadline, [`deadline`], bounds the wait; a commit already running
+/// finishes). On a shared store a refusal that a lagging state may explain
+/// is decided once more after catching up ([`Engine::sync`]): a refused
+/// call stores nothing, so its idempotency key is still free.
 async fn call<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl Fn(&Shop) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, Problem> {
+    blocking(app, move |app| match f(&app.engine) {
+        Err(e) if app.shared && stale_may_explain(e.kind()) => {
+            app.engine.sync()?;
+            f(&app.engine)
+        }
+        other => other,
+    })
+    .await
+}
+
+/// Runs a reading engine call on the blocking pool; on a shared store,
+/// after catching up with the other processes' commits, so a read through
+/// one server sees what was stored through another.
+async fn read<T: Send + 'static>(
     app: &Arc<App>,
     f: impl FnOnce(&Shop) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, Problem> {
+    blocking(app, move |app| {
+        if app.shared {
+            app.engine.sync()?;
+        }
+        f(&app.engine)
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, Problem> {
     let app = Arc::clone(app);
-    match tokio::task::spawn_blocking(move || f(&app.engine)).await {
+    match tokio::task::spawn_blocking(move || f(&app)).await {
         Ok(r) => r.map_err(Problem::from),
         Err(e) => Err(Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
@@ -362,14 +416,14 @@ async fn quote(State(app): St, headers: HeaderMap, body: Body) -> Answer {
         coupons: b.coupons,
         points: b.points,
     };
-    let q = call(&app, move |e| e.quote(&cart)).await?;
+    let q = read(&app, move |e| e.quote(&cart)).await?;
     ok(quote_to_contract_json(&q))
 }
 
 async fn best_coupons(State(app): St, headers: HeaderMap, body: Body) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
     let b: QuoteBody = parse(body)?;
-    let best = call(&app, move |e| {
+    let best = read(&app, move |e| {
         e.best_coupons(b.customer.as_deref(), &b.lines, b.points)
     })
     .await?;
@@ -450,13 +504,13 @@ async fn return_items(
 
 async fn order(State(app): St, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
-    let o = call(&app, move |e| e.order(&id)).await?;
+    let o = read(&app, move |e| e.order(&id)).await?;
     ok(json!({"order": o.id, "status": o.status.as_str()}))
 }
 
 async fn stock(State(app): St, Path(sku): Path<String>, headers: HeaderMap) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
-    let s = call(&app, move |e| e.stock(&sku)).await?;
+    let s = read(&app, move |e| e.stock(&sku)).await?;
     ok(json!({"on_hand": s.on_hand, "reserved": s.reserved, "available": s.available}))
 }
 
@@ -482,7 +536,7 @@ async fn adjust(State(app): St, Path(sku): Path<String>, headers: HeaderMap, bod
 
 async fn customer(State(app): St, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
-    let w = call(&app, move |e| e.customer(&id)).await?;
+    let w = read(&app, move |e| e.customer(&id)).await?;
     let coupons: Vec<Value> = w
         .coupons
         .iter()
@@ -785,20 +839,28 @@ fn run() -> Result<(), String> {
         admin,
         shop,
         request_timeout: a.request_timeout,
+        shared: a.postgres.is_some(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(async move {
+    let routes = router(Arc::clone(&app));
+    let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.addr)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let _ = writeln!(std::io::stdout(), "listening on {local}");
-        serve(listener, router(app), a.header_timeout).await;
+        serve(listener, routes, a.header_timeout).await;
         Ok::<(), String>(())
-    })?;
+    });
+    // Waits for engine calls still running on the blocking pool.
+    drop(rt);
+    // The engine is closed here, outside the runtime: the PostgreSQL
+    // client blocks on its own runtime when its connections close.
+    drop(app);
+    served?;
     // Every call has finished: its commit is durable or failed.
     let _ = writeln!(std::io::stdout(), "stopped");
     Ok(())
