@@ -29,6 +29,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+args=("$@")
 units=5000
 conns="8 64"
 postgres=0
@@ -46,7 +47,7 @@ done
 
 if [ "$postgres" = 1 ] && [ -z "${MERCATO_PG_URL:-}" ]; then
   # Re-run inside a throwaway cluster with PostgreSQL's default durability.
-  exec scripts/with-postgres.sh "$0" "$@" --postgres
+  exec scripts/with-postgres.sh "$0" "${args[@]}"
 fi
 
 if ! command -v wrk >/dev/null 2>&1; then
