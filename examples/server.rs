@@ -17,10 +17,13 @@
 //!   the same key answers exactly as the first call and stores nothing.
 //! - Errors are RFC 9457 `application/problem+json` with the contract's
 //!   error code in `code`.
-//! - Bodies above 64 KiB are refused (413); a call that does not finish in
-//!   10 s answers 503 (retry with the same key: a commit that was running
-//!   is answered from its record). `GET /events?after=N&wait=S` long-polls
-//!   the feed for up to 30 s.
+//! - Bodies above 64 KiB are refused (413). A connection must send a whole
+//!   request head within 10 s of being opened or of its previous answer,
+//!   or it is closed (slow clients, idle keep-alive connections); a request
+//!   that is not answered 10 s after its head arrived (body upload and the
+//!   engine call together) answers 503 (retry with the same key: a commit
+//!   that was running is answered from its record). `GET
+//!   /events?after=N&wait=S` long-polls the feed for up to 30 s.
 //! - SIGINT or SIGTERM stops accepting connections, lets the calls in
 //!   flight finish their commits, then exits.
 //!
@@ -38,9 +41,13 @@ use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
 use mercato::core::Currency;
 use mercato::core::money::parse_amount;
 use mercato::core::order::LineQty;
@@ -54,9 +61,15 @@ use sha2::{Digest, Sha256};
 
 /// Largest request body accepted.
 const BODY_LIMIT: usize = 64 * 1024;
-/// Longest a call may take before it answers 503.
-const CALL_TIMEOUT: Duration = Duration::from_secs(10);
-/// Longest long poll of `/events`.
+/// Longest a connection may take to send a request head, counted from
+/// its opening or from its previous answer (so also the idle limit of a
+/// keep-alive connection); `--header-timeout`.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest a request may take from its head to its answer (body upload
+/// and engine call) before it answers 503; `--request-timeout`.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
+/// Longest long poll of `/events` (its request may take this plus the
+/// request timeout).
 const MAX_WAIT: Duration = Duration::from_secs(30);
 
 const USAGE: &str = "usage: server [--db PATH | --store postgres:URL [--schema NAME]] [--addr HOST:PORT] [--currency CODE]
@@ -72,6 +85,12 @@ are required, at least 16 characters each.
   --addr HOST:PORT where to listen (default 127.0.0.1:8080; port 0 picks a
                    free one; the address is printed as `listening on ADDR`)
   --currency CODE  the shop's currency when the store is new (default CNY)
+  --header-timeout SECS  a connection that has not sent a whole request head
+                   this long after opening or after its previous answer is
+                   closed (default 10)
+  --request-timeout SECS  a request not answered this long after its head
+                   arrived answers 503 `timeout` (default 10; `/events`
+                   long polls get 30 more)
 
 Examples:
   MERCATO_ADMIN_TOKEN=admin-secret-123456 MERCATO_SHOP_TOKEN=shop-secret-1234567 \\
@@ -84,6 +103,10 @@ struct App {
     engine: Shop,
     admin: [u8; 32],
     shop: [u8; 32],
+    request_timeout: Duration,
+    /// The store is shared with other processes (PostgreSQL): this engine's
+    /// state may lag behind theirs until it syncs.
+    shared: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -244,25 +267,91 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_input", e.to_string()))
 }
 
-/// Runs an engine call on the blocking pool, within [`CALL_TIMEOUT`].
+/// Whether a refusal may come from a state that lags behind other
+/// processes' commits (an order, customer or stock level they changed).
+/// Successes need no such care: a decision on a stale state conflicts when
+/// it is stored, and the engine then catches up and decides again.
+fn stale_may_explain(kind: ErrorKind) -> bool {
+    matches!(
+        kind,
+        ErrorKind::UnknownOrder
+            | ErrorKind::UnknownCustomer
+            | ErrorKind::UnknownSku
+            | ErrorKind::InvalidTransition
+            | ErrorKind::InsufficientStock
+            | ErrorKind::InsufficientPoints
+            | ErrorKind::CouponRejected
+            | ErrorKind::PaymentMismatch
+    )
+}
+
+/// Runs a mutating engine call on the blocking pool (the request's
+/// deadline, [`deadline`], bounds the wait; a commit already running
+/// finishes). On a shared store a refusal that a lagging state may explain
+/// is decided once more after catching up ([`Engine::sync`]): a refused
+/// call stores nothing, so its idempotency key is still free.
 async fn call<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl Fn(&Shop) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, Problem> {
+    blocking(app, move |app| match f(&app.engine) {
+        Err(e) if app.shared && stale_may_explain(e.kind()) => {
+            app.engine.sync()?;
+            f(&app.engine)
+        }
+        other => other,
+    })
+    .await
+}
+
+/// Runs a reading engine call on the blocking pool; on a shared store,
+/// after catching up with the other processes' commits, so a read through
+/// one server sees what was stored through another.
+async fn read<T: Send + 'static>(
     app: &Arc<App>,
     f: impl FnOnce(&Shop) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, Problem> {
+    blocking(app, move |app| {
+        if app.shared {
+            app.engine.sync()?;
+        }
+        f(&app.engine)
+    })
+    .await
+}
+
+async fn blocking<T: Send + 'static>(
+    app: &Arc<App>,
+    f: impl FnOnce(&App) -> Result<T, EngineError> + Send + 'static,
+) -> Result<T, Problem> {
     let app = Arc::clone(app);
-    let task = tokio::task::spawn_blocking(move || f(&app.engine));
-    match tokio::time::timeout(CALL_TIMEOUT, task).await {
-        Ok(Ok(r)) => r.map_err(Problem::from),
-        Ok(Err(e)) => Err(Problem::new(
+    match tokio::task::spawn_blocking(move || f(&app)).await {
+        Ok(r) => r.map_err(Problem::from),
+        Err(e) => Err(Problem::new(
             StatusCode::INTERNAL_SERVER_ERROR,
             "internal",
             e.to_string(),
         )),
-        Err(_) => Err(Problem::new(
+    }
+}
+
+/// Answers 503 `timeout` when a request (reading its body, the engine
+/// call, writing nothing yet) takes longer than the request timeout; a long
+/// poll of `/events` gets [`MAX_WAIT`] more.
+async fn deadline(State(app): St, req: axum::extract::Request, next: Next) -> Response {
+    let limit = if req.uri().path() == "/events" {
+        app.request_timeout.saturating_add(MAX_WAIT)
+    } else {
+        app.request_timeout
+    };
+    match tokio::time::timeout(limit, next.run(req)).await {
+        Ok(r) => r,
+        Err(_) => Problem::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "timeout",
-            "the call took too long; retry it with the same Idempotency-Key",
-        )),
+            "the request took too long; retry it with the same Idempotency-Key",
+        )
+        .into_response(),
     }
 }
 
@@ -328,14 +417,14 @@ async fn quote(State(app): St, headers: HeaderMap, body: Body) -> Answer {
         coupons: b.coupons,
         points: b.points,
     };
-    let q = call(&app, move |e| e.quote(&cart)).await?;
+    let q = read(&app, move |e| e.quote(&cart)).await?;
     ok(quote_to_contract_json(&q))
 }
 
 async fn best_coupons(State(app): St, headers: HeaderMap, body: Body) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
     let b: QuoteBody = parse(body)?;
-    let best = call(&app, move |e| {
+    let best = read(&app, move |e| {
         e.best_coupons(b.customer.as_deref(), &b.lines, b.points)
     })
     .await?;
@@ -428,13 +517,13 @@ async fn return_items(
 
 async fn order(State(app): St, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
-    let o = call(&app, move |e| e.order(&id)).await?;
+    let o = read(&app, move |e| e.order(&id)).await?;
     ok(json!({"order": o.id, "status": o.status.as_str()}))
 }
 
 async fn stock(State(app): St, Path(sku): Path<String>, headers: HeaderMap) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
-    let s = call(&app, move |e| e.stock(&sku)).await?;
+    let s = read(&app, move |e| e.stock(&sku)).await?;
     ok(json!({"on_hand": s.on_hand, "reserved": s.reserved, "available": s.available}))
 }
 
@@ -460,7 +549,7 @@ async fn adjust(State(app): St, Path(sku): Path<String>, headers: HeaderMap, bod
 
 async fn customer(State(app): St, Path(id): Path<String>, headers: HeaderMap) -> Answer {
     authorize(&app, &headers, Scope::Shop)?;
-    let w = call(&app, move |e| e.customer(&id)).await?;
+    let w = read(&app, move |e| e.customer(&id)).await?;
     let coupons: Vec<Value> = w
         .coupons
         .iter()
@@ -590,6 +679,7 @@ fn router(app: Arc<App>) -> Router {
         .route("/events", get(events))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(Arc::clone(&app), deadline))
         .with_state(app)
 }
 
@@ -599,6 +689,18 @@ struct Args {
     schema: String,
     addr: SocketAddr,
     currency: Currency,
+    header_timeout: Duration,
+    request_timeout: Duration,
+}
+
+/// A positive number of seconds (fractions allowed) for a timeout flag.
+fn seconds(flag: &str, v: &str) -> Result<Duration, String> {
+    match v.parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 86_400.0 => Ok(Duration::from_secs_f64(s)),
+        _ => Err(format!(
+            "{flag} {v}: a number of seconds above 0 (at most 86400)"
+        )),
+    }
 }
 
 fn args() -> Result<Args, String> {
@@ -608,6 +710,8 @@ fn args() -> Result<Args, String> {
         schema: "mercato".into(),
         addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
         currency: Currency::CNY,
+        header_timeout: HEADER_TIMEOUT,
+        request_timeout: REQUEST_TIMEOUT,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -631,6 +735,8 @@ fn args() -> Result<Args, String> {
                 a.currency = serde_json::from_value(Value::String(v.clone()))
                     .map_err(|e| format!("--currency {v}: {e}"))?;
             }
+            "--header-timeout" => a.header_timeout = seconds(&flag, &value()?)?,
+            "--request-timeout" => a.request_timeout = seconds(&flag, &value()?)?,
             "-h" | "--help" => return Err(String::new()),
             other => return Err(format!("unknown argument {other}")),
         }
@@ -687,6 +793,43 @@ async fn shutdown_signal() {
     }
 }
 
+/// Accepts connections until SIGINT or SIGTERM, each served by hyper's
+/// HTTP/1 connection with a header-read timeout (`axum::serve` sets no
+/// timer, so it would have none), then waits for every connection to
+/// finish its request in flight.
+async fn serve(listener: tokio::net::TcpListener, router: Router, header_timeout: Duration) {
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new())
+        .header_read_timeout(header_timeout)
+        .keep_alive(true);
+    let service = TowerToHyperService::new(router);
+    let graceful = GracefulShutdown::new();
+    let mut stop = std::pin::pin!(shutdown_signal());
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => {
+                    // Answers are small and written whole: no reason to
+                    // wait for the client's ACK before the next one.
+                    let _ = stream.set_nodelay(true);
+                    let conn = http.serve_connection(TokioIo::new(stream), service.clone());
+                    let conn = graceful.watch(conn);
+                    tokio::spawn(async move {
+                        // A client that goes away or times out is not our error.
+                        let _ = conn.await;
+                    });
+                }
+                // Out of file descriptors and the like: wait, then go on.
+                Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            },
+            () = &mut stop => break,
+        }
+    }
+    drop(listener);
+    // Idle connections close now; busy ones after their answer.
+    graceful.shutdown().await;
+}
+
 fn run() -> Result<(), String> {
     let a = args()?;
     let admin = token("MERCATO_ADMIN_TOKEN")?;
@@ -708,22 +851,29 @@ fn run() -> Result<(), String> {
         engine,
         admin,
         shop,
+        request_timeout: a.request_timeout,
+        shared: a.postgres.is_some(),
     });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .map_err(|e| e.to_string())?;
-    rt.block_on(async move {
+    let routes = router(Arc::clone(&app));
+    let served = rt.block_on(async move {
         let listener = tokio::net::TcpListener::bind(a.addr)
             .await
             .map_err(|e| format!("cannot listen on {}: {e}", a.addr))?;
         let local = listener.local_addr().map_err(|e| e.to_string())?;
         let _ = writeln!(std::io::stdout(), "listening on {local}");
-        axum::serve(listener, router(app))
-            .with_graceful_shutdown(shutdown_signal())
-            .await
-            .map_err(|e| e.to_string())
-    })?;
+        serve(listener, routes, a.header_timeout).await;
+        Ok::<(), String>(())
+    });
+    // Waits for engine calls still running on the blocking pool.
+    drop(rt);
+    // The engine is closed here, outside the runtime: the PostgreSQL
+    // client blocks on its own runtime when its connections close.
+    drop(app);
+    served?;
     // Every call has finished: its commit is durable or failed.
     let _ = writeln!(std::io::stdout(), "stopped");
     Ok(())

@@ -6,142 +6,18 @@
 //! OpenAPI document, and a graceful shutdown on SIGTERM after which the
 //! database holds every acknowledged commit.
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
-use std::process::{Child, Command, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-const ADMIN: &str = "admin-token-0123456789";
-const SHOP: &str = "shop-token-0123456789";
-
 #[path = "support/examples.rs"]
 mod examples;
+#[path = "support/server.rs"]
+mod server;
 use examples::example;
-
-struct Server {
-    child: Child,
-    addr: String,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(db: &std::path::Path) -> Server {
-    let mut child = Command::new(example("server"))
-        .args(["--db", db.to_str().unwrap(), "--addr", "127.0.0.1:0"])
-        .env("MERCATO_ADMIN_TOKEN", ADMIN)
-        .env("MERCATO_SHOP_TOKEN", SHOP)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.as_mut().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .trim()
-        .strip_prefix("listening on ")
-        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
-        .to_string();
-    Server { child, addr }
-}
-
-/// One HTTP/1.1 exchange on a new connection: (status, content type, body).
-fn http(
-    addr: &str,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &[u8],
-) -> (u16, String, String) {
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
-    let mut req = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if !body.is_empty() {
-        req.push_str("Content-Type: application/json\r\n");
-    }
-    for (k, v) in headers {
-        req.push_str(&format!("{k}: {v}\r\n"));
-    }
-    req.push_str("\r\n");
-    s.write_all(req.as_bytes()).unwrap();
-    // The server may answer (413) before reading a large body.
-    let _ = s.write_all(body);
-    let mut raw = Vec::new();
-    let _ = s.read_to_end(&mut raw);
-    let text = String::from_utf8_lossy(&raw).to_string();
-    let (head, rest) = text.split_once("\r\n\r\n").expect("an HTTP answer");
-    let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
-    let ctype = head
-        .lines()
-        .find_map(|l| {
-            l.to_ascii_lowercase()
-                .strip_prefix("content-type: ")
-                .map(str::to_string)
-        })
-        .unwrap_or_default();
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(rest)
-    } else {
-        rest.to_string()
-    };
-    (status, ctype, body)
-}
-
-fn dechunk(mut s: &str) -> String {
-    let mut out = String::new();
-    while let Some((size, rest)) = s.split_once("\r\n") {
-        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
-        if n == 0 {
-            break;
-        }
-        out.push_str(&rest[..n]);
-        s = &rest[n + 2..];
-    }
-    out
-}
-
-fn bearer(t: &str) -> String {
-    format!("Bearer {t}")
-}
-
-fn call(
-    addr: &str,
-    method: &str,
-    path: &str,
-    token: &str,
-    key: Option<&str>,
-    body: Value,
-) -> (u16, Value) {
-    let auth = bearer(token);
-    let mut h = vec![("Authorization", auth.as_str())];
-    if let Some(k) = key {
-        h.push(("Idempotency-Key", k));
-    }
-    let b = if body.is_null() {
-        Vec::new()
-    } else {
-        body.to_string().into_bytes()
-    };
-    let (status, _, text) = http(addr, method, path, &h, &b);
-    (
-        status,
-        serde_json::from_str(&text).unwrap_or(Value::String(text)),
-    )
-}
+use server::{ADMIN, SHOP, Server, bearer, call, http, start};
 
 #[test]
 fn the_server_over_real_http() {
@@ -464,4 +340,196 @@ fn the_curl_examples_of_the_docs_run() {
     assert_eq!(answers[2]["quote"]["totals"]["payable"], "36.00");
     assert_eq!(answers[3]["status"], "paid");
     assert!(answers[4]["events"].as_array().unwrap().len() >= 3);
+}
+
+/// Reads one HTTP/1.1 answer with a `Content-Length` from a kept-alive
+/// connection: (status, body).
+fn read_answer(s: &mut std::net::TcpStream) -> (u16, String) {
+    use std::io::Read;
+    let mut raw = Vec::new();
+    let mut byte = [0u8; 1];
+    while !raw.ends_with(b"\r\n\r\n") {
+        assert_eq!(s.read(&mut byte).unwrap(), 1, "the answer's head");
+        raw.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&raw).to_ascii_lowercase();
+    let status = head.split(' ').nth(1).unwrap().parse().unwrap();
+    let len: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length: "))
+        .map(|v| v.trim().parse().unwrap())
+        .unwrap_or(0);
+    let mut body = vec![0u8; len];
+    s.read_exact(&mut body).unwrap();
+    (status, String::from_utf8_lossy(&body).to_string())
+}
+
+/// How long after `since` the server closed `s` (read end of stream or a
+/// reset), reading and dropping whatever it sent; `None` when it was still
+/// open after 20 s.
+fn closed_after(s: &mut std::net::TcpStream, since: Instant) -> Option<Duration> {
+    use std::io::Read;
+    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut buf = [0u8; 512];
+    loop {
+        match s.read(&mut buf) {
+            Ok(0) => return Some(since.elapsed()),
+            Ok(_) => {}
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+                ) =>
+            {
+                return None;
+            }
+            Err(_) => return Some(since.elapsed()),
+        }
+    }
+}
+
+/// Whether the server still holds `s` open (nothing to read yet, no end).
+fn still_open(s: &std::net::TcpStream) -> bool {
+    s.set_nonblocking(true).unwrap();
+    let mut buf = [0u8; 1];
+    let open = matches!(
+        std::io::Read::read(&mut &*s, &mut buf),
+        Err(e) if e.kind() == std::io::ErrorKind::WouldBlock
+    );
+    s.set_nonblocking(false).unwrap();
+    open
+}
+
+/// Slow clients over real HTTP, with a 3 s header timeout and a 2 s request
+/// timeout: 20 slow-loris connections (a partial request head, then
+/// nothing) and one that trickles a byte every 400 ms are all closed
+/// between 3 s and 3 s + 3 s after they connected (hyper's timer runs from
+/// the start of the head and is not reset by bytes), while a normal client
+/// on a new connection is served at once and the slow ones are still
+/// waiting; an idle keep-alive connection is closed within the same limit
+/// after its answer; a body that stops half-way answers 503 `timeout`
+/// after about 2 s. The server still serves afterwards.
+#[test]
+fn slow_clients_are_cut_off_and_block_no_one() {
+    use std::io::Write;
+    use std::net::TcpStream;
+    const HEADER: Duration = Duration::from_secs(3);
+    const SLACK: Duration = Duration::from_secs(3);
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("slow.db");
+    let server = server::start_with(&[
+        "--db",
+        db.to_str().unwrap(),
+        "--header-timeout",
+        "3",
+        "--request-timeout",
+        "2",
+    ]);
+    let a = server.addr.as_str();
+    let (s, _) = call(
+        a,
+        "POST",
+        "/admin/catalog",
+        ADMIN,
+        Some("cat-tea"),
+        json!({"sku": "tea", "price": "12.00"}),
+    );
+    assert_eq!(s, 200);
+
+    // Slow-loris: a partial head, then silence.
+    let mut loris: Vec<(TcpStream, Instant)> = (0..20)
+        .map(|_| {
+            let t = Instant::now();
+            let mut c = TcpStream::connect(a).unwrap();
+            c.write_all(b"POST /orders HTTP/1.1\r\nHost: x\r\nAuthoriz")
+                .unwrap();
+            (c, t)
+        })
+        .collect();
+    // A trickle: one byte of a valid head every 400 ms, never finishing in time.
+    let addr = a.to_string();
+    let trickle = std::thread::spawn(move || {
+        let t = Instant::now();
+        let mut c = TcpStream::connect(&addr).unwrap();
+        let head =
+            b"GET /stock/tea HTTP/1.1\r\nHost: x\r\nX-Padding: aaaaaaaaaaaaaaaaaaaaaaaa\r\n\r\n";
+        for b in head {
+            if c.write_all(&[*b]).is_err() {
+                break; // cut off: good
+            }
+            std::thread::sleep(Duration::from_millis(400));
+        }
+        closed_after(&mut c, t)
+    });
+
+    // Others are served at once, while the slow ones still wait.
+    let t = Instant::now();
+    let (s, st) = call(a, "GET", "/stock/tea", SHOP, None, Value::Null);
+    assert_eq!(s, 200, "{st}");
+    assert!(
+        t.elapsed() < HEADER,
+        "a normal call waited {:?}",
+        t.elapsed()
+    );
+    assert!(
+        loris.iter().all(|(c, _)| still_open(c)),
+        "the slow connections were still open while the normal call was served"
+    );
+
+    // An idle keep-alive connection after one answer.
+    let mut idle = TcpStream::connect(a).unwrap();
+    let auth = bearer(SHOP);
+    write!(
+        idle,
+        "GET /stock/tea HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\n\r\n"
+    )
+    .unwrap();
+    let (s, _) = read_answer(&mut idle);
+    assert_eq!(s, 200);
+    let answered = Instant::now();
+
+    // A body that stops half-way: 503 after the request timeout.
+    let mut half = TcpStream::connect(a).unwrap();
+    write!(
+        half,
+        "POST /orders HTTP/1.1\r\nHost: x\r\nAuthorization: {auth}\r\nIdempotency-Key: half-1\r\n\
+         Content-Type: application/json\r\nContent-Length: 200\r\n\r\n{{\"id\": \"o1\""
+    )
+    .unwrap();
+    let t = Instant::now();
+    half.set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let (s, body) = read_answer(&mut half);
+    let waited = t.elapsed();
+    assert_eq!(s, 503, "{body}");
+    assert!(body.contains("\"code\":\"timeout\""), "{body}");
+    assert!(
+        waited >= Duration::from_millis(1_900) && waited < Duration::from_secs(2) + SLACK,
+        "the half body was answered after {waited:?}"
+    );
+
+    for (c, t) in &mut loris {
+        let after = closed_after(c, *t).expect("a slow-loris connection was never closed");
+        assert!(
+            after >= HEADER - Duration::from_millis(100) && after < HEADER + SLACK,
+            "a slow-loris connection closed after {after:?}"
+        );
+    }
+    let after = trickle
+        .join()
+        .unwrap()
+        .expect("the trickling connection was never closed");
+    assert!(
+        after < HEADER + SLACK,
+        "the trickling connection closed after {after:?}"
+    );
+    let after = closed_after(&mut idle, answered).expect("the idle connection was never closed");
+    assert!(
+        after < HEADER + SLACK,
+        "the idle connection closed after {after:?}"
+    );
+
+    // Nothing was stored by the half request, and the server still serves.
+    let (s, p) = call(a, "GET", "/orders/o1", SHOP, None, Value::Null);
+    assert_eq!((s, p["code"].as_str()), (404, Some("unknown_order")));
 }
