@@ -267,41 +267,15 @@ fn parse<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, 
         .map_err(|e| Problem::new(StatusCode::BAD_REQUEST, "invalid_input", e.to_string()))
 }
 
-/// Whether a refusal may come from a state that lags behind other
-/// processes' commits (an order, customer or stock level they changed).
-/// Successes need no such care: a decision on a stale state conflicts when
-/// it is stored, and the engine then catches up and decides again.
-fn stale_may_explain(kind: ErrorKind) -> bool {
-    matches!(
-        kind,
-        ErrorKind::UnknownOrder
-            | ErrorKind::UnknownCustomer
-            | ErrorKind::UnknownSku
-            | ErrorKind::InvalidTransition
-            | ErrorKind::InsufficientStock
-            | ErrorKind::InsufficientPoints
-            | ErrorKind::CouponRejected
-            | ErrorKind::PaymentMismatch
-    )
-}
-
 /// Runs a mutating engine call on the blocking pool (the request's
 /// deadline, [`deadline`], bounds the wait; a commit already running
-/// finishes). On a shared store a refusal that a lagging state may explain
-/// is decided once more after catching up ([`Engine::sync`]): a refused
-/// call stores nothing, so its idempotency key is still free.
+/// finishes). On a shared store the engine itself decides a refusal again
+/// when other processes stored events it had not seen.
 async fn call<T: Send + 'static>(
     app: &Arc<App>,
-    f: impl Fn(&Shop) -> Result<T, EngineError> + Send + 'static,
+    f: impl FnOnce(&Shop) -> Result<T, EngineError> + Send + 'static,
 ) -> Result<T, Problem> {
-    blocking(app, move |app| match f(&app.engine) {
-        Err(e) if app.shared && stale_may_explain(e.kind()) => {
-            app.engine.sync()?;
-            f(&app.engine)
-        }
-        other => other,
-    })
-    .await
+    blocking(app, move |app| f(&app.engine)).await
 }
 
 /// Runs a reading engine call on the blocking pool; on a shared store,

@@ -174,3 +174,52 @@ fn stale_engine_is_stopped_by_guards<S: Store + 'static>(open: impl Fn() -> S) {
     assert_eq!(st.shop().promotion_units_total("flash"), 2);
     assert!(a.store().verify().unwrap().ok());
 }
+
+/// A refusal that comes from not having seen another engine's commits is
+/// not final: the engine sees that the store moved, catches up and decides
+/// again. Engine B opens before A places `o1` and adds stock; without the
+/// catch-up B answers `unknown_order` to paying `o1` and
+/// `insufficient_stock` to an order for the new stock.
+fn stale_refusals_are_decided_again<S: Store + 'static>(open: impl Fn() -> S) {
+    let a = Engine::open(open(), clock()).unwrap();
+    shop(&a);
+    let b = Engine::open(open(), clock()).unwrap();
+    let placed = a.place_order(order("o1", "u1", "cup", 2), None).unwrap();
+    let total = placed.quote.totals.payable;
+    let paid = b.pay("o1", total, Some("pay-o1")).unwrap();
+    assert_eq!(paid, mercato::core::order::OrderStatus::Paid);
+    // Stock A adds is B's to sell: 98 cups left, A adds 50, B sells 140.
+    a.adjust_stock("cup", "main", 50, "received").unwrap();
+    b.place_order(order("o2", "u2", "cup", 140), None).unwrap();
+    // A refusal that stands after catching up is still a refusal.
+    let err = b
+        .place_order(order("o3", "u3", "cup", 9), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), mercato::ErrorKind::InsufficientStock);
+}
+
+#[test]
+fn stale_refusals_are_decided_again_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    stale_refusals_are_decided_again(|| {
+        SqliteStore::open(
+            &path,
+            SqliteOptions::default().synchronous(Synchronous::Normal),
+        )
+        .unwrap()
+    });
+}
+
+#[test]
+fn stale_refusals_are_decided_again_on_postgres() {
+    use mercato_postgres::testing::TestCluster;
+    use mercato_postgres::{PgOptions, PgStore};
+    let Some(cluster) = TestCluster::shared_or_skip() else {
+        return;
+    };
+    let schema = cluster.fresh_schema_name();
+    stale_refusals_are_decided_again(|| {
+        PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap()
+    });
+}

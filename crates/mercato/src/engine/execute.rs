@@ -230,7 +230,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// all, then waits: their commits share batches.
     ///
     /// ```
-    /// use mercato::{Engine, ManualClock, Request, Settings};
+    /// use mercato::{AdjustStock, Engine, ManualClock, Request, Settings};
     /// use mercato::core::Currency;
     /// use mercato::store::MemoryStore;
     ///
@@ -341,10 +341,38 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
 
     /// One attempt: answer a stored key, or decide, apply and queue.
     fn attempt(&self, req: &Request, key: Option<(&str, &str)>) -> Attempt {
-        match self.try_attempt(req, key) {
+        let first = match self.try_attempt(req, key) {
             Ok(a) => a,
             Err(e) => Attempt::Done(Err(e)),
+        };
+        match first {
+            Attempt::Done(Err(e)) if stale_may_explain(&e) && self.store_moved() => {
+                // Another engine (process) stored events this one has not
+                // seen, and the refusal may come from not seeing them (an
+                // order it placed, stock it added): catch up and decide
+                // once more. A refusal stores nothing, so the key is free.
+                self.shared.health.mark_stale();
+                match self.try_attempt(req, key) {
+                    Ok(a) => a,
+                    Err(e) => Attempt::Done(Err(e)),
+                }
+            }
+            other => other,
         }
+    }
+
+    /// Whether the store holds events this engine has not applied: its head
+    /// is beyond every event the state counts (those read from the store
+    /// and this engine's own, durable or queued). With commits of this
+    /// engine still queued this can miss another engine's events; it never
+    /// reports a move that did not happen. A store that cannot answer
+    /// counts as not moved (the refusal stands).
+    fn store_moved(&self) -> bool {
+        let position = {
+            let st = self.shared.state.lock().unwrap_or_else(|p| p.into_inner());
+            st.durable.position
+        };
+        self.shared.store.head().is_ok_and(|head| head > position)
     }
 
     fn try_attempt(
@@ -520,4 +548,24 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             }
         }
     }
+}
+
+/// Refusals a state that lags behind another engine's commits may explain:
+/// something that engine created or changed (an order, a customer, stock,
+/// points, a coupon's uses, what was paid). Successes need no such care: a
+/// decision on a stale state conflicts when it is stored and is decided
+/// again.
+fn stale_may_explain(e: &EngineError) -> bool {
+    use mercato_core::ErrorKind as K;
+    matches!(
+        e.kind(),
+        K::UnknownOrder
+            | K::UnknownCustomer
+            | K::UnknownSku
+            | K::InvalidTransition
+            | K::InsufficientStock
+            | K::InsufficientPoints
+            | K::CouponRejected
+            | K::PaymentMismatch
+    )
 }
