@@ -421,6 +421,9 @@ pub enum Request {
         /// Tags.
         tags: Vec<String>,
     },
+    /// Pays a presale deposit: places the order under a presale promotion
+    /// and captures the deposit ([`crate::Engine::presale_deposit`]).
+    PresaleDeposit(Box<crate::presale::PresaleDepositRequest>),
 }
 
 impl Request {
@@ -468,6 +471,7 @@ impl Request {
             Request::ResumePromotion { .. } => "resume_promotion",
             Request::ReplacePromotion { .. } => "replace_promotion",
             Request::SetCustomerTags { .. } => "set_customer_tags",
+            Request::PresaleDeposit(_) => "presale_deposit",
         }
     }
 
@@ -489,6 +493,7 @@ impl Request {
             | Request::AfterSale { order, .. }
             | Request::Goodwill { order, .. }
             | Request::CancelUnits { order, .. } => Some(order),
+            Request::PresaleDeposit(d) => Some(&d.order),
             _ => None,
         }
     }
@@ -598,6 +603,8 @@ pub enum Response {
         /// The coupons.
         coupons: Vec<IssuedCode>,
     },
+    /// A presale deposit was paid.
+    Presale(Box<crate::presale::PresaleReceipt>),
 }
 
 /// A template coupon given to a customer.
