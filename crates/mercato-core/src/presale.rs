@@ -20,7 +20,7 @@
 //!   captures the deposit. The order is `pending_payment` with the balance
 //!   deadline as its deadline.
 //! - **balance** (`pay` or `record_payment` of exactly what is due): only
-//!   inside the balance window ([`check_payment`]); it pays the order, and
+//!   inside the balance window (`check_payment`); it pays the order, and
 //!   [`OrderEvent::PresaleBalancePaid`] follows.
 //! - **lapse**: at the balance deadline `tick` closes the order and releases
 //!   its stock; the deposit is kept (`forfeit`) or refunded (`refund`) as the
