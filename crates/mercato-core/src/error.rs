@@ -246,6 +246,70 @@ pub enum CoreError {
         /// What is wrong.
         problem: String,
     },
+    /// A presale deposit outside the promotion's deposit window (or while
+    /// the promotion is paused or ended).
+    #[error("presale `{promotion}` takes deposits from {from} until {until}, not at {now}")]
+    PresaleDepositWindow {
+        /// The presale promotion.
+        promotion: String,
+        /// The time of the deposit.
+        now: chrono::DateTime<chrono::Utc>,
+        /// First instant deposits are taken.
+        from: chrono::DateTime<chrono::Utc>,
+        /// First instant they are no longer taken.
+        until: chrono::DateTime<chrono::Utc>,
+    },
+    /// A presale balance paid before the balance window opens.
+    #[error("presale order `{order}`: the balance can be paid from {opens}, not before")]
+    PresaleBalanceNotOpen {
+        /// The order.
+        order: String,
+        /// When the balance window opens.
+        opens: chrono::DateTime<chrono::Utc>,
+    },
+    /// A presale balance paid at or after its deadline.
+    #[error("presale order `{order}`: the balance was due before {deadline}")]
+    PresaleBalanceClosed {
+        /// The order.
+        order: String,
+        /// The balance deadline.
+        deadline: chrono::DateTime<chrono::Utc>,
+    },
+    /// A presale deposit or balance of the wrong amount.
+    #[error("presale `{order}`: the {what} is {expected}, not {offered}")]
+    PresaleAmount {
+        /// The order.
+        order: String,
+        /// `"deposit"` or `"balance"`.
+        what: &'static str,
+        /// The amount due.
+        expected: Decimal,
+        /// The amount offered.
+        offered: Decimal,
+    },
+    /// A presale deposit beyond the promotion's per-customer limit.
+    #[error(
+        "presale `{promotion}` allows {limit} units per customer; {held} held, {wanted} more asked"
+    )]
+    PresaleLimit {
+        /// The presale promotion.
+        promotion: String,
+        /// Units per customer over their live orders.
+        limit: i64,
+        /// Units the customer's live orders hold.
+        held: i64,
+        /// Units asked for.
+        wanted: i64,
+    },
+    /// A presale deposit the terms cannot honour (no customer, a balance
+    /// that would not be positive, inconsistent terms).
+    #[error("presale `{promotion}`: {problem}")]
+    PresaleTerms {
+        /// The presale promotion.
+        promotion: String,
+        /// What is wrong.
+        problem: String,
+    },
 }
 
 impl CoreError {
@@ -290,6 +354,12 @@ impl CoreError {
                 ErrorKind::InvalidInput
             }
             CoreError::ClaimLimitReached { .. } => ErrorKind::CouponRejected,
+            CoreError::PresaleDepositWindow { .. }
+            | CoreError::PresaleBalanceNotOpen { .. }
+            | CoreError::PresaleBalanceClosed { .. } => ErrorKind::InvalidTransition,
+            CoreError::PresaleAmount { .. } => ErrorKind::PaymentMismatch,
+            CoreError::PresaleLimit { .. } => ErrorKind::InvalidQuantity,
+            CoreError::PresaleTerms { .. } => ErrorKind::InvalidInput,
         }
     }
 }

@@ -357,6 +357,10 @@ pub struct Order {
     /// Units refunded while the customer keeps them (refund-only) per line.
     #[serde(default)]
     pub kept_refunded: Vec<i64>,
+    /// The presale terms and phase of a presale order (`None`: an ordinary
+    /// order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub presale: Option<crate::presale::Presale>,
 }
 
 /// `v[i]`, or 0 when `v` is shorter (fields added after a snapshot was
@@ -420,6 +424,7 @@ impl Order {
 
     /// Ok when the transition table allows `action` now.
     pub fn check(&self, action: OrderAction) -> Result<(), CoreError> {
+        crate::presale::check_action(self, action)?;
         if self.status.allows(action) {
             Ok(())
         } else {
@@ -902,6 +907,39 @@ pub enum OrderEvent {
         /// Units per line.
         lines: Vec<LineQty>,
     },
+    /// A presale deposit was paid: the order (placed by the events before)
+    /// waits for its balance until `terms.balance_until` (the deposit
+    /// payment follows as `payment_captured.v1`).
+    #[serde(rename = "presale_deposited.v1")]
+    PresaleDeposited {
+        /// Order id.
+        id: String,
+        /// The presale terms.
+        terms: crate::presale::PresaleTerms,
+    },
+    /// A presale order's balance was paid (after its `payment_captured.v1`
+    /// and `paid.v1`).
+    #[serde(rename = "presale_balance_paid.v1")]
+    PresaleBalancePaid {
+        /// Order id.
+        id: String,
+        /// The balance.
+        amount: Money,
+    },
+    /// A presale order died before its balance (closed at the deadline or
+    /// cancelled): the deposit was forfeited or refunded.
+    #[serde(rename = "presale_lapsed.v1")]
+    PresaleLapsed {
+        /// Order id.
+        id: String,
+        /// Money the shop kept.
+        forfeited: Money,
+        /// Money that went back (its refund is the `refunded.v1` or
+        /// `cancelled.v1` beside it).
+        refunded: Money,
+        /// The promotion's policy.
+        policy: crate::presale::UnpaidBalance,
+    },
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -930,7 +968,10 @@ impl OrderEvent {
             | OrderEvent::PaymentCaptured { id, .. }
             | OrderEvent::ReturnWithdrawn { id, .. }
             | OrderEvent::ReturnClosed { id, .. }
-            | OrderEvent::UnitsCancelled { id, .. } => id,
+            | OrderEvent::UnitsCancelled { id, .. }
+            | OrderEvent::PresaleDeposited { id, .. }
+            | OrderEvent::PresaleBalancePaid { id, .. }
+            | OrderEvent::PresaleLapsed { id, .. } => id,
         }
     }
 }
@@ -977,6 +1018,7 @@ impl Order {
             refunds: Vec::new(),
             cancelled: vec![0; n],
             kept_refunded: vec![0; n],
+            presale: None,
             quote: Arc::clone(quote),
         })
     }
@@ -1176,6 +1218,9 @@ impl Order {
                     self.status = OrderStatus::Returned;
                 }
             }
+            OrderEvent::PresaleDeposited { .. }
+            | OrderEvent::PresaleBalancePaid { .. }
+            | OrderEvent::PresaleLapsed { .. } => crate::presale::apply(self, event),
         }
     }
 

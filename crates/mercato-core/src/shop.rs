@@ -332,6 +332,9 @@ pub enum Command {
     /// Sets a known customer's tags (sorted and deduplicated; replaces the
     /// earlier ones).
     SetCustomerTags(SetCustomerTags),
+    /// Pays a presale deposit: places the order and captures the deposit
+    /// (see [`crate::presale`]).
+    PresaleDeposit(Box<crate::presale::PresaleDeposit>),
 }
 
 /// Discount a promotion gave across live orders.
@@ -613,6 +616,7 @@ impl Shop {
                     tags,
                 })])
             }
+            Command::PresaleDeposit(d) => self.decide_presale_deposit(d, ctx),
         }
     }
 
@@ -768,6 +772,7 @@ impl Shop {
     ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_ref(id)?;
         o.check(OrderAction::Pay)?;
+        crate::presale::check_payment(o, amount, ctx.now)?;
         // One payment of everything still due (the payable when nothing
         // was captured before).
         let due = o.due()?;
@@ -782,7 +787,9 @@ impl Shop {
             .reservation(id)
             .map(|r| r.held.clone())
             .unwrap_or_default();
-        Ok(self.payment_events(id, &o.quote, &held, o.payable(), ctx))
+        let mut ev = self.payment_events(id, &o.quote, &held, o.payable(), ctx);
+        ev.extend(crate::presale::balance_paid(o, amount));
+        Ok(ev)
     }
 
     fn decide_record_payment(
@@ -808,6 +815,7 @@ impl Shop {
             });
         }
         o.check(OrderAction::Pay)?;
+        crate::presale::check_payment(o, amount, ctx.now)?;
         if method.trim().is_empty() {
             return Err(CoreError::InvalidOrderRequest {
                 order: id.to_string(),
@@ -849,6 +857,7 @@ impl Shop {
                 .map(|r| r.held.clone())
                 .unwrap_or_default();
             ev.extend(self.payment_events(id, &o.quote, &held, o.payable(), ctx));
+            ev.extend(crate::presale::balance_paid(o, amount));
         }
         Ok(ev)
     }
@@ -921,7 +930,7 @@ impl Shop {
         }
         // What was captured and not yet refunded (partial cancels and
         // goodwill refunds went back already).
-        let refund = o.refundable()?;
+        let refund = crate::presale::refund_on_lapse(o, action)?;
         let allocations =
             allocate_refund(&o.payments, refund, ctx.config.after_sale.refund_allocation)?;
         let mut ev = vec![Event::Order(OrderEvent::Cancelled {
@@ -930,6 +939,7 @@ impl Shop {
             rejected: action == OrderAction::Reject,
             allocations,
         })];
+        ev.extend(crate::presale::lapsed(o, refund)?);
         ev.extend(self.give_back(o, ReleaseReason::Cancelled)?);
         Ok(ev)
     }
@@ -1095,7 +1105,7 @@ impl Shop {
                         at: ctx.now,
                     }));
                     // Part payments captured before the deadline go back.
-                    let back = o.refundable()?;
+                    let back = crate::presale::refund_on_lapse(o, OrderAction::Close)?;
                     if back.is_positive() {
                         ev.push(Event::Order(OrderEvent::Refunded {
                             id: o.id.clone(),
@@ -1113,6 +1123,7 @@ impl Shop {
                             )?,
                         }));
                     }
+                    ev.extend(crate::presale::lapsed(o, back)?);
                     ev.extend(self.give_back(o, ReleaseReason::Closed)?);
                     closed.push(&o.id);
                 }

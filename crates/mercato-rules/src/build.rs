@@ -86,7 +86,7 @@ into_amount_from_integer!(i32, i64, u32, u64);
 /// Reads `value` for `field` of rule `rule`; the first failure is kept in
 /// `error` (the placeholder zero it answers is never built into a rule:
 /// `build` refuses first).
-fn read(
+pub(crate) fn read(
     error: &mut Option<RulesError>,
     rule: &str,
     field: &'static str,
@@ -111,6 +111,9 @@ fn read(
 /// kind's builder has the methods of that kind's fields. These types are
 /// never made; they only name a kind.
 pub mod kind {
+    /// `presale` (预售/定金, [`crate::Promotion::presale`]).
+    #[derive(Debug, Clone, Copy)]
+    pub enum Presale {}
     /// `price`: a special unit price ([`crate::Promotion::price`]).
     #[derive(Debug, Clone, Copy)]
     pub enum Price {}
@@ -167,7 +170,7 @@ pub struct PromotionBuilder<K> {
 }
 
 impl<K> PromotionBuilder<K> {
-    fn new(id: String, rule: PromotionRule, error: Option<RulesError>) -> Self {
+    pub(crate) fn new(id: String, rule: PromotionRule, error: Option<RulesError>) -> Self {
         PromotionBuilder {
             promotion: Promotion {
                 id,
@@ -189,7 +192,7 @@ impl<K> PromotionBuilder<K> {
         read(&mut self.error, &self.promotion.id, field, value)
     }
 
-    fn rule(&mut self) -> &mut PromotionRule {
+    pub(crate) fn rule(&mut self) -> &mut PromotionRule {
         &mut self.promotion.rule
     }
 

@@ -95,6 +95,7 @@ mod coupon;
 mod error;
 mod minor;
 mod pipeline;
+mod presale;
 mod promotion;
 mod refund;
 mod ruleset;
@@ -114,6 +115,7 @@ pub use coupon::{Coupon, CouponKind};
 pub use error::RulesError;
 pub use minor::{MAX_AMOUNT_MINOR, MAX_QTY};
 pub use pipeline::price;
+pub use presale::{PresaleOffer, Span, presale_quote};
 pub use promotion::{
     AmountPer, Budget, BundleItem, BuySide, DiscountTier, GetSide, GiftItem, LadderTier, Promotion,
     PromotionRule, PromotionStage, QuantityTier, ReductionMode, ReductionTier,

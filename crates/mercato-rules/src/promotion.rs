@@ -156,6 +156,31 @@ pub enum PromotionRule {
         #[serde(default, with = "amount_str::option")]
         threshold: Option<Decimal>,
     },
+    /// 预售/定金: units of the scope sold at `price` through a deposit of
+    /// `deposit` per unit that counts as `deduction` against the price,
+    /// then a balance (see `docs/presale.md`). Never part of an ordinary
+    /// cart's pricing: only [`crate::presale_quote`] prices it.
+    Presale {
+        /// The presale unit price.
+        #[serde(with = "amount_str")]
+        price: Decimal,
+        /// Deposit per unit (`X`, positive).
+        #[serde(with = "amount_str")]
+        deposit: Decimal,
+        /// What a unit's deposit counts for (`Y`, ≥ `X`, < `price`).
+        #[serde(with = "amount_str")]
+        deduction: Decimal,
+        /// When deposits are taken.
+        deposit_window: crate::presale::Span,
+        /// When the balance may be paid (its end is the balance deadline).
+        balance_window: crate::presale::Span,
+        /// What an unpaid balance does to the deposit (default `forfeit`).
+        #[serde(default)]
+        on_unpaid_balance: mercato_core::presale::UnpaidBalance,
+        /// Units per customer over their live presale orders.
+        #[serde(default)]
+        per_customer_limit: Option<i64>,
+    },
 }
 
 fn yes() -> bool {
@@ -375,7 +400,9 @@ impl Promotion {
     /// The stage this promotion runs in.
     pub fn stage(&self) -> PromotionStage {
         match &self.rule {
-            PromotionRule::Price { .. } | PromotionRule::Ladder { .. } => PromotionStage::Unit,
+            PromotionRule::Price { .. }
+            | PromotionRule::Ladder { .. }
+            | PromotionRule::Presale { .. } => PromotionStage::Unit,
             PromotionRule::PercentOff { .. } => match self.stage {
                 Some(PromotionStage::Order) => PromotionStage::Order,
                 _ => PromotionStage::Item,
@@ -559,6 +586,28 @@ impl Promotion {
                     amount("threshold", *t)?;
                 }
             }
+            PromotionRule::Presale {
+                price,
+                deposit,
+                deduction,
+                deposit_window,
+                balance_window,
+                per_customer_limit,
+                ..
+            } => {
+                amount("price", *price)?;
+                amount("deposit", *deposit)?;
+                amount("deduction", *deduction)?;
+                limit("per_customer_limit", *per_customer_limit)?;
+                crate::presale::check_rule(
+                    id,
+                    *price,
+                    *deposit,
+                    *deduction,
+                    deposit_window,
+                    balance_window,
+                )?;
+            }
         }
         Ok(())
     }
@@ -607,6 +656,16 @@ impl Promotion {
             PromotionRule::Gift { threshold, .. } => out.push(("threshold", Amount(*threshold))),
             PromotionRule::FreeShipping { threshold } => {
                 out.extend(threshold.map(|t| ("threshold", Amount(t))));
+            }
+            PromotionRule::Presale {
+                price,
+                deposit,
+                deduction,
+                ..
+            } => {
+                out.push(("price", Amount(*price)));
+                out.push(("deposit", Amount(*deposit)));
+                out.push(("deduction", Amount(*deduction)));
             }
         }
         out

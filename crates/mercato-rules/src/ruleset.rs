@@ -267,6 +267,10 @@ impl RuleSet {
     pub(crate) fn rebuild_plan(&mut self) {
         let mut plan = StagePlan::default();
         for (i, p) in self.promotions.iter().enumerate() {
+            // A presale prices only its own deposits (`presale_quote`).
+            if matches!(p.rule, PromotionRule::Presale { .. }) {
+                continue;
+            }
             match p.stage() {
                 PromotionStage::Unit => plan.unit.push(i),
                 PromotionStage::Item => plan.item.push(i),

@@ -310,6 +310,7 @@ pub(crate) fn decide(
         | Request::PausePromotion { .. }
         | Request::ResumePromotion { .. }
         | Request::ReplacePromotion { .. } => crate::campaigns::decide(st, req, now),
+        Request::PresaleDeposit(_) => crate::presale::decide(st, req, now),
     }
 }
 
@@ -362,6 +363,9 @@ pub(crate) fn clawback(
         .shop()
         .order(order)
         .ok_or_else(|| CoreError::UnknownOrder(order.to_string()))?;
+    if crate::presale::is_presale(st, order) {
+        return Ok(Money::zero(o.quote.currency));
+    }
     let n = st.durable.order_rules.get(order).copied().unwrap_or(0);
     let log = st
         .durable
@@ -524,6 +528,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
         Request::IssueCoupons { .. } | Request::ClaimCoupon { .. } => Response::Coupons {
             coupons: crate::loyalty::issued_codes(events),
         },
+        Request::PresaleDeposit(_) => crate::presale::respond(st, req, events),
         _ => crate::aftersale::respond(st, req, events).unwrap_or(Response::Done),
     }
 }

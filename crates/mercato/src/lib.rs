@@ -37,6 +37,7 @@ pub mod feed;
 mod log;
 mod loyalty;
 mod plan;
+mod presale;
 mod request;
 mod review;
 pub mod scenario;
@@ -72,6 +73,7 @@ pub use mercato_core::coupon::{CouponStatus, Validity};
 pub use mercato_core::points::{CreditAt, EarningRules, TierRate};
 pub use mercato_core::{Currency, ErrorKind, Money, Rounding, apportion};
 pub use plan::CONFIG_STREAM;
+pub use presale::{PresaleDepositRequest, PresaleReceipt};
 pub use request::IssuedCode;
 pub use request::{
     AdjustStock, CloseQuota, ConfigureLocation, EarnPoints, HoldOrder, OpenQuota, OrderRef,

@@ -353,6 +353,9 @@ pub enum Request {
     },
     /// Sets a customer's tags (replacing the earlier ones).
     SetCustomerTags(SetCustomerTags),
+    /// Pays a presale deposit: places the order under a presale promotion
+    /// and captures the deposit ([`crate::Engine::presale_deposit`]).
+    PresaleDeposit(Box<crate::presale::PresaleDepositRequest>),
 }
 
 impl Request {
@@ -400,6 +403,7 @@ impl Request {
             Request::ResumePromotion { .. } => "resume_promotion",
             Request::ReplacePromotion { .. } => "replace_promotion",
             Request::SetCustomerTags(SetCustomerTags { .. }) => "set_customer_tags",
+            Request::PresaleDeposit(_) => "presale_deposit",
         }
     }
 
@@ -421,6 +425,7 @@ impl Request {
             | Request::AfterSale { order, .. }
             | Request::Goodwill { order, .. }
             | Request::CancelUnits { order, .. } => Some(order),
+            Request::PresaleDeposit(d) => Some(&d.order),
             _ => None,
         }
     }
@@ -530,6 +535,8 @@ pub enum Response {
         /// The coupons.
         coupons: Vec<IssuedCode>,
     },
+    /// A presale deposit was paid.
+    Presale(Box<crate::presale::PresaleReceipt>),
 }
 
 /// A template coupon given to a customer.

@@ -327,6 +327,9 @@ fn order_guards(rules: &RuleSet, o: &Order, sign: i64, out: &mut Vec<Guard>) {
                     quota,
                     ..
                 }) => (*per_customer_limit, *quota),
+                Some(PromotionRule::Presale {
+                    per_customer_limit, ..
+                }) => (*per_customer_limit, None),
                 _ => (None, None),
             };
             if let Some(c) = o.customer.as_deref() {

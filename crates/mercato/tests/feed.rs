@@ -400,6 +400,46 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
                 r#"{"id":"7.0","seq":7,"type":"points.changed.v1","data":{"customer":"u1","delta":-12,"reason":"clawed_back","order":"o1"}}"#,
             ],
         ),
+        (
+            // A presale deposit of 50.00 per unit counting as 100.00, two units.
+            Event::Order(OrderEvent::PresaleDeposited {
+                id: "o1".into(),
+                terms: mercato::core::presale::PresaleTerms {
+                    promotion: "ps".into(),
+                    units: 2,
+                    deposit_per_unit: cny("50.00"),
+                    deduction_per_unit: cny("100.00"),
+                    deposit: cny("100.00"),
+                    deduction: cny("200.00"),
+                    balance_from: at("2026-11-11T00:00:00Z"),
+                    balance_until: at("2026-11-12T00:00:00Z"),
+                    on_unpaid_balance: mercato::core::presale::UnpaidBalance::Forfeit,
+                },
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"presale.deposit_paid.v1","data":{"order":"o1","promotion":"ps","units":2,"deposit":"100.00","deduction":"200.00","currency":"CNY","balance_from":"2026-11-11T00:00:00Z","balance_until":"2026-11-12T00:00:00Z","on_unpaid_balance":"forfeit"}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::PresaleBalancePaid {
+                id: "o1".into(),
+                amount: cny("400.00"),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"presale.balance_paid.v1","data":{"order":"o1","amount":"400.00","currency":"CNY"}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::PresaleLapsed {
+                id: "o1".into(),
+                forfeited: cny("100.00"),
+                refunded: cny("0.00"),
+                policy: mercato::core::presale::UnpaidBalance::Forfeit,
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"presale.lapsed.v1","data":{"order":"o1","forfeited":"100.00","refunded":"0.00","currency":"CNY","policy":"forfeit"}}"#,
+            ],
+        ),
     ]
 }
 

@@ -372,6 +372,55 @@ pub enum IntegrationEvent {
         /// Code.
         code: String,
     },
+    /// A presale deposit was paid: the order (told by `order.placed.v1`)
+    /// waits for its balance; its stock is held until `balance_until`.
+    #[serde(rename = "presale.deposit_paid.v1")]
+    PresaleDepositPaid {
+        /// Order id.
+        order: String,
+        /// The presale promotion.
+        promotion: String,
+        /// Units.
+        units: i64,
+        /// The deposit paid.
+        deposit: String,
+        /// What it counts for against the price.
+        deduction: String,
+        /// Currency.
+        currency: String,
+        /// When the balance may be paid from.
+        balance_from: DateTime<Utc>,
+        /// The balance deadline.
+        balance_until: DateTime<Utc>,
+        /// `forfeit` or `refund`: what an unpaid balance does to the deposit.
+        on_unpaid_balance: String,
+    },
+    /// A presale order's balance was paid (the order is paid).
+    #[serde(rename = "presale.balance_paid.v1")]
+    PresaleBalancePaid {
+        /// Order id.
+        order: String,
+        /// The balance.
+        amount: String,
+        /// Currency.
+        currency: String,
+    },
+    /// A presale order died without its balance: the deposit was kept
+    /// (`forfeited`) or refunded (`refunded`; its refund is told by
+    /// `refund.issued.v1` or `order.cancelled.v1`).
+    #[serde(rename = "presale.lapsed.v1")]
+    PresaleLapsed {
+        /// Order id.
+        order: String,
+        /// Money the shop kept.
+        forfeited: String,
+        /// Money that went back.
+        refunded: String,
+        /// Currency.
+        currency: String,
+        /// `forfeit` or `refund`.
+        policy: String,
+    },
 }
 
 impl IntegrationEvent {
@@ -407,12 +456,15 @@ impl IntegrationEvent {
             IntegrationEvent::OrderUnitsCancelled { .. } => "order.units_cancelled.v1",
             IntegrationEvent::CouponClaimed { .. } => "coupon.claimed.v1",
             IntegrationEvent::CouponRevoked { .. } => "coupon.revoked.v1",
+            IntegrationEvent::PresaleDepositPaid { .. } => "presale.deposit_paid.v1",
+            IntegrationEvent::PresaleBalancePaid { .. } => "presale.balance_paid.v1",
+            IntegrationEvent::PresaleLapsed { .. } => "presale.lapsed.v1",
         }
     }
 }
 
 /// Every type name of the schema, in the order of `docs/integration.md`.
-pub const TYPES: [&str; 29] = [
+pub const TYPES: [&str; 32] = [
     "customer.registered.v1",
     "order.placed.v1",
     "order.held.v1",
@@ -442,6 +494,9 @@ pub const TYPES: [&str; 29] = [
     "order.units_cancelled.v1",
     "coupon.claimed.v1",
     "coupon.revoked.v1",
+    "presale.deposit_paid.v1",
+    "presale.balance_paid.v1",
+    "presale.lapsed.v1",
 ];
 
 fn amount(m: &Money) -> String {
@@ -651,6 +706,34 @@ fn order_events(e: &OrderEvent) -> Vec<IntegrationEvent> {
         OrderEvent::UnitsCancelled { id, lines } => I::OrderUnitsCancelled {
             order: id.clone(),
             lines: line_qty(lines),
+        },
+        OrderEvent::PresaleDeposited { id, terms } => I::PresaleDepositPaid {
+            order: id.clone(),
+            promotion: terms.promotion.clone(),
+            units: terms.units,
+            deposit: amount(&terms.deposit),
+            deduction: amount(&terms.deduction),
+            currency: currency(&terms.deposit),
+            balance_from: terms.balance_from,
+            balance_until: terms.balance_until,
+            on_unpaid_balance: terms.on_unpaid_balance.as_str().to_string(),
+        },
+        OrderEvent::PresaleBalancePaid { id, amount: a } => I::PresaleBalancePaid {
+            order: id.clone(),
+            amount: amount(a),
+            currency: currency(a),
+        },
+        OrderEvent::PresaleLapsed {
+            id,
+            forfeited,
+            refunded,
+            policy,
+        } => I::PresaleLapsed {
+            order: id.clone(),
+            forfeited: amount(forfeited),
+            refunded: amount(refunded),
+            currency: currency(forfeited),
+            policy: policy.as_str().to_string(),
         },
         // The stock side of a sale is told by `stock.changed.v1` (`sold`).
         _ => return Vec::new(),

@@ -62,6 +62,7 @@ pub fn step_kinds() -> impl Iterator<Item = &'static str> {
         .chain(super::steps_aftersale::ACTIONS)
         .chain(super::steps_loyalty::ACTIONS)
         .chain(super::steps_campaigns::ACTIONS)
+        .chain(super::steps_presale::ACTIONS)
         .copied()
 }
 
@@ -542,6 +543,7 @@ fn run_step<S: Store + 'static>(
             super::steps_campaigns::run(engine, a, b)
         }
         a if super::steps_loyalty::ACTIONS.contains(&a) => super::steps_loyalty::run(engine, a, b),
+        a if super::steps_presale::ACTIONS.contains(&a) => super::steps_presale::run(engine, a, b),
         other => super::steps_aftersale::run_step(engine, other, b).unwrap_or_else(|| {
             Err(error_value(
                 "invalid_input",
