@@ -39,6 +39,7 @@ pub mod loyalty;
 pub mod order;
 pub mod payments;
 pub mod points;
+pub mod shipment;
 pub mod shop;
 pub mod stock;
 pub use event::Event;

@@ -421,6 +421,23 @@ pub enum Request {
         /// Tags.
         tags: Vec<String>,
     },
+    /// Ships one shipment with its packages
+    /// ([`crate::Engine::ship_shipment`]).
+    ShipShipment {
+        /// Order.
+        order: String,
+        /// Shipment id (unique within the order).
+        shipment: String,
+        /// Packages: carrier, tracking number and units of each.
+        packages: Vec<mercato_core::shipment::Package>,
+    },
+    /// Delivers one shipment ([`crate::Engine::deliver_shipment`]).
+    DeliverShipment {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+    },
 }
 
 impl Request {
@@ -468,6 +485,8 @@ impl Request {
             Request::ResumePromotion { .. } => "resume_promotion",
             Request::ReplacePromotion { .. } => "replace_promotion",
             Request::SetCustomerTags { .. } => "set_customer_tags",
+            Request::ShipShipment { .. } => "ship_shipment",
+            Request::DeliverShipment { .. } => "deliver_shipment",
         }
     }
 
@@ -489,6 +508,9 @@ impl Request {
             | Request::AfterSale { order, .. }
             | Request::Goodwill { order, .. }
             | Request::CancelUnits { order, .. } => Some(order),
+            Request::ShipShipment { order, .. } | Request::DeliverShipment { order, .. } => {
+                Some(order)
+            }
             _ => None,
         }
     }
@@ -598,6 +620,8 @@ pub enum Response {
         /// The coupons.
         coupons: Vec<IssuedCode>,
     },
+    /// A shipment was shipped or delivered.
+    Shipment(crate::shipments::ShipmentAnswer),
 }
 
 /// A template coupon given to a customer.

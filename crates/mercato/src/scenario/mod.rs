@@ -8,6 +8,7 @@ mod run;
 mod steps_aftersale;
 mod steps_campaigns;
 mod steps_loyalty;
+mod steps_shipments;
 
 use chrono::{DateTime, Utc};
 use mercato_core::Currency;
