@@ -500,7 +500,7 @@ impl Shop {
                     damaged,
                 })];
                 if r.restock && !damaged {
-                    let allocations = o.allocations_for(&r.lines, &o.returned);
+                    let allocations = o.return_allocations(&r.lines, &o.returned);
                     if !allocations.is_empty() {
                         ev.push(Event::Stock(StockEvent::Restocked {
                             id,
@@ -603,6 +603,7 @@ impl Shop {
             id: order.to_string(),
             lines: lines.to_vec(),
         })];
+        ev.extend(crate::shipment::delivered_by_cancel(o, lines, ctx));
         let stock_lines: Vec<StockLine> = lines
             .iter()
             .map(|lq| StockLine {

@@ -310,6 +310,61 @@ pub enum CoreError {
         /// What is wrong.
         problem: String,
     },
+    /// A shipment id the order does not have.
+    #[error("order `{order}` has no shipment `{shipment}`")]
+    UnknownShipment {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+    },
+    /// A shipment id the order already has.
+    #[error("order `{order}` already has a shipment `{shipment}`")]
+    DuplicateShipment {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+    },
+    /// A shipment without packages.
+    #[error("shipment `{shipment}` of order `{order}` has no package")]
+    EmptyShipment {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+    },
+    /// A package without units.
+    #[error("package {package} of shipment `{shipment}` of order `{order}` has no units")]
+    EmptyPackage {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+        /// The package's index in the shipment.
+        package: usize,
+    },
+    /// More units of a line than are left to ship (or a line the order
+    /// does not have: none left).
+    #[error("order `{order}`: {wanted} units of line {line} to ship, {left} left")]
+    UnitsNotShippable {
+        /// Order.
+        order: String,
+        /// Line.
+        line: usize,
+        /// Units in the shipment.
+        wanted: i64,
+        /// Units not yet shipped or cancelled.
+        left: i64,
+    },
+    /// A shipment delivered before.
+    #[error("shipment `{shipment}` of order `{order}` is delivered already")]
+    ShipmentAlreadyDelivered {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+    },
 }
 
 impl CoreError {
@@ -360,6 +415,13 @@ impl CoreError {
             CoreError::PresaleAmount { .. } => ErrorKind::PaymentMismatch,
             CoreError::PresaleLimit { .. } => ErrorKind::InvalidQuantity,
             CoreError::PresaleTerms { .. } => ErrorKind::InvalidInput,
+            CoreError::UnknownShipment { .. }
+            | CoreError::DuplicateShipment { .. }
+            | CoreError::UnitsNotShippable { .. }
+            | CoreError::ShipmentAlreadyDelivered { .. } => ErrorKind::InvalidTransition,
+            CoreError::EmptyShipment { .. } | CoreError::EmptyPackage { .. } => {
+                ErrorKind::InvalidQuantity
+            }
         }
     }
 }

@@ -40,6 +40,7 @@ pub mod order;
 pub mod payments;
 pub mod points;
 pub mod presale;
+pub mod shipment;
 pub mod shop;
 pub mod stock;
 pub use event::Event;

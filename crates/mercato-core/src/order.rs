@@ -23,6 +23,7 @@ use crate::payments::{
     PaymentRecord, PaymentShare, RefundAllocation, RefundKind, RefundRecord, allocate_refund,
 };
 use crate::quote::{Quote, Stage};
+use crate::shipment::{Package, ShipmentRecord, UnitSource};
 use crate::stock::Allocation;
 
 /// Where an order is in its life.
@@ -361,6 +362,9 @@ pub struct Order {
     /// order).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub presale: Option<crate::presale::Presale>,
+    /// Its shipments, in the order they were shipped.
+    #[serde(default)]
+    pub shipments: Vec<ShipmentRecord>,
 }
 
 /// `v[i]`, or 0 when `v` is shorter (fields added after a snapshot was
@@ -765,6 +769,20 @@ pub enum OrderEvent {
         id: String,
         /// Units per line.
         lines: Vec<LineQty>,
+        /// The shipment's id (`None` in logs written before shipments:
+        /// then `<order>-s<n>`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<String>,
+        /// Its packages (none for the v1 `ship`).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        packages: Vec<Package>,
+        /// Where its units left from (empty in logs written before
+        /// shipments: then read from the order's allocations).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        sources: Vec<UnitSource>,
+        /// When.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        at: Option<DateTime<Utc>>,
     },
     /// Delivered.
     #[serde(rename = "delivered.v1")]
@@ -940,6 +958,17 @@ pub enum OrderEvent {
         /// The promotion's policy.
         policy: crate::presale::UnpaidBalance,
     },
+    /// One shipment was delivered (the order's `Delivered` follows when it
+    /// was the last one and nothing is left to ship).
+    #[serde(rename = "shipment_delivered.v1")]
+    ShipmentDelivered {
+        /// Order id.
+        id: String,
+        /// Shipment id.
+        shipment: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -972,6 +1001,7 @@ impl OrderEvent {
             | OrderEvent::PresaleDeposited { id, .. }
             | OrderEvent::PresaleBalancePaid { id, .. }
             | OrderEvent::PresaleLapsed { id, .. } => id,
+            OrderEvent::ShipmentDelivered { id, .. } => id,
         }
     }
 }
@@ -1019,6 +1049,7 @@ impl Order {
             cancelled: vec![0; n],
             kept_refunded: vec![0; n],
             presale: None,
+            shipments: Vec::new(),
             quote: Arc::clone(quote),
         })
     }
@@ -1092,7 +1123,15 @@ impl Order {
                 self.status = OrderStatus::Closed;
                 self.deadline = None;
             }
-            OrderEvent::Shipped { lines, .. } => {
+            OrderEvent::Shipped {
+                lines,
+                shipment,
+                packages,
+                sources,
+                at,
+                ..
+            } => {
+                self.record_shipment(shipment.as_ref(), packages, lines, sources, *at);
                 add_lines(&mut self.shipped, n, lines, 1);
                 self.status = if self.all_shipped_or_cancelled() {
                     OrderStatus::Shipped
@@ -1109,6 +1148,15 @@ impl Order {
             OrderEvent::Delivered { at, .. } => {
                 self.status = OrderStatus::Delivered;
                 self.delivered_at = Some(*at);
+                // The v1 `deliver` delivers every shipment not yet delivered.
+                for s in self.shipments.iter_mut().filter(|s| !s.is_delivered()) {
+                    s.delivered_at = Some(*at);
+                }
+            }
+            OrderEvent::ShipmentDelivered { shipment, at, .. } => {
+                if let Some(s) = self.shipments.iter_mut().find(|s| &s.id == shipment) {
+                    s.delivered_at = Some(*at);
+                }
             }
             OrderEvent::Completed { .. } => self.status = OrderStatus::Completed,
             OrderEvent::StockCommitted { .. } => self.stock_committed = true,

@@ -335,6 +335,21 @@ pub enum Command {
     /// Pays a presale deposit: places the order and captures the deposit
     /// (see [`crate::presale`]).
     PresaleDeposit(Box<crate::presale::PresaleDeposit>),
+    /// Ships one shipment: its packages (carrier, tracking number, units)
+    /// with the units of each.
+    ShipShipment {
+        /// Order.
+        order: String,
+        /// The shipment.
+        shipment: crate::shipment::Shipment,
+    },
+    /// Delivers one shipment (the order is delivered with its last one).
+    DeliverShipment {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+    },
 }
 
 /// Discount a promotion gave across live orders.
@@ -617,6 +632,12 @@ impl Shop {
                 })])
             }
             Command::PresaleDeposit(d) => self.decide_presale_deposit(d, ctx),
+            Command::ShipShipment { order, shipment } => {
+                self.decide_ship_shipment(order, shipment, ctx)
+            }
+            Command::DeliverShipment { order, shipment } => {
+                self.decide_deliver_shipment(order, shipment, ctx)
+            }
         }
     }
 
@@ -960,40 +981,8 @@ impl Shop {
             None => o.unshipped(),
         };
         o.check_ship(&lines)?;
-        let mut ev = vec![Event::Order(OrderEvent::Shipped {
-            id: id.to_string(),
-            lines: lines.clone(),
-        })];
-        if ctx.config.stock_commit == StockCommit::Shipment && self.stock.reservation(id).is_some()
-        {
-            let stock_lines: Vec<StockLine> = lines
-                .iter()
-                .map(|lq| StockLine {
-                    sku: o.quote.lines[lq.line].sku.clone(),
-                    qty: lq.qty,
-                })
-                .collect();
-            let committed = self.stock.decide(&StockCommand::Commit {
-                id: id.to_string(),
-                lines: Some(stock_lines),
-            })?;
-            ev.extend(committed.into_iter().map(Event::Stock));
-            let all_shipped = o.quote.lines.iter().zip(&o.shipped).all(|(l, s)| {
-                s + crate::order::at(&o.cancelled, l.line)
-                    + lines
-                        .iter()
-                        .filter(|x| x.line == l.line)
-                        .map(|x| x.qty)
-                        .sum::<i64>()
-                    >= l.qty
-            });
-            if all_shipped {
-                ev.push(Event::Order(OrderEvent::StockCommitted {
-                    id: id.to_string(),
-                }));
-            }
-        }
-        Ok(ev)
+        // One shipment without packages.
+        self.shipment_events(o, o.next_shipment_id(), Vec::new(), &lines, ctx)
     }
 
     fn decide_return(
@@ -1038,7 +1027,7 @@ impl Shop {
             }),
         ];
         if restock {
-            let allocations = o.allocations_for(lines, &o.returned);
+            let allocations = o.return_allocations(lines, &o.returned);
             if !allocations.is_empty() {
                 ev.push(Event::Stock(StockEvent::Restocked {
                     id: id.to_string(),

@@ -835,18 +835,44 @@ impl StockLedger {
                 allocations: r.held.clone(),
             }]);
         };
-        let mut held = r.held.clone();
         let mut taken: Vec<Allocation> = Vec::new();
+        for part in self.commit_split(id, lines)? {
+            for a in part {
+                merge(&mut taken, a)?;
+            }
+        }
+        Ok(vec![StockEvent::Committed {
+            id: id.to_string(),
+            allocations: taken,
+        }])
+    }
+
+    /// Where committing `lines` of reservation `id` takes its units, line by
+    /// line (one entry per line of `lines`, in order): each line takes the
+    /// units still held for its SKU first-first, in the order the
+    /// reservation holds them. The `committed.v1` event of
+    /// [`StockCommand::Commit`] is these entries merged; a shipment records
+    /// them per line so that a returned unit goes back to the location it
+    /// left.
+    pub fn commit_split(
+        &self,
+        id: &str,
+        lines: &[StockLine],
+    ) -> Result<Vec<Vec<Allocation>>, CoreError> {
+        let r = self.open(id)?;
+        let mut held = r.held.clone();
+        let mut out = Vec::with_capacity(lines.len());
         for line in lines {
             qty_ok(&format!("commit of {}", line.sku), line.qty)?;
             let mut need = line.qty;
+            let mut part: Vec<Allocation> = Vec::new();
             for h in held.iter_mut().filter(|h| h.sku == line.sku) {
                 let t = need.min(h.qty);
                 if t > 0 {
                     h.qty -= t;
                     need -= t;
                     merge(
-                        &mut taken,
+                        &mut part,
                         Allocation {
                             qty: t,
                             ..h.clone()
@@ -868,11 +894,9 @@ impl StockLedger {
                     available: had,
                 });
             }
+            out.push(part);
         }
-        Ok(vec![StockEvent::Committed {
-            id: id.to_string(),
-            allocations: taken,
-        }])
+        Ok(out)
     }
 
     /// Low-stock events for SKUs whose available crosses below their

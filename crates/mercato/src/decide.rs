@@ -297,6 +297,9 @@ pub(crate) fn decide(
             Some(cmd) => shop_decide(st, &cmd?, now),
             None => Err(EngineError::Internal("not a loyalty request".into())),
         },
+        Request::ShipShipment { .. } | Request::DeliverShipment { .. } => {
+            crate::shipments::decide(st, req, now)
+        }
         Request::SetCustomerTags(c) => {
             if c.tags.iter().any(String::is_empty) {
                 return Err(EngineError::InvalidInput("a customer tag is empty".into()));
@@ -529,6 +532,9 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> R
             coupons: crate::loyalty::issued_codes(events),
         },
         Request::PresaleDeposit(_) => crate::presale::respond(st, req, events),
+        Request::ShipShipment { .. } | Request::DeliverShipment { .. } => {
+            crate::shipments::respond(st, req).unwrap_or(Response::Done)
+        }
         _ => crate::aftersale::respond(st, req, events).unwrap_or(Response::Done),
     }
 }

@@ -42,6 +42,7 @@ mod request;
 mod review;
 pub mod scenario;
 mod settings;
+mod shipments;
 mod state;
 
 pub use mercato_core as core;
@@ -71,6 +72,7 @@ pub use log::{ConfigEvent, LogEvent};
 pub use loyalty::{CouponTemplate, WalletCoupon, template_customer_guard_key, template_guard_key};
 pub use mercato_core::coupon::{CouponStatus, Validity};
 pub use mercato_core::points::{CreditAt, EarningRules, TierRate};
+pub use mercato_core::shipment::{Package, Shipment, ShipmentRecord, UnitSource};
 pub use mercato_core::{Currency, ErrorKind, Money, Rounding, apportion};
 pub use plan::CONFIG_STREAM;
 pub use presale::{PresaleDepositRequest, PresaleReceipt};
@@ -89,6 +91,7 @@ pub use settings::{
     MAX_PAYMENT_TIMEOUT_MINUTES, MAX_REVIEW_ORDERS, MAX_REVIEW_WINDOW_MINUTES, MaxOrders,
     RefundPolicy, ReviewSettings, Settings,
 };
+pub use shipments::ShipmentAnswer;
 pub use state::{Durable, EngineState};
 
 /// The names most programs need, in one import: `use mercato::prelude::*;`.

@@ -356,6 +356,23 @@ pub enum Request {
     /// Pays a presale deposit: places the order under a presale promotion
     /// and captures the deposit ([`crate::Engine::presale_deposit`]).
     PresaleDeposit(Box<crate::presale::PresaleDepositRequest>),
+    /// Ships one shipment with its packages
+    /// ([`crate::Engine::ship_shipment`]).
+    ShipShipment {
+        /// Order.
+        order: String,
+        /// Shipment id (unique within the order).
+        shipment: String,
+        /// Packages: carrier, tracking number and units of each.
+        packages: Vec<mercato_core::shipment::Package>,
+    },
+    /// Delivers one shipment ([`crate::Engine::deliver_shipment`]).
+    DeliverShipment {
+        /// Order.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+    },
 }
 
 impl Request {
@@ -404,6 +421,8 @@ impl Request {
             Request::ReplacePromotion { .. } => "replace_promotion",
             Request::SetCustomerTags(SetCustomerTags { .. }) => "set_customer_tags",
             Request::PresaleDeposit(_) => "presale_deposit",
+            Request::ShipShipment { .. } => "ship_shipment",
+            Request::DeliverShipment { .. } => "deliver_shipment",
         }
     }
 
@@ -426,6 +445,9 @@ impl Request {
             | Request::Goodwill { order, .. }
             | Request::CancelUnits { order, .. } => Some(order),
             Request::PresaleDeposit(d) => Some(&d.order),
+            Request::ShipShipment { order, .. } | Request::DeliverShipment { order, .. } => {
+                Some(order)
+            }
             _ => None,
         }
     }
@@ -537,6 +559,8 @@ pub enum Response {
     },
     /// A presale deposit was paid.
     Presale(Box<crate::presale::PresaleReceipt>),
+    /// A shipment was shipped or delivered.
+    Shipment(crate::shipments::ShipmentAnswer),
 }
 
 /// A template coupon given to a customer.

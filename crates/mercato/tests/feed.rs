@@ -117,12 +117,51 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
             ],
         ),
         (
+            // A shipment of a log written before shipments had ids: the
+            // feed JSON it always had.
             Event::Order(OrderEvent::Shipped {
                 id: "o1".into(),
                 lines: vec![LineQty { line: 0, qty: 2 }],
+                shipment: None,
+                packages: Vec::new(),
+                sources: Vec::new(),
+                at: None,
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"order.shipped.v1","data":{"order":"o1","lines":[{"line":0,"qty":2}]}}"#,
+            ],
+        ),
+        (
+            // A shipment with two packages: its id, carriers and tracking
+            // numbers (where the units left from stays internal: the
+            // stock.changed facts tell it).
+            Event::Order(OrderEvent::Shipped {
+                id: "o1".into(),
+                lines: vec![LineQty { line: 0, qty: 3 }],
+                shipment: Some("s1".into()),
+                packages: vec![
+                    mercato::Package::new("SF", "SF1001").unit(0, 2),
+                    mercato::Package::new("JD", "JD77").unit(0, 1),
+                ],
+                sources: vec![mercato::UnitSource {
+                    line: 0,
+                    location: "main".into(),
+                    qty: 3,
+                }],
+                at: Some(at("2026-11-12T08:00:00Z")),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"order.shipped.v1","data":{"order":"o1","lines":[{"line":0,"qty":3}],"shipment":"s1","packages":[{"carrier":"SF","tracking":"SF1001","lines":[{"line":0,"qty":2}]},{"carrier":"JD","tracking":"JD77","lines":[{"line":0,"qty":1}]}]}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::ShipmentDelivered {
+                id: "o1".into(),
+                shipment: "s1".into(),
+                at: at("2026-11-12T09:00:00Z"),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"shipment.delivered.v1","data":{"order":"o1","shipment":"s1","delivered_at":"2026-11-12T09:00:00Z"}}"#,
             ],
         ),
         (

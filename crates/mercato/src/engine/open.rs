@@ -68,9 +68,10 @@ impl OpenOptions {
 }
 
 /// The snapshot format this build writes (3: orders carry the payments
-/// ledger and refund records, rebuilt from the log; an older snapshot is
-/// skipped and the log replayed).
-pub const SNAPSHOT_FORMAT: u32 = 3;
+/// ledger and refund records; 4: orders carry their shipments; each
+/// rebuilt from the log: an older snapshot is skipped and the log
+/// replayed).
+pub const SNAPSHOT_FORMAT: u32 = 4;
 
 /// A snapshot's state as stored: the format, then the durable state.
 #[derive(Serialize, Deserialize)]

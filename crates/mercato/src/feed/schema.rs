@@ -64,6 +64,17 @@ pub struct FeedLineQty {
     pub qty: i64,
 }
 
+/// A package of a shipment (`order.shipped.v1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedPackage {
+    /// Carrier.
+    pub carrier: String,
+    /// Tracking number.
+    pub tracking: String,
+    /// Units per line.
+    pub lines: Vec<FeedLineQty>,
+}
+
 /// One business fact for other systems. Serialized as `{"type":
 /// "order.paid.v1", "data": {...}}`; the table of types is in
 /// `docs/integration.md`.
@@ -160,6 +171,14 @@ pub enum IntegrationEvent {
         order: String,
         /// Units per line.
         lines: Vec<FeedLineQty>,
+        /// The shipment's id (absent for shipments of logs written before
+        /// shipments had ids).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        shipment: Option<String>,
+        /// Its packages with carrier and tracking number (absent for a
+        /// shipment without packages).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        packages: Vec<FeedPackage>,
     },
     /// An order was delivered.
     #[serde(rename = "order.delivered.v1")]
@@ -421,6 +440,17 @@ pub enum IntegrationEvent {
         /// `forfeit` or `refund`.
         policy: String,
     },
+    /// One shipment of an order was delivered (`order.delivered.v1`
+    /// follows with the last one; a v1 `deliver` tells only that).
+    #[serde(rename = "shipment.delivered.v1")]
+    ShipmentDelivered {
+        /// Order id.
+        order: String,
+        /// Shipment id.
+        shipment: String,
+        /// When.
+        delivered_at: DateTime<Utc>,
+    },
 }
 
 impl IntegrationEvent {
@@ -459,12 +489,13 @@ impl IntegrationEvent {
             IntegrationEvent::PresaleDepositPaid { .. } => "presale.deposit_paid.v1",
             IntegrationEvent::PresaleBalancePaid { .. } => "presale.balance_paid.v1",
             IntegrationEvent::PresaleLapsed { .. } => "presale.lapsed.v1",
+            IntegrationEvent::ShipmentDelivered { .. } => "shipment.delivered.v1",
         }
     }
 }
 
 /// Every type name of the schema, in the order of `docs/integration.md`.
-pub const TYPES: [&str; 32] = [
+pub const TYPES: [&str; 33] = [
     "customer.registered.v1",
     "order.placed.v1",
     "order.held.v1",
@@ -497,6 +528,7 @@ pub const TYPES: [&str; 32] = [
     "presale.deposit_paid.v1",
     "presale.balance_paid.v1",
     "presale.lapsed.v1",
+    "shipment.delivered.v1",
 ];
 
 fn amount(m: &Money) -> String {
@@ -641,9 +673,29 @@ fn order_events(e: &OrderEvent) -> Vec<IntegrationEvent> {
             order: id.clone(),
             closed_at: *at,
         },
-        OrderEvent::Shipped { id, lines } => I::OrderShipped {
+        OrderEvent::Shipped {
+            id,
+            lines,
+            shipment,
+            packages,
+            ..
+        } => I::OrderShipped {
             order: id.clone(),
             lines: line_qty(lines),
+            shipment: shipment.clone(),
+            packages: packages
+                .iter()
+                .map(|p| FeedPackage {
+                    carrier: p.carrier.clone(),
+                    tracking: p.tracking.clone(),
+                    lines: line_qty(&p.lines),
+                })
+                .collect(),
+        },
+        OrderEvent::ShipmentDelivered { id, shipment, at } => I::ShipmentDelivered {
+            order: id.clone(),
+            shipment: shipment.clone(),
+            delivered_at: *at,
         },
         OrderEvent::Delivered { id, at } => I::OrderDelivered {
             order: id.clone(),

@@ -9,6 +9,7 @@ mod steps_aftersale;
 mod steps_campaigns;
 mod steps_loyalty;
 mod steps_presale;
+mod steps_shipments;
 
 use chrono::{DateTime, Utc};
 use mercato_core::Currency;

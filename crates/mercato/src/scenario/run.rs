@@ -63,6 +63,7 @@ pub fn step_kinds() -> impl Iterator<Item = &'static str> {
         .chain(super::steps_loyalty::ACTIONS)
         .chain(super::steps_campaigns::ACTIONS)
         .chain(super::steps_presale::ACTIONS)
+        .chain(super::steps_shipments::ACTIONS)
         .copied()
 }
 
@@ -232,7 +233,9 @@ fn response_json(r: &Response) -> Value {
         Response::Coupons { coupons } => json!({
             "coupons": coupons.iter().map(super::steps_loyalty::code_json).collect::<Vec<_>>()
         }),
-        other => super::steps_aftersale::response_json(other).unwrap_or_else(|| json!({})),
+        other => super::steps_aftersale::response_json(other)
+            .or_else(|| super::steps_shipments::response_json(other))
+            .unwrap_or_else(|| json!({})),
     }
 }
 
@@ -544,6 +547,11 @@ fn run_step<S: Store + 'static>(
         }
         a if super::steps_loyalty::ACTIONS.contains(&a) => super::steps_loyalty::run(engine, a, b),
         a if super::steps_presale::ACTIONS.contains(&a) => super::steps_presale::run(engine, a, b),
+        a if super::steps_shipments::ACTIONS.contains(&a) => {
+            super::steps_shipments::run_step(engine, a, b).unwrap_or_else(|| {
+                Err(error_value("invalid_input", &format!("unknown step `{a}`")))
+            })
+        }
         other => super::steps_aftersale::run_step(engine, other, b).unwrap_or_else(|| {
             Err(error_value(
                 "invalid_input",
