@@ -235,6 +235,7 @@ fn response_json(r: &Response) -> Value {
         }),
         other => super::steps_aftersale::response_json(other)
             .or_else(|| super::steps_shipments::response_json(other))
+            .or_else(|| super::steps_presale::response_json(other))
             .unwrap_or_else(|| json!({})),
     }
 }

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::run::{body, engine_error};
+use super::run::{body, engine_error, exec};
 use crate::aftersale::{AfterSaleAnswer, PaymentReceipt, RefundReceipt};
 use crate::clock::ManualClock;
 use crate::engine::Engine;
@@ -148,17 +148,6 @@ pub(crate) fn response_json(r: &Response) -> Option<Value> {
         Response::Refund(r) => Some(refund_json(r)),
         _ => None,
     }
-}
-
-fn exec<S: Store + 'static>(
-    engine: &Engine<S, ManualClock>,
-    req: Request,
-    key: Option<&str>,
-) -> Result<Value, Value> {
-    engine
-        .execute(&req, key)
-        .map(|r| response_json(&r).unwrap_or_else(|| json!({})))
-        .map_err(|e| engine_error(&e))
 }
 
 /// Runs one step of this module; `None` when `action` is not one of its.

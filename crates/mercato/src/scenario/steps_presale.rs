@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::run::{body, engine_error};
+use super::run::{body, engine_error, exec};
 use crate::clock::ManualClock;
 use crate::engine::Engine;
 use crate::presale::{PresaleDepositRequest, PresaleReceipt};
@@ -30,19 +30,6 @@ struct DepositBody {
     reference: Option<String>,
     #[serde(default)]
     channel: Option<String>,
-    #[serde(default)]
-    idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct BalanceBody {
-    order: String,
-    method: String,
-    #[serde(with = "mercato_core::money::amount_str")]
-    amount: Decimal,
-    #[serde(default)]
-    reference: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
 }
@@ -74,16 +61,12 @@ fn receipt_json(r: &PresaleReceipt) -> Value {
     })
 }
 
-fn exec<S: Store + 'static>(
-    engine: &Engine<S, ManualClock>,
-    req: Request,
-    key: Option<&str>,
-) -> Result<Value, Value> {
-    let r = engine.execute(&req, key).map_err(|e| engine_error(&e))?;
-    Ok(match &r {
-        Response::Presale(p) => receipt_json(p),
-        other => super::steps_aftersale::response_json(other).unwrap_or_else(|| json!({})),
-    })
+/// The contract JSON of this module's responses; `None` for others.
+pub(crate) fn response_json(r: &Response) -> Option<Value> {
+    match r {
+        Response::Presale(p) => Some(receipt_json(p)),
+        _ => None,
+    }
 }
 
 /// Runs one step of this module (`action` is one of [`ACTIONS`]).
@@ -111,20 +94,14 @@ pub(crate) fn run<S: Store + 'static>(
                 key.as_deref(),
             )
         }
-        "pay_balance" => {
-            let p: BalanceBody = body(b)?;
-            exec(
-                engine,
-                Request::RecordPayment {
-                    order: p.order,
-                    method: p.method,
-                    amount: p.amount,
-                    reference: p.reference,
-                    key: p.idempotency_key.clone(),
-                },
-                p.idempotency_key.as_deref(),
-            )
-        }
+        // The balance is a payment like any other: the same body and
+        // request as `record_payment`.
+        "pay_balance" => super::steps_aftersale::run_step(engine, "record_payment", b)
+            .unwrap_or_else(|| {
+                Err(engine_error(&crate::error::EngineError::Internal(
+                    "record_payment step".into(),
+                )))
+            }),
         _ => {
             let o: OrderOnly = body(b)?;
             let o = engine.order(&o.order).map_err(|e| engine_error(&e))?;

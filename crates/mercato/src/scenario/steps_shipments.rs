@@ -9,7 +9,7 @@ use mercato_store::Store;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::run::{body, engine_error, error_value};
+use super::run::{body, engine_error, error_value, exec};
 use crate::clock::ManualClock;
 use crate::engine::Engine;
 use crate::request::{Request, Response};
@@ -76,17 +76,6 @@ pub(crate) fn response_json(r: &Response) -> Option<Value> {
         Response::Shipment(a) => Some(answer_json(a)),
         _ => None,
     }
-}
-
-fn exec<S: Store + 'static>(
-    engine: &Engine<S, ManualClock>,
-    req: Request,
-    key: Option<&str>,
-) -> Result<Value, Value> {
-    engine
-        .execute(&req, key)
-        .map(|r| response_json(&r).unwrap_or_else(|| json!({})))
-        .map_err(|e| engine_error(&e))
 }
 
 /// Runs one step of this module; `None` when `action` is not one of its.
