@@ -763,3 +763,44 @@ proptest! {
         prop_assert_eq!(&stock_live, rebuilt.shop().stock());
     }
 }
+
+/// The per-customer presale limit holds across engines: engine B opened
+/// before engine A took a deposit for 2 of u1's 3 TVs decides on a state
+/// that has none, and still may not take 2 more (its commit meets A's in
+/// the store's guard counter and is decided again, now refused); 1 more
+/// fits. Both engines and a rebuild agree on 3 units held for u1.
+#[test]
+fn the_presale_limit_holds_across_two_engines_on_one_sqlite_file() {
+    use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("shop.db");
+    let open = || {
+        SqliteStore::open(
+            &path,
+            SqliteOptions::default().synchronous(Synchronous::Normal),
+        )
+        .unwrap()
+    };
+    let (a, clock) = shop(open(), Settings::default());
+    let b = Engine::open(open(), clock.clone()).unwrap();
+    a.presale_deposit(deposit_req("o1", "u1", "tv", 2, "100.00"), None)
+        .unwrap();
+    let err = b
+        .presale_deposit(deposit_req("o2", "u1", "tv", 2, "100.00"), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidQuantity, "{err:?}");
+    b.presale_deposit(deposit_req("o3", "u1", "tv", 1, "50.00"), None)
+        .unwrap();
+    let err = a
+        .presale_deposit(deposit_req("o4", "u1", "tv", 1, "50.00"), None)
+        .unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidQuantity, "{err:?}");
+    let fresh = Engine::open(open(), clock).unwrap();
+    let held: i64 = ["o1", "o2", "o3", "o4"]
+        .iter()
+        .filter_map(|id| fresh.order(id).ok())
+        .map(|o| o.quote.lines.iter().map(|l| l.qty).sum::<i64>())
+        .sum();
+    assert_eq!(held, 3, "u1 holds 2 (o1) + 1 (o3)");
+    assert!(fresh.order("o2").is_err() && fresh.order("o4").is_err());
+}
