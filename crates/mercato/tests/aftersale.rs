@@ -697,6 +697,25 @@ fn partial_cancel_releases_held_units_where_they_were_held() {
     assert_eq!((east.0 + west.0, east.1 + west.1), (6, 0));
 }
 
+/// Files a `return_refund` of `qty` units of line 0 of `order`, approves it
+/// and receives the goods (`damaged`: not restocked); returns its id.
+fn received_return(e: &E, order: &str, qty: i64, damaged: bool) -> String {
+    let lines = vec![LineQty { line: 0, qty }];
+    let r = e
+        .request_after_sale(
+            order,
+            AfterSaleOptions::new(AfterSaleKind::ReturnRefund, lines),
+            None,
+        )
+        .unwrap()
+        .request;
+    e.after_sale(order, &r, AfterSaleAction::Approve, false, None)
+        .unwrap();
+    e.after_sale(order, &r, AfterSaleAction::Receive, damaged, None)
+        .unwrap();
+    r
+}
+
 /// A received return restocks at the location its units left, and a
 /// damaged one never comes back.
 #[test]
@@ -709,33 +728,10 @@ fn restock_goes_back_where_the_units_left() {
     e.deliver("o1", None).unwrap();
     assert_eq!(at(&e, "pot", "east").0, 0);
     assert_eq!(at(&e, "pot", "west").0, 4);
-    let kind = AfterSaleKind::ReturnRefund;
-    let r1 = e
-        .request_after_sale(
-            "o1",
-            AfterSaleOptions::new(kind, vec![LineQty { line: 0, qty: 2 }]),
-            None,
-        )
-        .unwrap()
-        .request;
-    e.after_sale("o1", &r1, AfterSaleAction::Approve, false, None)
-        .unwrap();
-    e.after_sale("o1", &r1, AfterSaleAction::Receive, false, None)
-        .unwrap();
+    received_return(&e, "o1", 2, false);
     // The first units of the line left east.
     assert_eq!(at(&e, "pot", "east").0, 2);
-    let r2 = e
-        .request_after_sale(
-            "o1",
-            AfterSaleOptions::new(kind, vec![LineQty { line: 0, qty: 1 }]),
-            None,
-        )
-        .unwrap()
-        .request;
-    e.after_sale("o1", &r2, AfterSaleAction::Approve, false, None)
-        .unwrap();
-    e.after_sale("o1", &r2, AfterSaleAction::Receive, true, None)
-        .unwrap();
+    let r2 = received_return(&e, "o1", 1, true);
     assert_eq!(at(&e, "pot", "east").0, 2, "damaged: not restocked");
     assert_eq!(at(&e, "pot", "west").0, 4);
     let a = e

@@ -135,6 +135,20 @@ struct PlaceBody {
     idempotency_key: Option<String>,
 }
 
+/// A step body that names only an order (the read steps of the extension
+/// modules).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct OrderOnly {
+    /// The order.
+    pub(super) order: String,
+}
+
+/// An amount as the contract writes it (the number, without the currency).
+pub(super) fn amount(m: &mercato_core::Money) -> String {
+    m.amount().to_string()
+}
+
 #[derive(Deserialize)]
 struct OrderBody {
     order: String,

@@ -9,7 +9,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::run::{body, engine_error, exec};
+use super::run::{OrderOnly, amount, body, engine_error, exec};
 use crate::aftersale::{AfterSaleAnswer, PaymentReceipt, RefundReceipt};
 use crate::clock::ManualClock;
 use crate::engine::Engine;
@@ -86,16 +86,6 @@ struct CancelUnitsBody {
     lines: Vec<LineQty>,
     #[serde(default)]
     idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrderOnly {
-    order: String,
-}
-
-fn amount(m: &mercato_core::Money) -> String {
-    m.amount().to_string()
 }
 
 fn shares(a: &[PaymentShare]) -> Value {

@@ -7,7 +7,7 @@ use rust_decimal::Decimal;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::run::{body, engine_error, exec};
+use super::run::{OrderOnly, amount, body, engine_error, exec};
 use crate::clock::ManualClock;
 use crate::engine::Engine;
 use crate::presale::{PresaleDepositRequest, PresaleReceipt};
@@ -32,16 +32,6 @@ struct DepositBody {
     channel: Option<String>,
     #[serde(default)]
     idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrderOnly {
-    order: String,
-}
-
-fn amount(m: &mercato_core::Money) -> String {
-    m.amount().to_string()
 }
 
 fn time(t: &chrono::DateTime<chrono::Utc>) -> String {

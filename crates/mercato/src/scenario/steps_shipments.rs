@@ -9,7 +9,7 @@ use mercato_store::Store;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::run::{body, engine_error, error_value, exec};
+use super::run::{OrderOnly, body, engine_error, error_value, exec};
 use crate::clock::ManualClock;
 use crate::engine::Engine;
 use crate::request::{Request, Response};
@@ -48,12 +48,6 @@ struct DeliverBody {
     shipment: String,
     #[serde(default)]
     idempotency_key: Option<String>,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct OrderOnly {
-    order: String,
 }
 
 #[derive(Deserialize)]
