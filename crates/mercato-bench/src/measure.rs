@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mercato::core::Currency;
 use mercato::rules::CartLine;
 use mercato::store::Store;
-use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
+use mercato::{Engine, EngineError, PlaceOrderRequest, Request, Response, Settings, SystemClock};
 
 use crate::Figure;
 
@@ -217,6 +217,82 @@ pub fn mercato_flash<S: Store + 'static>(
                 )?;
                 engine.pay(&p.order, p.quote.totals.payable, None)?;
                 ok += 1;
+            }
+            Ok(ok)
+        }));
+    }
+    let mut done = 0;
+    for h in handles {
+        done += h
+            .join()
+            .map_err(|_| EngineError::InvalidInput("caller thread panicked".into()))??;
+    }
+    Ok(Figure::new(system, callers, done, start.elapsed()))
+}
+
+/// mercato's flash-sale path with requests in flight: `threads` threads
+/// each keep `inflight` calls submitted ([`Engine::submit`]) before waiting
+/// for them — `inflight` places, then the `inflight` pays of those orders —
+/// so `threads × inflight` calls are in flight without a thread each, and
+/// their commits share batches. Reported with `callers = threads ×
+/// inflight`.
+pub fn mercato_flash_inflight<S: Store + 'static>(
+    engine: &Arc<Engine<S, SystemClock>>,
+    threads: u32,
+    inflight: u32,
+    ops: u64,
+    system: &str,
+    next: &Arc<AtomicU64>,
+) -> Result<Figure, EngineError> {
+    let threads = threads.max(1);
+    let callers = threads.saturating_mul(inflight.max(1));
+    let inflight = u64::from(inflight.max(1));
+    // Whole rounds of `inflight` orders per thread.
+    let per = (ops / u64::from(threads) / inflight).max(1) * inflight;
+    let first = next.fetch_add(per * u64::from(threads), Ordering::SeqCst);
+    for i in 0..per * u64::from(threads) {
+        engine.register_customer(&format!("c{}", first + i), None, 0)?;
+    }
+    let start = Instant::now();
+    let mut handles = Vec::new();
+    for t in 0..u64::from(threads) {
+        let engine = Arc::clone(engine);
+        handles.push(std::thread::spawn(move || -> Result<u64, EngineError> {
+            let mut ok = 0;
+            let mut round = 0;
+            while round < per {
+                let places: Vec<Request> = (round..round + inflight)
+                    .map(|i| {
+                        let n = first + t * per + i;
+                        Request::PlaceOrder(PlaceOrderRequest {
+                            id: format!("o{n}"),
+                            customer: Some(format!("c{n}")),
+                            lines: vec![CartLine {
+                                sku: "phone".into(),
+                                qty: 1,
+                            }],
+                            coupons: vec![],
+                            points: 0,
+                            channel: Some("flash".into()),
+                        })
+                    })
+                    .collect();
+                let pending: Vec<_> = places.iter().map(|r| engine.submit(r, None)).collect();
+                let mut pays = Vec::with_capacity(places.len());
+                for p in pending {
+                    if let Response::Placed(p) = p.wait()? {
+                        pays.push(Request::Pay {
+                            order: p.order.clone(),
+                            amount: p.quote.totals.payable.amount(),
+                        });
+                    }
+                }
+                let pending: Vec<_> = pays.iter().map(|r| engine.submit(r, None)).collect();
+                for p in pending {
+                    p.wait()?;
+                    ok += 1;
+                }
+                round += inflight;
             }
             Ok(ok)
         }));

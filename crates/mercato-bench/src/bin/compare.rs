@@ -14,7 +14,9 @@ use std::time::Duration;
 use clap::Parser;
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::MemoryStore;
-use mercato_bench::measure::{flash_shop, fsync_rate, mercato_flash, raw_sqlite, redis_flash};
+use mercato_bench::measure::{
+    flash_shop, fsync_rate, mercato_flash, mercato_flash_inflight, raw_sqlite, redis_flash,
+};
 use mercato_bench::{Figure, Results, ratio};
 
 #[derive(Parser)]
@@ -26,8 +28,12 @@ struct Args {
     #[arg(long, default_value = "")]
     redis: String,
     /// Concurrent callers to measure.
-    #[arg(long, value_delimiter = ',', default_value = "1,2,4,8,32")]
+    #[arg(long, value_delimiter = ',', default_value = "1,2,8,32,64")]
     callers: Vec<u32>,
+    /// Threads of the in-flight series (`mercato_*_inflight`): each keeps
+    /// `callers / threads` calls submitted before waiting.
+    #[arg(long, default_value_t = 2)]
+    inflight_threads: u32,
     /// Directory in which to make a new scratch directory of this run
     /// (`mercato-compare-<pid>`) for the databases; only that directory is
     /// written to, and it is removed at the end.
@@ -108,12 +114,30 @@ fn measure_in(a: &Args, dir: &std::path::Path) -> Result<Results, String> {
         let path = dir.join(format!("{name}.db"));
         let store = SqliteStore::create_new(&path, SqliteOptions::default().synchronous(sync))
             .map_err(|x| e(&x))?;
-        let units = i64::try_from(a.orders * 2 * a.callers.len() as u64).unwrap_or(i64::MAX);
+        let units = i64::try_from(a.orders * 4 * a.callers.len() as u64).unwrap_or(i64::MAX);
         let engine = Arc::new(flash_shop(store, units).map_err(|x| e(&x))?);
         for &n in &a.callers {
             eprintln!("{name} × {n}…");
             r.figures
                 .push(mercato_flash(&engine, n, a.orders, name, &next).map_err(|x| e(&x))?);
+        }
+        // The same calls with many in flight per thread (`Engine::submit`).
+        let inflight_name = format!("{name}_inflight");
+        for &n in &a.callers {
+            let threads = a.inflight_threads.clamp(1, n.max(1));
+            let per_thread = (n / threads).max(1);
+            eprintln!("{inflight_name} × {n} ({threads} threads × {per_thread} in flight)…");
+            r.figures.push(
+                mercato_flash_inflight(
+                    &engine,
+                    threads,
+                    per_thread,
+                    a.orders,
+                    &inflight_name,
+                    &next,
+                )
+                .map_err(|x| e(&x))?,
+            );
         }
     }
     let units = i64::try_from(a.orders * 2).unwrap_or(i64::MAX);
@@ -136,6 +160,35 @@ fn print(r: &Results) {
         );
     }
     let get = |s: &str, c: u32| r.get(s, c).map(|f: &Figure| f.ops_per_s);
+    println!();
+    // The table: 8 and 64 callers, Redis without persistence
+    // against mercato durable (callers as threads, and as calls in flight
+    // on few threads) and in memory.
+    println!(
+        "{:>7} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12}",
+        "callers", "redis_nopers", "sqlite_full", "ratio", "full_inflight", "ratio", "memory(1)"
+    );
+    let memory = get("mercato_memory", 1);
+    for c in [8_u32, 64] {
+        let redis = get("redis_lua_no_persistence", c);
+        let full = get("mercato_sqlite_full", c);
+        let inflight = get("mercato_sqlite_full_inflight", c);
+        let show = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
+        let rat = |m: Option<u64>| match (m, redis) {
+            (Some(m), Some(r)) => ratio(m, r),
+            _ => "-".to_string(),
+        };
+        println!(
+            "{:>7} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12}",
+            c,
+            show(redis),
+            show(full),
+            rat(full),
+            show(inflight),
+            rat(inflight),
+            show(memory)
+        );
+    }
     println!();
     if let (Some(m), Some(redis)) = (
         get("mercato_sqlite_full", 8),

@@ -1,6 +1,7 @@
 //! `plot`: renders the comparison JSON as an SVG chart of throughput
-//! (orders/s) against concurrent callers for mercato on SQLite FULL and
-//! NORMAL and for Redis + Lua.
+//! (orders/s) against concurrent callers for mercato on SQLite FULL (callers
+//! as threads, and as calls in flight on two threads) and NORMAL and for
+//! Redis + Lua.
 //!
 //! ```text
 //! cargo run --release -p mercato-bench --bin plot -- RESULTS.json OUT.svg
@@ -16,6 +17,11 @@ const SERIES: &[(&str, &str, RGBColor)] = &[
         "mercato_sqlite_full",
         "mercato, SQLite FULL (durable)",
         RGBColor(200, 30, 30),
+    ),
+    (
+        "mercato_sqlite_full_inflight",
+        "mercato, SQLite FULL, calls in flight on 2 threads",
+        RGBColor(140, 20, 90),
     ),
     (
         "mercato_sqlite_normal",
