@@ -112,10 +112,32 @@ impl Shop {
             }
             out.extend(after.decide_expire(ctx.now).into_iter().map(Event::Points));
         }
+        // Whether an order event's order can be credited or clawed back by
+        // this command: only those are looked at (copied and moved on by
+        // the command's events) — most commands touch none.
+        let credits_at = |e: &Event| {
+            !rules.is_off()
+                && matches!(
+                    (e, rules.credit_at),
+                    (Event::Order(OrderEvent::Paid { .. }), CreditAt::Paid)
+                        | (Event::Order(OrderEvent::Delivered { .. }), CreditAt::Delivered)
+                        | (Event::Order(OrderEvent::Completed { .. }), CreditAt::Completed)
+                )
+        };
+        let mut candidates: Vec<&str> = Vec::new();
+        for e in events {
+            if let Event::Order(oe) = e
+                && (credits_at(e) || self.points().order_points(oe.order_id()).is_some())
+                && !candidates.contains(&oe.order_id())
+            {
+                candidates.push(oe.order_id());
+            }
+        }
         // The orders the command moved, as they are after its events.
         let mut touched: BTreeMap<&str, Order> = BTreeMap::new();
         for e in events {
             if let Event::Order(oe) = e
+                && candidates.contains(&oe.order_id())
                 && let Some(o) = self.order(oe.order_id())
             {
                 let o = touched.entry(oe.order_id()).or_insert_with(|| o.clone());

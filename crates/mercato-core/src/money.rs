@@ -643,8 +643,60 @@ struct MoneyRepr {
 /// object form `{"amount": "19.90", "currency": "CNY"}` is still accepted.
 impl Serialize for Money {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.collect_str(self)
+        let mut buf = [0_u8; MONEY_TEXT_MAX];
+        match money_text(&mut buf, self) {
+            Some(text) => s.serialize_str(text),
+            None => s.collect_str(self),
+        }
     }
+}
+
+/// Room for the longest money text: a sign, 29 digits, a point, a leading
+/// `0.` for scale 28, a space and a three-letter code.
+const MONEY_TEXT_MAX: usize = 64;
+
+/// `Display` of money (`"19.90 CNY"`) written into `buf` without the
+/// formatting machinery: the mantissa's digits with the point put in by
+/// the scale. Events carry dozens of amounts, and this is on the commit
+/// path of every order. `None` (the caller then uses `Display`) for
+/// negative zero, whose sign `Display` decides. A property test checks it
+/// against `Display` for any amount.
+fn money_text<'b>(buf: &'b mut [u8; MONEY_TEXT_MAX], m: &Money) -> Option<&'b str> {
+    let d = m.amount;
+    let mantissa = d.mantissa();
+    if mantissa == 0 && d.is_sign_negative() {
+        return None;
+    }
+    let mut digits = itoa::Buffer::new();
+    let text = digits.format(mantissa.unsigned_abs()).as_bytes();
+    let scale = usize::try_from(d.scale()).ok()?;
+    let mut at = 0;
+    let mut put = |bytes: &[u8], at: &mut usize| -> Option<()> {
+        let end = at.checked_add(bytes.len())?;
+        buf.get_mut(*at..end)?.copy_from_slice(bytes);
+        *at = end;
+        Some(())
+    };
+    if mantissa < 0 {
+        put(b"-", &mut at)?;
+    }
+    if scale == 0 {
+        put(text, &mut at)?;
+    } else if text.len() > scale {
+        let (int, frac) = text.split_at(text.len() - scale);
+        put(int, &mut at)?;
+        put(b".", &mut at)?;
+        put(frac, &mut at)?;
+    } else {
+        put(b"0.", &mut at)?;
+        for _ in text.len()..scale {
+            put(b"0", &mut at)?;
+        }
+        put(text, &mut at)?;
+    }
+    put(b" ", &mut at)?;
+    put(m.currency.code().as_bytes(), &mut at)?;
+    std::str::from_utf8(buf.get(..at)?).ok()
 }
 
 impl<'de> Deserialize<'de> for Money {
@@ -1050,6 +1102,23 @@ mod tests {
     use proptest::prelude::*;
 
     proptest! {
+        /// The serialized text of money is exactly its `Display`, for any
+        /// amount a `Decimal` holds (any sign, mantissa and scale, zero
+        /// included), and stays one JSON string.
+        #[test]
+        fn money_text_is_display(lo in any::<u32>(), mid in any::<u32>(), hi in any::<u32>(),
+                                 neg in any::<bool>(), scale in 0_u32..=28, small in any::<bool>(),
+                                 currency in prop::sample::select(vec![Currency::CNY, Currency::JPY, Currency::USD])) {
+            let amount = if small {
+                Decimal::from_parts(lo % 1000, 0, 0, neg, scale)
+            } else {
+                Decimal::from_parts(lo, mid, hi, neg, scale)
+            };
+            let m = Money { amount, currency };
+            let json = serde_json::to_string(&m).unwrap();
+            prop_assert_eq!(json, format!("\"{m}\""));
+        }
+
         /// Random strings, biased toward near-amounts: either refused, or
         /// parsed to exactly the number they denote (mantissa and scale),
         /// and every grammatical string Decimal can hold is accepted.

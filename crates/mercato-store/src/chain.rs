@@ -177,11 +177,12 @@ impl Chain {
         let mut h = self.hasher();
         h.update(prev_hash.as_bytes());
         h.update(b"\n");
-        h.update(seq.to_string().as_bytes());
+        let mut digits = itoa::Buffer::new();
+        h.update(digits.format(seq).as_bytes());
         h.update(b"\n");
         h.update(stream.as_bytes());
         h.update(b"\n");
-        h.update(stream_version.to_string().as_bytes());
+        h.update(digits.format(stream_version).as_bytes());
         h.update(b"\n");
         h.update(kind.as_bytes());
         h.update(b"\n");
@@ -189,7 +190,7 @@ impl Chain {
         for s in also {
             // Length-prefixed: no stream name can fake a boundary.
             h.update(b"\nalso:");
-            h.update(s.len().to_string().as_bytes());
+            h.update(digits.format(s.len()).as_bytes());
             h.update(b":");
             h.update(s.as_bytes());
         }

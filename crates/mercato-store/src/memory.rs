@@ -137,14 +137,23 @@ impl MemoryStore {
                     .events
                     .last()
                     .map_or(GENESIS.to_string(), |p| p.hash.clone());
+                // (Look up before inserting: no key copy for a known stream.)
                 for s in e.streams() {
-                    *g.versions.entry(s.to_string()).or_insert(0) += 1;
+                    match g.versions.get_mut(s) {
+                        Some(v) => *v += 1,
+                        None => {
+                            g.versions.insert(s.to_string(), 1);
+                        }
+                    }
                 }
                 let stream_version = g.versions.get(&e.stream).copied().unwrap_or(0);
-                g.homes
-                    .entry(e.stream.clone())
-                    .or_default()
-                    .push(g.events.len());
+                let at = g.events.len();
+                match g.homes.get_mut(&e.stream) {
+                    Some(home) => home.push(at),
+                    None => {
+                        g.homes.insert(e.stream.clone(), vec![at]);
+                    }
+                }
                 let hash = self.chain.link(
                     &prev,
                     seq,
@@ -169,10 +178,13 @@ impl MemoryStore {
                 g.idempotency.insert(r.key.clone(), r.clone());
             }
             for row in &c.read_models {
-                g.models
-                    .entry(row.model)
-                    .or_default()
-                    .insert(row.key.clone(), row.value.clone());
+                let rows = g.models.entry(row.model).or_default();
+                match rows.get_mut(&row.key) {
+                    Some(v) => v.clone_from(&row.value),
+                    None => {
+                        rows.insert(row.key.clone(), row.value.clone());
+                    }
+                }
             }
             if let Some(last) = g.events.last() {
                 g.head = Some((last.seq, last.hash.clone()));

@@ -148,13 +148,14 @@ pub(crate) fn plan(
     }
     let mut read_set: Vec<String> = Vec::with_capacity(reads.len() + new_events.len() + 1);
     read_set.push(CONFIG_STREAM.to_string());
-    for s in reads.into_iter().chain(
-        new_events
-            .iter()
-            .flat_map(|e| e.streams().map(str::to_string)),
-    ) {
+    for s in reads {
         if !read_set.contains(&s) {
             read_set.push(s);
+        }
+    }
+    for s in new_events.iter().flat_map(NewEvent::streams) {
+        if !read_set.iter().any(|r| r == s) {
+            read_set.push(s.to_string());
         }
     }
     let expected = read_set
