@@ -9,6 +9,7 @@
 //! ```text
 //! cargo run --release --example flash_sale -- --units 100000 --buyers 20000 --threads 8 --limit 5 --store sqlite:flash.db [--fresh] [--json]
 //! cargo run --release --features postgres --example flash_sale -- --store postgres:postgresql://postgres@127.0.0.1:5432/shop --processes 4 --threads 2 [--fresh]
+//! cargo run --release --example flash_sale -- --threads 2 --inflight 32 --store sqlite:flash.db   # 64 calls in flight on 2 threads
 //! ```
 //! The sale sets its shop up from scratch, so it runs on a new database: an
 //! existing SQLite file or PostgreSQL schema is refused (never opened, never
@@ -37,7 +38,7 @@ use mercato::postgres::{PgOptions, PgStore};
 use mercato::rules::{CatalogItem, Promotion};
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store, StoreError};
-use mercato::{Engine, EngineError, PlaceOrderRequest, Settings, SystemClock};
+use mercato::{Engine, EngineError, PlaceOrderRequest, Request, Response, Settings, SystemClock};
 
 #[macro_use]
 #[path = "support/out.rs"]
@@ -104,6 +105,12 @@ struct Args {
     /// Processes sharing the PostgreSQL database (postgres only).
     #[arg(long, default_value_t = 1)]
     processes: usize,
+    /// Calls each thread keeps in flight (`Engine::submit`, then wait):
+    /// with K > 1 a thread submits the places of K attempts, waits for
+    /// them, then submits and waits for their pays, so threads × K calls
+    /// share batches without a thread each.
+    #[arg(long, default_value_t = 1)]
+    inflight: usize,
     /// Internal: run as worker K of `--processes` on an existing schema.
     #[arg(long, hide = true)]
     worker: Option<usize>,
@@ -159,6 +166,18 @@ fn race<S: Store + 'static>(
             let procs = a.processes.max(1);
             let stride = a.threads.max(1) * procs;
             let mut buyer = a.worker.unwrap_or(0) * a.threads.max(1) + t;
+            if a.inflight > 1 {
+                let mut attempts = Vec::new();
+                while buyer < a.buyers {
+                    attempts.extend((0..a.limit).map(|n| (buyer, n)));
+                    buyer += stride;
+                }
+                for round in attempts.chunks(a.inflight) {
+                    in_flight(&engine, round, &mut out);
+                    bar.inc(round.len() as u64);
+                }
+                return out;
+            }
             while buyer < a.buyers {
                 for n in 0..a.limit {
                     let start = Instant::now();
@@ -205,6 +224,59 @@ fn race<S: Store + 'static>(
         }
     }
     total
+}
+
+/// One round of `--inflight`: the places of `round` (buyer, n) submitted
+/// together, then the pays of those placed. A call that lost too many
+/// optimistic races (other processes) is retried with the blocking call.
+fn in_flight<S: Store + 'static>(
+    engine: &Engine<S, SystemClock>,
+    round: &[(usize, i64)],
+    out: &mut Outcome,
+) {
+    let start = Instant::now();
+    let places: Vec<Request> = round
+        .iter()
+        .map(|(buyer, n)| {
+            Request::PlaceOrder(
+                PlaceOrderRequest::new(format!("b{buyer}-{n}"))
+                    .line("phone", 1)
+                    .customer(format!("buyer{buyer}"))
+                    .channel("flash"),
+            )
+        })
+        .collect();
+    let submitted: Vec<_> = places.iter().map(|r| engine.submit(r, None)).collect();
+    let mut pays = Vec::new();
+    for (p, req) in submitted.into_iter().zip(&places) {
+        let answer = match p.wait() {
+            Err(EngineError::TooManyConflicts(_)) => retry_conflicts(|| engine.execute(req, None)),
+            other => other,
+        };
+        match answer {
+            Ok(Response::Placed(p)) => pays.push(Request::Pay {
+                order: p.order.clone(),
+                amount: p.quote.totals.payable.amount(),
+            }),
+            _ => out.rejected += 1,
+        }
+    }
+    let submitted: Vec<_> = pays.iter().map(|r| engine.submit(r, None)).collect();
+    for (p, req) in submitted.into_iter().zip(&pays) {
+        let answer = match p.wait() {
+            Err(EngineError::TooManyConflicts(_)) => retry_conflicts(|| engine.execute(req, None)),
+            other => other,
+        };
+        if answer.is_ok() {
+            out.sold += 1;
+        } else {
+            out.rejected += 1;
+        }
+    }
+    // Every attempt of the round waited for the whole round.
+    let took = start.elapsed().as_micros() as u64;
+    out.latencies_us
+        .extend(std::iter::repeat_n(took, round.len()));
 }
 
 fn verify<S: Store + 'static>(
@@ -274,6 +346,8 @@ fn run_workers(a: &Args) -> Result<Outcome, EngineError> {
                 &a.threads.to_string(),
                 "--limit",
                 &a.limit.to_string(),
+                "--inflight",
+                &a.inflight.to_string(),
                 "--store",
                 &a.store,
                 "--schema",
@@ -399,7 +473,7 @@ fn report<S: Store + 'static>(
         outln!(
             "{}",
             serde_json::json!({
-                "units": a.units, "buyers": a.buyers, "threads": a.threads, "limit": a.limit,
+                "units": a.units, "buyers": a.buyers, "threads": a.threads, "inflight": a.inflight, "limit": a.limit,
                 "processes": a.processes.max(1),
                 "sold": out.sold, "rejected": out.rejected, "seconds": seconds,
                 "orders_per_s": rate, "p50_us": p50, "p99_us": p99,

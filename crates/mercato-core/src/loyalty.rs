@@ -120,8 +120,14 @@ impl Shop {
                 && matches!(
                     (e, rules.credit_at),
                     (Event::Order(OrderEvent::Paid { .. }), CreditAt::Paid)
-                        | (Event::Order(OrderEvent::Delivered { .. }), CreditAt::Delivered)
-                        | (Event::Order(OrderEvent::Completed { .. }), CreditAt::Completed)
+                        | (
+                            Event::Order(OrderEvent::Delivered { .. }),
+                            CreditAt::Delivered
+                        )
+                        | (
+                            Event::Order(OrderEvent::Completed { .. }),
+                            CreditAt::Completed
+                        )
                 )
         };
         let mut candidates: Vec<&str> = Vec::new();

@@ -695,9 +695,9 @@ fn append(
 ) -> Result<Vec<CommitOutcome>, StoreError> {
     let mut out = Vec::with_capacity(commits.len());
     let (mut seq, mut prev): (u64, String) = tx
-        .query_row("SELECT seq, hash FROM chain_head WHERE id = 1", [], |r| {
-            Ok((to_u64(r.get(0)?), r.get(1)?))
-        })
+        .prepare_cached("SELECT seq, hash FROM chain_head WHERE id = 1")
+        .map_err(backend)?
+        .query_row([], |r| Ok((to_u64(r.get(0)?), r.get(1)?)))
         .optional()
         .map_err(backend)?
         .unwrap_or((0, GENESIS.to_string()));
@@ -833,11 +833,12 @@ fn append(
             .map_err(backend)?;
     }
     if seq != start_seq {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO chain_head (id, seq, hash) VALUES (1, ?1, ?2)
              ON CONFLICT (id) DO UPDATE SET seq = excluded.seq, hash = excluded.hash",
-            params![to_i64(seq)?, prev],
         )
+        .map_err(backend)?
+        .execute(params![to_i64(seq)?, prev])
         .map_err(backend)?;
     }
     Ok(out)

@@ -171,49 +171,47 @@ impl EngineState {
         }
     }
 
-    /// The read-model rows that `events` touched, from the state after them.
+    /// The read-model rows that `events` touched, from the state after them
+    /// (each touched row computed once, however many events touched it).
     pub fn read_model_rows(&self, events: &[LogEvent]) -> Vec<ReadModelRow> {
         use mercato_core::Event;
-        let mut rows: Vec<ReadModelRow> = Vec::new();
-        let mut push = |model: ReadModel, key: &str, value: String| {
-            if let Some(r) = rows.iter_mut().find(|r| r.model == model && r.key == key) {
-                r.value = value;
-            } else {
-                rows.push(ReadModelRow {
-                    model,
-                    key: key.to_string(),
-                    value,
-                });
+        fn touch<'a>(touched: &mut Vec<(ReadModel, &'a str)>, model: ReadModel, key: &'a str) {
+            if !touched.iter().any(|(m, k)| *m == model && *k == key) {
+                touched.push((model, key));
             }
-        };
-        let shop = self.shop();
+        }
+        let mut touched: Vec<(ReadModel, &str)> = Vec::new();
         for e in events {
             let LogEvent::Core(e) = e else { continue };
             match e {
                 Event::Stock(s) => {
                     for sku in s.skus() {
-                        let l = shop.stock().level(sku);
-                        push(ReadModel::Stock, sku, stock_row(&l));
+                        touch(&mut touched, ReadModel::Stock, sku);
                     }
                 }
-                Event::Coupon(c) => {
-                    if let Some(c) = shop.coupons().get(c.code()) {
-                        push(ReadModel::Coupon, &c.code, coupon_row(c));
-                    }
-                }
-                Event::Points(p) => {
-                    let a = shop.points().account(p.customer());
-                    push(ReadModel::Balance, p.customer(), balance_row(&a));
-                }
-                Event::Order(o) => {
-                    if let Some(o) = shop.order(o.order_id()) {
-                        push(ReadModel::Order, &o.id, order_row(o));
-                    }
-                }
+                Event::Coupon(c) => touch(&mut touched, ReadModel::Coupon, c.code()),
+                Event::Points(p) => touch(&mut touched, ReadModel::Balance, p.customer()),
+                Event::Order(o) => touch(&mut touched, ReadModel::Order, o.order_id()),
                 _ => {}
             }
         }
-        rows
+        let shop = self.shop();
+        touched
+            .into_iter()
+            .filter_map(|(model, key)| {
+                let value = match model {
+                    ReadModel::Stock => stock_row(&shop.stock().level(key)),
+                    ReadModel::Coupon => coupon_row(shop.coupons().get(key)?),
+                    ReadModel::Balance => balance_row(&shop.points().account(key)),
+                    ReadModel::Order => order_row(shop.order(key)?),
+                };
+                Some(ReadModelRow {
+                    model,
+                    key: key.to_string(),
+                    value,
+                })
+            })
+            .collect()
     }
 
     /// Every read-model row as the state says it should be (for audits).
