@@ -35,10 +35,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use mercato::core::Currency;
 #[cfg(feature = "postgres")]
 use mercato::postgres::{PgOptions, PgStore};
-use mercato::rules::{CatalogItem, Promotion};
+use mercato::rules::{Cart, CartLine, CatalogItem, Promotion};
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store, StoreError};
-use mercato::{Engine, EngineError, PlaceOrderRequest, Request, Response, Settings, SystemClock};
+use mercato::{Engine, EngineError, PlaceOrderRequest, Request, Settings, SystemClock};
+use rust_decimal::Decimal;
 
 #[macro_use]
 #[path = "support/out.rs"]
@@ -105,10 +106,10 @@ struct Args {
     /// Processes sharing the PostgreSQL database (postgres only).
     #[arg(long, default_value_t = 1)]
     processes: usize,
-    /// Calls each thread keeps in flight (`Engine::submit`, then wait):
-    /// with K > 1 a thread submits the places of K attempts, waits for
-    /// them, then submits and waits for their pays, so threads × K calls
-    /// share batches without a thread each.
+    /// Orders each thread keeps in flight (`Engine::submit`, then wait):
+    /// with K > 1 a thread submits K places, each followed at once by its
+    /// pay, then waits for all 2K answers, so threads × K orders share
+    /// batches without a thread each.
     #[arg(long, default_value_t = 1)]
     inflight: usize,
     /// Internal: run as worker K of `--processes` on an existing schema.
@@ -152,6 +153,20 @@ fn race<S: Store + 'static>(
     a: &Args,
     bar: &ProgressBar,
 ) -> Outcome {
+    // The flash price a buyer under the limit is quoted (before anyone
+    // buys), paid with each place in `--inflight` rounds.
+    let price = engine
+        .quote(&Cart {
+            customer: Some("buyer0".into()),
+            lines: vec![CartLine {
+                sku: "phone".into(),
+                qty: 1,
+            }],
+            coupons: vec![],
+            points: 0,
+        })
+        .map(|q| q.totals.payable.amount())
+        .unwrap_or_default();
     let mut handles = Vec::new();
     for t in 0..a.threads.max(1) {
         let engine = Arc::clone(&engine);
@@ -173,7 +188,7 @@ fn race<S: Store + 'static>(
                     buyer += stride;
                 }
                 for round in attempts.chunks(a.inflight) {
-                    in_flight(&engine, round, &mut out);
+                    in_flight(&engine, round, price, &mut out);
                     bar.inc(round.len() as u64);
                 }
                 return out;
@@ -226,48 +241,57 @@ fn race<S: Store + 'static>(
     total
 }
 
-/// One round of `--inflight`: the places of `round` (buyer, n) submitted
-/// together, then the pays of those placed. A call that lost too many
-/// optimistic races (other processes) is retried with the blocking call.
+/// One round of `--inflight`: for each (buyer, n) of `round` the place is
+/// submitted and, right behind it, the pay of the quoted flash price
+/// (`price`), both decided at once (the pay on top of the place, which is
+/// still in flight) so that the two commits share a batch; then every
+/// answer is waited for. A place that was refused makes its pay fail too
+/// (unknown order): counted once. A call that lost too many optimistic
+/// races (other processes) is retried with the blocking call.
 fn in_flight<S: Store + 'static>(
     engine: &Engine<S, SystemClock>,
     round: &[(usize, i64)],
+    price: Decimal,
     out: &mut Outcome,
 ) {
     let start = Instant::now();
-    let places: Vec<Request> = round
+    let calls: Vec<(Request, Request)> = round
         .iter()
         .map(|(buyer, n)| {
-            Request::PlaceOrder(
-                PlaceOrderRequest::new(format!("b{buyer}-{n}"))
-                    .line("phone", 1)
-                    .customer(format!("buyer{buyer}"))
-                    .channel("flash"),
+            let id = format!("b{buyer}-{n}");
+            (
+                Request::PlaceOrder(
+                    PlaceOrderRequest::new(id.as_str())
+                        .line("phone", 1)
+                        .customer(format!("buyer{buyer}"))
+                        .channel("flash"),
+                ),
+                Request::Pay {
+                    order: id,
+                    amount: price,
+                },
             )
         })
         .collect();
-    let submitted: Vec<_> = places.iter().map(|r| engine.submit(r, None)).collect();
-    let mut pays = Vec::new();
-    for (p, req) in submitted.into_iter().zip(&places) {
-        let answer = match p.wait() {
-            Err(EngineError::TooManyConflicts(_)) => retry_conflicts(|| engine.execute(req, None)),
-            other => other,
-        };
-        match answer {
-            Ok(Response::Placed(p)) => pays.push(Request::Pay {
-                order: p.order.clone(),
-                amount: p.quote.totals.payable.amount(),
-            }),
-            _ => out.rejected += 1,
+    let submitted: Vec<_> = calls
+        .iter()
+        .map(|(place, pay)| (engine.submit(place, None), engine.submit(pay, None)))
+        .collect();
+    let answer = |p: mercato::Submitted<'_, '_, S, SystemClock>, req: &Request| match p.wait() {
+        Err(EngineError::TooManyConflicts(_)) => retry_conflicts(|| engine.execute(req, None)),
+        other => other,
+    };
+    for ((place, pay), (place_req, pay_req)) in submitted.into_iter().zip(&calls) {
+        let placed = answer(place, place_req);
+        let paid = answer(pay, pay_req);
+        if std::env::var_os("FLASH_DEBUG").is_some() {
+            if let Err(e) = &placed {
+                eprintln!("place {place_req:?}: {e}");
+            } else if let Err(e) = &paid {
+                eprintln!("pay {pay_req:?}: {e}");
+            }
         }
-    }
-    let submitted: Vec<_> = pays.iter().map(|r| engine.submit(r, None)).collect();
-    for (p, req) in submitted.into_iter().zip(&pays) {
-        let answer = match p.wait() {
-            Err(EngineError::TooManyConflicts(_)) => retry_conflicts(|| engine.execute(req, None)),
-            other => other,
-        };
-        if answer.is_ok() {
+        if placed.is_ok() && paid.is_ok() {
             out.sold += 1;
         } else {
             out.rejected += 1;

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use mercato::core::Currency;
 use mercato::rules::CartLine;
 use mercato::store::Store;
-use mercato::{Engine, EngineError, PlaceOrderRequest, Request, Response, Settings, SystemClock};
+use mercato::{Engine, EngineError, PlaceOrderRequest, Request, Settings, SystemClock};
 
 use crate::Figure;
 
@@ -230,12 +230,12 @@ pub fn mercato_flash<S: Store + 'static>(
     Ok(Figure::new(system, callers, done, start.elapsed()))
 }
 
-/// mercato's flash-sale path with requests in flight: `threads` threads
-/// each keep `inflight` calls submitted ([`Engine::submit`]) before waiting
-/// for them — `inflight` places, then the `inflight` pays of those orders —
-/// so `threads × inflight` calls are in flight without a thread each, and
-/// their commits share batches. Reported with `callers = threads ×
-/// inflight`.
+/// mercato's flash-sale path with orders in flight: `threads` threads each
+/// keep `inflight` orders submitted ([`Engine::submit`]) before waiting —
+/// each place followed at once by the pay of the quoted price, decided on
+/// top of the place still in flight, so both commits share a batch — then
+/// wait for all the answers. `threads × inflight` orders are in flight
+/// without a thread each. Reported with `callers = threads × inflight`.
 pub fn mercato_flash_inflight<S: Store + 'static>(
     engine: &Arc<Engine<S, SystemClock>>,
     threads: u32,
@@ -253,6 +253,23 @@ pub fn mercato_flash_inflight<S: Store + 'static>(
     for i in 0..per * u64::from(threads) {
         engine.register_customer(&format!("c{}", first + i), None, 0)?;
     }
+    let phone = || {
+        vec![CartLine {
+            sku: "phone".into(),
+            qty: 1,
+        }]
+    };
+    // The price every new buyer is quoted.
+    let price = engine
+        .quote(&mercato::rules::Cart {
+            customer: Some(format!("c{first}")),
+            lines: phone(),
+            coupons: vec![],
+            points: 0,
+        })?
+        .totals
+        .payable
+        .amount();
     let start = Instant::now();
     let mut handles = Vec::new();
     for t in 0..u64::from(threads) {
@@ -261,35 +278,32 @@ pub fn mercato_flash_inflight<S: Store + 'static>(
             let mut ok = 0;
             let mut round = 0;
             while round < per {
-                let places: Vec<Request> = (round..round + inflight)
+                let calls: Vec<(Request, Request)> = (round..round + inflight)
                     .map(|i| {
                         let n = first + t * per + i;
-                        Request::PlaceOrder(PlaceOrderRequest {
-                            id: format!("o{n}"),
-                            customer: Some(format!("c{n}")),
-                            lines: vec![CartLine {
-                                sku: "phone".into(),
-                                qty: 1,
-                            }],
-                            coupons: vec![],
-                            points: 0,
-                            channel: Some("flash".into()),
-                        })
+                        (
+                            Request::PlaceOrder(PlaceOrderRequest {
+                                id: format!("o{n}"),
+                                customer: Some(format!("c{n}")),
+                                lines: phone(),
+                                coupons: vec![],
+                                points: 0,
+                                channel: Some("flash".into()),
+                            }),
+                            Request::Pay {
+                                order: format!("o{n}"),
+                                amount: price,
+                            },
+                        )
                     })
                     .collect();
-                let pending: Vec<_> = places.iter().map(|r| engine.submit(r, None)).collect();
-                let mut pays = Vec::with_capacity(places.len());
-                for p in pending {
-                    if let Response::Placed(p) = p.wait()? {
-                        pays.push(Request::Pay {
-                            order: p.order.clone(),
-                            amount: p.quote.totals.payable.amount(),
-                        });
-                    }
-                }
-                let pending: Vec<_> = pays.iter().map(|r| engine.submit(r, None)).collect();
-                for p in pending {
-                    p.wait()?;
+                let pending: Vec<_> = calls
+                    .iter()
+                    .map(|(place, pay)| (engine.submit(place, None), engine.submit(pay, None)))
+                    .collect();
+                for (place, pay) in pending {
+                    place.wait()?;
+                    pay.wait()?;
                     ok += 1;
                 }
                 round += inflight;

@@ -31,7 +31,7 @@ struct Args {
     #[arg(long, value_delimiter = ',', default_value = "1,2,8,32,64")]
     callers: Vec<u32>,
     /// Threads of the in-flight series (`mercato_*_inflight`): each keeps
-    /// `callers / threads` calls submitted before waiting.
+    /// `callers / threads` orders (place + pay) submitted before waiting.
     #[arg(long, default_value_t = 2)]
     inflight_threads: u32,
     /// Directory in which to make a new scratch directory of this run
@@ -121,12 +121,12 @@ fn measure_in(a: &Args, dir: &std::path::Path) -> Result<Results, String> {
             r.figures
                 .push(mercato_flash(&engine, n, a.orders, name, &next).map_err(|x| e(&x))?);
         }
-        // The same calls with many in flight per thread (`Engine::submit`).
+        // The same orders with many in flight per thread (`Engine::submit`).
         let inflight_name = format!("{name}_inflight");
         for &n in &a.callers {
             let threads = a.inflight_threads.clamp(1, n.max(1));
             let per_thread = (n / threads).max(1);
-            eprintln!("{inflight_name} × {n} ({threads} threads × {per_thread} in flight)…");
+            eprintln!("{inflight_name} × {n} ({threads} threads × {per_thread} orders in flight)…");
             r.figures.push(
                 mercato_flash_inflight(
                     &engine,
@@ -162,7 +162,7 @@ fn print(r: &Results) {
     let get = |s: &str, c: u32| r.get(s, c).map(|f: &Figure| f.ops_per_s);
     println!();
     // The table: 8 and 64 callers, Redis without persistence
-    // against mercato durable (callers as threads, and as calls in flight
+    // against mercato durable (callers as threads, and as orders in flight
     // on few threads) and in memory.
     println!(
         "{:>7} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12}",

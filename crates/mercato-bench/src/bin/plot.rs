@@ -1,6 +1,6 @@
 //! `plot`: renders the comparison JSON as an SVG chart of throughput
 //! (orders/s) against concurrent callers for mercato on SQLite FULL (callers
-//! as threads, and as calls in flight on two threads) and NORMAL and for
+//! as threads, and as orders in flight on two threads) and NORMAL and for
 //! Redis + Lua.
 //!
 //! ```text
@@ -20,7 +20,7 @@ const SERIES: &[(&str, &str, RGBColor)] = &[
     ),
     (
         "mercato_sqlite_full_inflight",
-        "mercato, SQLite FULL, calls in flight on 2 threads",
+        "mercato, SQLite FULL, orders in flight on 2 threads",
         RGBColor(140, 20, 90),
     ),
     (
