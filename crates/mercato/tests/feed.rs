@@ -375,6 +375,7 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
                     key: None,
                     at: at("2026-11-11T10:04:00Z"),
                     refunded: cny("0.00"),
+                    exchange: None,
                 },
             }),
             vec![
