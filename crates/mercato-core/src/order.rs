@@ -1450,14 +1450,34 @@ impl Order {
     /// Goods money refunded so far: every refund less its shipping part,
     /// goodwill amounts (tied to no unit) left out. What a points
     /// claw-back reads.
+    ///
+    /// With exchanges: the money an exchange put in (its payments, less
+    /// what went back when it closed) is taken off, never below zero, so
+    /// that what went back counts only against the goods the order paid
+    /// (returning a replacement that cost 90.00 + 20.00 paid counts
+    /// 90.00).
     pub fn refunded_goods(&self) -> Result<Money, CoreError> {
         let c = self.quote.currency;
-        self.refunds
+        let goods = self
+            .refunds
             .iter()
             .filter(|r| r.kind != RefundKind::Goodwill)
             .try_fold(Money::zero(c), |acc, r| {
                 acc.checked_add(r.amount.checked_sub(r.shipping)?)
-            })
+            })?;
+        if self.payments.iter().all(|p| p.exchange.is_none()) {
+            return Ok(goods);
+        }
+        let put_in = Money::sum(
+            c,
+            self.payments
+                .iter()
+                .filter(|p| p.exchange.is_some())
+                .map(|p| p.amount),
+        )?;
+        // Exchange payments that went back are in `goods` once as refunds
+        // and once here: both come off.
+        goods.checked_sub(put_in)?.max(Money::zero(c))
     }
 }
 

@@ -294,6 +294,9 @@ fn money_due_is_paid_through_the_ledger_and_the_replacement_carries_it() {
     let o = e.order("o1").unwrap();
     assert_eq!(o.status.as_str(), "returned");
     assert_eq!((o.refunded, o.paid), (cny("200.00"), cny("200.00")));
+    // What the points claw-back reads: the goods paid (180.00), not the
+    // 20.00 the exchange put in.
+    assert_eq!(o.refunded_goods().unwrap(), cny("180.00"));
 }
 
 /// Money owed, and an exchanged unit exchanged again (A → B → C):
@@ -404,6 +407,8 @@ fn an_unpaid_exchange_closes_at_its_deadline() {
     );
     assert_eq!(r.allocations[0].payment, "o1-p2");
     assert_eq!((o.paid, o.refunded), (cny("95.00"), cny("5.00")));
+    // Its payment came and went: no goods refunded.
+    assert_eq!(o.refunded_goods().unwrap(), cny("0.00"));
     // A payment after the deadline is refused, and the unit is free again.
     let err = e
         .pay_exchange("o1", "o1-r1", card("15.00"), None)
