@@ -488,11 +488,11 @@ impl Shop {
         }
         // An exchange's shipment is delivered after the order's own.
         let exchange = s.lines.iter().any(|lq| o.is_exchange_line(lq.line));
-        if !matches!(
+        let deliverable = matches!(
             o.status,
             OrderStatus::PartiallyShipped | OrderStatus::Shipped
-        ) && !(exchange && o.is_delivered_status())
-        {
+        ) || (exchange && o.is_delivered_status());
+        if !deliverable {
             return Err(CoreError::InvalidTransition {
                 order: order.to_string(),
                 state: o.status.as_str(),

@@ -99,7 +99,7 @@ pub struct AfterSaleAnswer {
     pub order_status: OrderStatus,
     /// An exchange's terms and progress (requests of kind `exchange`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub exchange: Option<crate::exchange::ExchangeView>,
+    pub exchange: Option<Box<crate::exchange::ExchangeView>>,
 }
 
 /// Money that went back.
@@ -350,7 +350,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> O
                 status: r.status,
                 refund: refund_receipt(st, order, events),
                 order_status: ord.status,
-                exchange: crate::exchange::view(ord, r),
+                exchange: crate::exchange::view(ord, r).map(Box::new),
             }))
         }
         Request::Goodwill { order, .. } | Request::CancelUnits { order, .. } => {

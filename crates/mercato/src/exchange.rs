@@ -314,7 +314,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> O
         status: r.status,
         refund: refund_receipt(st, order, events),
         order_status: o.status,
-        exchange: view(o, r),
+        exchange: view(o, r).map(Box::new),
     }))
 }
 
