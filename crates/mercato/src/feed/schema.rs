@@ -285,7 +285,9 @@ pub enum IntegrationEvent {
         /// Why: `adjusted:<reason>`, `reserved`, `sold`,
         /// `released:cancelled|closed|expired`, `restocked:<reason>`.
         reason: String,
-        /// The order that moved them, if any.
+        /// The order that moved them, if any (an exchange's replacement
+        /// units, held and shipped: its reservation `<request>/exchange`,
+        /// told by `exchange.approved.v1`).
         order: Option<String>,
     },
     /// A SKU's available units dropped below its low-stock threshold.
