@@ -1,4 +1,5 @@
-//! Staged after-sale: requests (`return_refund`, `refund_only`) that move
+//! Staged after-sale: requests (`return_refund`, `refund_only`, and
+//! `exchange` of [`crate::exchange`]) that move
 //! requested → approved | rejected | withdrawn → (returns) received →
 //! refunded, with windows and timers; refund-only goodwill amounts; partial
 //! cancel of units not yet shipped; the shipping refund policy; and the one
@@ -31,6 +32,9 @@ pub enum AfterSaleKind {
     ReturnRefund,
     /// Money back, the customer keeps the goods (仅退款).
     RefundOnly,
+    /// Send units back, get units of a SKU instead (换货; see
+    /// [`crate::exchange`]).
+    Exchange,
 }
 
 impl AfterSaleKind {
@@ -39,6 +43,7 @@ impl AfterSaleKind {
         match self {
             AfterSaleKind::ReturnRefund => "return_refund",
             AfterSaleKind::RefundOnly => "refund_only",
+            AfterSaleKind::Exchange => "exchange",
         }
     }
 }
@@ -79,6 +84,13 @@ pub struct AfterSaleConfig {
     /// How a refund is split over the order's payments.
     #[serde(default, skip_serializing_if = "is_default")]
     pub refund_allocation: RefundAllocation,
+    /// Which SKUs a unit may be exchanged for (default: the same product).
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub exchange_to: crate::exchange::ExchangeScope,
+    /// Hours an exchange with money due waits for its payment before `tick`
+    /// closes it (`None`: [`crate::exchange::DEFAULT_PAYMENT_HOURS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange_payment_hours: Option<i64>,
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -99,19 +111,28 @@ pub enum AfterSaleAction {
     Receive,
     /// Money back.
     Refund,
-    /// Close because the goods did not come back in time (`return_refund`).
+    /// Close because the goods did not come back in time (`return_refund`,
+    /// `exchange`), or an exchange's difference was not paid in time.
     Close,
+    /// Turn an exchange into an approved `return_refund` (its replacement
+    /// is out of stock, or the merchant refunds instead).
+    Convert,
+    /// An exchange's price difference paid in full (by its payments, not
+    /// by the after-sale call).
+    Pay,
 }
 
 impl AfterSaleAction {
     /// Every action, for exhaustive tests.
-    pub const ALL: [AfterSaleAction; 6] = [
+    pub const ALL: [AfterSaleAction; 8] = [
         AfterSaleAction::Approve,
         AfterSaleAction::Reject,
         AfterSaleAction::Withdraw,
         AfterSaleAction::Receive,
         AfterSaleAction::Refund,
         AfterSaleAction::Close,
+        AfterSaleAction::Convert,
+        AfterSaleAction::Pay,
     ];
 
     /// Lower-case name used in errors.
@@ -123,13 +144,15 @@ impl AfterSaleAction {
             AfterSaleAction::Receive => "receive",
             AfterSaleAction::Refund => "refund",
             AfterSaleAction::Close => "close",
+            AfterSaleAction::Convert => "convert",
+            AfterSaleAction::Pay => "pay",
         }
     }
 }
 
 impl ReturnStatus {
     /// Every status, for exhaustive tests.
-    pub const ALL: [ReturnStatus; 7] = [
+    pub const ALL: [ReturnStatus; 9] = [
         ReturnStatus::Requested,
         ReturnStatus::Approved,
         ReturnStatus::Rejected,
@@ -137,6 +160,8 @@ impl ReturnStatus {
         ReturnStatus::Refunded,
         ReturnStatus::Withdrawn,
         ReturnStatus::Closed,
+        ReturnStatus::PendingPayment,
+        ReturnStatus::Exchanged,
     ];
 
     /// The after-sale transition table: whether `action` is allowed on a
@@ -151,6 +176,9 @@ impl ReturnStatus {
                 | (S::Approved, K::ReturnRefund, A::Receive | A::Close)
                 | (S::Approved, K::RefundOnly, A::Refund)
                 | (S::Received, K::ReturnRefund, A::Refund)
+                | (S::Requested, K::Exchange, A::Convert)
+                | (S::Approved, K::Exchange, A::Receive | A::Close)
+                | (S::PendingPayment, K::Exchange, A::Pay | A::Close)
         )
     }
 }
@@ -189,6 +217,9 @@ pub fn request_timer(o: &Order, config: &ShopConfig) -> Option<DateTime<Utc>> {
 
 fn request_due(r: &crate::order::ReturnRecord, config: &ShopConfig) -> Option<DateTime<Utc>> {
     let a = &config.after_sale;
+    if r.kind == AfterSaleKind::Exchange {
+        return crate::exchange::exchange_due(r, config);
+    }
     match (r.status, r.kind) {
         (ReturnStatus::Requested, _) => add(
             r.requested_at,
@@ -204,10 +235,14 @@ fn request_due(r: &crate::order::ReturnRecord, config: &ShopConfig) -> Option<Da
 
 /// The request events of a tick at `ctx.now` for `o`: approvals of requests
 /// past the auto-approve window, closings of returns past the ship-back
-/// window.
-pub fn tick_events(o: &Order, ctx: &Context<'_>) -> Vec<Event> {
-    let mut ev = Vec::new();
+/// window, and closings of exchanges (unpaid by their deadline, or their
+/// goods not back in time).
+pub fn tick_events(shop: &Shop, o: &Order, ctx: &Context<'_>) -> Result<Vec<Event>, CoreError> {
+    let mut ev = shop.exchange_tick_events(o, ctx)?;
     for r in &o.returns {
+        if r.kind == AfterSaleKind::Exchange {
+            continue;
+        }
         if request_due(r, ctx.config).is_none_or(|t| t > ctx.now) {
             continue;
         }
@@ -225,7 +260,7 @@ pub fn tick_events(o: &Order, ctx: &Context<'_>) -> Vec<Event> {
             _ => {}
         }
     }
-    ev
+    Ok(ev)
 }
 
 /// What a unit refund is worth: goods, shipping, points, the discount held
@@ -263,13 +298,10 @@ pub fn shipping_share(
     if policy == ShippingRefund::OnFullReturn {
         return Ok(Money::zero(c));
     }
-    // Pro rata: the share due after this refund, less what went back.
-    let mut after = o.refunded_units.clone();
-    for lq in lines {
-        if let Some(a) = after.get_mut(lq.line) {
-            *a += lq.qty;
-        }
-    }
+    // Pro rata: the share due after this refund, less what went back (a
+    // unit of an exchange line counts for the quote line it descends
+    // from: shipping was paid for the quote's goods).
+    let after = o.root_refunded(lines);
     let mut net_after = 0_i128;
     let mut net_all = 0_i128;
     for (i, l) in o.quote.lines.iter().enumerate() {
@@ -289,6 +321,32 @@ pub fn shipping_share(
         .checked_sub(done)?
         .max(Money::zero(c))?;
     share.min(left)
+}
+
+/// Refuses a request filed more than `after_sale.request_window_days` after
+/// its units were delivered ([`Order::delivered_at_of`]).
+pub(crate) fn check_request_window(
+    o: &Order,
+    lines: &[LineQty],
+    request: &str,
+    ctx: &Context<'_>,
+) -> Result<(), CoreError> {
+    let closes = add(
+        o.delivered_at_of(lines),
+        ctx.config
+            .after_sale
+            .request_window_days
+            .and_then(TimeDelta::try_days),
+    );
+    if closes.is_some_and(|t| ctx.now > t) {
+        return Err(CoreError::AfterSaleState {
+            order: o.id.clone(),
+            request: request.to_string(),
+            state: "window_closed",
+            command: "request",
+        });
+    }
+    Ok(())
 }
 
 impl Shop {
@@ -402,6 +460,13 @@ impl Shop {
         match req.kind {
             AfterSaleKind::ReturnRefund => o.check(OrderAction::Return)?,
             AfterSaleKind::RefundOnly => o.check(OrderAction::Refund)?,
+            AfterSaleKind::Exchange => {
+                return Err(CoreError::InvalidOrderRequest {
+                    order: order.to_string(),
+                    problem: "an exchange is filed with its replacement SKUs (an exchange request)"
+                        .into(),
+                });
+            }
         }
         o.check_after_sale_units(&req.lines)?;
         if o.returns.iter().any(|r| r.id == req.id) {
@@ -424,21 +489,7 @@ impl Shop {
                 });
             }
         }
-        let closes = add(
-            o.delivered_at,
-            ctx.config
-                .after_sale
-                .request_window_days
-                .and_then(TimeDelta::try_days),
-        );
-        if closes.is_some_and(|t| ctx.now > t) {
-            return Err(CoreError::AfterSaleState {
-                order: order.to_string(),
-                request: req.id.clone(),
-                state: "window_closed",
-                command: "request",
-            });
-        }
+        check_request_window(o, &req.lines, &req.id, ctx)?;
         Ok(vec![Event::Order(OrderEvent::ReturnRequested {
             id: order.to_string(),
             return_id: req.id.clone(),
@@ -471,7 +522,10 @@ impl Shop {
                 problem: format!("no after-sale request `{request}`"),
             }
         })?;
-        if !r.status.allows(r.kind, action) || action == AfterSaleAction::Close {
+        // `close` is the timer's; `pay` an exchange payment's.
+        if !r.status.allows(r.kind, action)
+            || matches!(action, AfterSaleAction::Close | AfterSaleAction::Pay)
+        {
             return Err(CoreError::AfterSaleState {
                 order: order.to_string(),
                 request: request.to_string(),
@@ -480,6 +534,29 @@ impl Shop {
             });
         }
         let (id, return_id) = (order.to_string(), request.to_string());
+        if r.kind == AfterSaleKind::Exchange {
+            match action {
+                AfterSaleAction::Approve => {
+                    return Err(CoreError::InvalidOrderRequest {
+                        order: id,
+                        problem: format!(
+                            "exchange `{return_id}` is approved with its list prices (an exchange approval)"
+                        ),
+                    });
+                }
+                AfterSaleAction::Receive => {
+                    return self.exchange_receive_events(o, r, damaged, ctx);
+                }
+                AfterSaleAction::Convert => {
+                    return Ok(vec![Event::Order(OrderEvent::ExchangeConverted {
+                        id,
+                        return_id,
+                        at: ctx.now,
+                    })]);
+                }
+                _ => {}
+            }
+        }
         Ok(match action {
             AfterSaleAction::Approve => vec![Event::Order(OrderEvent::ReturnApproved {
                 id,
@@ -511,10 +588,19 @@ impl Shop {
                 }
                 ev
             }
+            AfterSaleAction::Convert | AfterSaleAction::Pay => {
+                return Err(CoreError::AfterSaleState {
+                    order: id,
+                    request: return_id,
+                    state: r.status.as_str(),
+                    command: action.as_str(),
+                });
+            }
             AfterSaleAction::Refund | AfterSaleAction::Close => {
                 let kind = match r.kind {
                     AfterSaleKind::ReturnRefund => RefundKind::Return,
                     AfterSaleKind::RefundOnly => RefundKind::RefundOnly,
+                    AfterSaleKind::Exchange => RefundKind::Exchange,
                 };
                 self.unit_refund_events(
                     o,
@@ -587,6 +673,9 @@ impl Shop {
     ) -> Result<Vec<Event>, CoreError> {
         let o = self.order_of(order)?;
         Order::check_quantities(lines, "partial cancel")?;
+        if lines.iter().any(|lq| o.is_exchange_line(lq.line)) {
+            return self.exchange_cancel_events(o, refund_id, lines, owed_back, ctx);
+        }
         o.check(OrderAction::CancelUnits)?;
         o.check_cancel_units(lines)?;
         let cancels_all = o.quote.lines.iter().enumerate().all(|(i, l)| {
@@ -685,13 +774,27 @@ mod tests {
             (S::Approved, K::ReturnRefund, A::Close),
             (S::Approved, K::RefundOnly, A::Refund),
             (S::Received, K::ReturnRefund, A::Refund),
+            (S::Requested, K::Exchange, A::Approve),
+            (S::Requested, K::Exchange, A::Reject),
+            (S::Requested, K::Exchange, A::Withdraw),
+            (S::Requested, K::Exchange, A::Convert),
+            (S::Approved, K::Exchange, A::Receive),
+            (S::Approved, K::Exchange, A::Close),
+            (S::PendingPayment, K::Exchange, A::Pay),
+            (S::PendingPayment, K::Exchange, A::Close),
         ]
     };
+
+    const KINDS: [AfterSaleKind; 3] = [
+        AfterSaleKind::ReturnRefund,
+        AfterSaleKind::RefundOnly,
+        AfterSaleKind::Exchange,
+    ];
 
     #[test]
     fn after_sale_table_matches_the_documented_one() {
         for s in ReturnStatus::ALL {
-            for k in [AfterSaleKind::ReturnRefund, AfterSaleKind::RefundOnly] {
+            for k in KINDS {
                 for a in AfterSaleAction::ALL {
                     assert_eq!(
                         s.allows(k, a),
@@ -717,9 +820,11 @@ mod tests {
         let rows = doc
             .lines()
             .filter(|l| {
-                ReturnStatus::ALL
-                    .iter()
-                    .any(|s| l.starts_with(&format!("| {} | r", s.as_str())))
+                ReturnStatus::ALL.iter().any(|s| {
+                    KINDS
+                        .iter()
+                        .any(|k| l.starts_with(&format!("| {} | {} |", s.as_str(), k.as_str())))
+                })
             })
             .count();
         assert_eq!(rows, ALLOWED.len(), "extra after-sale rows in the docs");

@@ -365,6 +365,40 @@ pub enum CoreError {
         /// Shipment id.
         shipment: String,
     },
+    /// An exchange's replacement units cannot be reserved when it is
+    /// approved (contract code `insufficient_stock`): the request stays
+    /// `requested`, and may be converted to a `return_refund`.
+    #[error(
+        "exchange `{request}` of order `{order}`: `{sku}` out of stock (wanted {wanted}, available {available}); it can be converted to a refund"
+    )]
+    ExchangeOutOfStock {
+        /// Order.
+        order: String,
+        /// The exchange request.
+        request: String,
+        /// The replacement SKU.
+        sku: String,
+        /// Units wanted.
+        wanted: i64,
+        /// Units available.
+        available: i64,
+    },
+    /// An exchange to a SKU the shop's exchange scope does not allow (by
+    /// default the same SKU or another SKU of the same product; contract
+    /// code `invalid_transition`).
+    #[error("order `{order}`: line {line} (`{from}`) cannot be exchanged for `{to}`: {problem}")]
+    ExchangeNotAllowed {
+        /// Order.
+        order: String,
+        /// The line whose units would be exchanged.
+        line: usize,
+        /// Its SKU.
+        from: String,
+        /// The SKU asked for.
+        to: String,
+        /// Why not.
+        problem: String,
+    },
 }
 
 impl CoreError {
@@ -422,6 +456,8 @@ impl CoreError {
             CoreError::EmptyShipment { .. } | CoreError::EmptyPackage { .. } => {
                 ErrorKind::InvalidQuantity
             }
+            CoreError::ExchangeOutOfStock { .. } => ErrorKind::InsufficientStock,
+            CoreError::ExchangeNotAllowed { .. } => ErrorKind::InvalidTransition,
         }
     }
 }

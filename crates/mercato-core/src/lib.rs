@@ -35,6 +35,7 @@ pub use quote::{
 pub mod aftersale;
 pub mod coupon;
 pub mod event;
+pub mod exchange;
 pub mod loyalty;
 pub mod order;
 pub mod payments;

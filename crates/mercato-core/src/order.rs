@@ -22,7 +22,7 @@ use crate::money::Money;
 use crate::payments::{
     PaymentRecord, PaymentShare, RefundAllocation, RefundKind, RefundRecord, allocate_refund,
 };
-use crate::quote::{Quote, Stage};
+use crate::quote::Quote;
 use crate::shipment::{Package, ShipmentRecord, UnitSource};
 use crate::stock::Allocation;
 
@@ -229,8 +229,15 @@ pub enum ReturnStatus {
     Refunded,
     /// Withdrawn by the customer before a decision.
     Withdrawn,
-    /// Closed because the goods were not sent back in time.
+    /// Closed because the goods were not sent back in time (an exchange:
+    /// or its price difference not paid in time).
     Closed,
+    /// An exchange approved with a price difference to pay, waiting for
+    /// the payment (see [`crate::exchange`]).
+    PendingPayment,
+    /// An exchange done: the goods are back and the replacement units are
+    /// order lines of their own.
+    Exchanged,
 }
 
 impl ReturnStatus {
@@ -244,6 +251,8 @@ impl ReturnStatus {
             ReturnStatus::Refunded => "refunded",
             ReturnStatus::Withdrawn => "withdrawn",
             ReturnStatus::Closed => "closed",
+            ReturnStatus::PendingPayment => "pending_payment",
+            ReturnStatus::Exchanged => "exchanged",
         }
     }
 }
@@ -285,6 +294,9 @@ pub struct ReturnRecord {
     /// Received damaged (never restocked).
     #[serde(default)]
     pub damaged: bool,
+    /// An exchange's terms and progress (kind `exchange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<crate::exchange::Exchange>,
 }
 
 impl ReturnRecord {
@@ -293,7 +305,10 @@ impl ReturnRecord {
     pub fn is_open(&self) -> bool {
         matches!(
             self.status,
-            ReturnStatus::Requested | ReturnStatus::Approved | ReturnStatus::Received
+            ReturnStatus::Requested
+                | ReturnStatus::Approved
+                | ReturnStatus::Received
+                | ReturnStatus::PendingPayment
         )
     }
 }
@@ -365,6 +380,13 @@ pub struct Order {
     /// Its shipments, in the order they were shipped.
     #[serde(default)]
     pub shipments: Vec<ShipmentRecord>,
+    /// The lines exchanges added (line `quote.lines.len() + i` is
+    /// `exchange_lines[i]`; read every line through [`Order::line`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchange_lines: Vec<crate::exchange::ExchangeLine>,
+    /// Units of each line exchanged away (replaced by an exchange line).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub exchanged: Vec<i64>,
 }
 
 /// `v[i]`, or 0 when `v` is shorter (fields added after a snapshot was
@@ -374,7 +396,7 @@ pub(crate) fn at(v: &[i64], i: usize) -> i64 {
 }
 
 /// Adds `lines` to the per-line counter `v` (grown to `n` lines first).
-fn add_lines(v: &mut Vec<i64>, n: usize, lines: &[LineQty], sign: i64) {
+pub(crate) fn add_lines(v: &mut Vec<i64>, n: usize, lines: &[LineQty], sign: i64) {
     if v.len() < n {
         v.resize(n, 0);
     }
@@ -441,15 +463,12 @@ impl Order {
         self.quote.totals.payable
     }
 
-    /// Units of each line not yet shipped.
+    /// Units of each line not yet shipped (exchange lines included).
     pub fn unshipped(&self) -> Vec<LineQty> {
-        self.quote
-            .lines
-            .iter()
-            .zip(&self.shipped)
-            .map(|(l, s)| LineQty {
-                line: l.line,
-                qty: l.qty - s - at(&self.cancelled, l.line),
+        self.lines()
+            .map(|l| LineQty {
+                line: l.index,
+                qty: l.qty - at(&self.shipped, l.index) - at(&self.cancelled, l.index),
             })
             .filter(|lq| lq.qty > 0)
             .collect()
@@ -467,7 +486,7 @@ impl Order {
                 problem: format!("{what} names no lines"),
             });
         }
-        let mut want = vec![0_i64; self.quote.lines.len()];
+        let mut want = vec![0_i64; self.line_count()];
         for lq in lines {
             if lq.qty <= 0 {
                 return Err(CoreError::InvalidQuantity {
@@ -512,7 +531,7 @@ impl Order {
         self.check(OrderAction::Ship)?;
         self.line_units_check(
             lines,
-            |i| self.quote.lines[i].qty - self.shipped[i] - at(&self.cancelled, i),
+            |i| self.line_qty(i) - at(&self.shipped, i) - at(&self.cancelled, i),
             "shipment",
         )
     }
@@ -522,39 +541,26 @@ impl Order {
     pub fn check_return(&self, lines: &[LineQty]) -> Result<(), CoreError> {
         Self::check_quantities(lines, "return")?;
         self.check(OrderAction::Return)?;
-        self.line_units_check(
-            lines,
-            |i| self.shipped[i] - self.returned[i] - self.returning[i] - at(&self.kept_refunded, i),
-            "return",
-        )
+        self.line_units_check(lines, |i| self.after_sale_left(i), "return")
     }
 
     /// Validates the units of a staged after-sale request: shipped, and not
     /// returned, in an open request, or refunded while kept.
     pub fn check_after_sale_units(&self, lines: &[LineQty]) -> Result<(), CoreError> {
-        self.line_units_check(
-            lines,
-            |i| {
-                at(&self.shipped, i)
-                    - at(&self.returned, i)
-                    - at(&self.returning, i)
-                    - at(&self.kept_refunded, i)
-            },
-            "after-sale request",
-        )
+        self.line_units_check(lines, |i| self.after_sale_left(i), "after-sale request")
     }
 
     /// Validates a partial cancel: units neither shipped nor cancelled.
     pub fn check_cancel_units(&self, lines: &[LineQty]) -> Result<(), CoreError> {
         self.line_units_check(
             lines,
-            |i| self.quote.lines[i].qty - at(&self.shipped, i) - at(&self.cancelled, i),
+            |i| self.line_qty(i) - at(&self.shipped, i) - at(&self.cancelled, i),
             "partial cancel",
         )
     }
 
     /// What refunding `lines` is worth, given the units already refunded
-    /// (units are taken first-first).
+    /// or exchanged away (units are taken first-first).
     pub fn return_value(&self, lines: &[LineQty]) -> Result<ReturnValue, CoreError> {
         let c = self.quote.currency;
         let mut v = ReturnValue {
@@ -562,20 +568,20 @@ impl Order {
             points_deduction: Money::zero(c),
             net_before_points: Money::zero(c),
         };
-        let mut taken = self.refunded_units.clone();
+        let mut taken = self.units_taken();
         for lq in lines {
-            let l =
-                self.quote
-                    .lines
-                    .get(lq.line)
-                    .ok_or_else(|| CoreError::InvalidOrderRequest {
-                        order: self.id.clone(),
-                        problem: format!("no line {}", lq.line),
-                    })?;
-            let from = taken[lq.line];
+            let l = self
+                .line(lq.line)
+                .ok_or_else(|| CoreError::InvalidOrderRequest {
+                    order: self.id.clone(),
+                    problem: format!("no line {}", lq.line),
+                })?;
+            let from = at(&taken, lq.line);
             let net = unit_range_share(l.net, l.qty, from, lq.qty)?;
-            let pts = unit_range_share(l.adjusted_at(Stage::Points)?, l.qty, from, lq.qty)?;
-            taken[lq.line] += lq.qty;
+            let pts = unit_range_share(l.points_deduction()?, l.qty, from, lq.qty)?;
+            if let Some(t) = taken.get_mut(lq.line) {
+                *t += lq.qty;
+            }
             v.pro_rata = v.pro_rata.checked_add(net)?;
             v.points_deduction = v.points_deduction.checked_add(pts)?;
             v.net_before_points = v.net_before_points.checked_add(net.checked_add(pts)?)?;
@@ -585,13 +591,10 @@ impl Order {
 
     /// Whether, after refunding `lines` on top of what was refunded already,
     /// every unit of the order is refunded.
+    /// (A unit of an exchange line counts as a unit of the order line it
+    /// descends from: [`Order::root_refunded`].)
     pub fn completes_returns(&self, lines: &[LineQty]) -> bool {
-        let mut back = self.refunded_units.clone();
-        for lq in lines {
-            if let Some(b) = back.get_mut(lq.line) {
-                *b += lq.qty;
-            }
-        }
+        let back = self.root_refunded(lines);
         self.quote.lines.iter().zip(&back).all(|(l, b)| *b >= l.qty)
     }
 
@@ -620,22 +623,16 @@ impl Order {
         Ok(pts.min(used - self.points_returned).max(0))
     }
 
-    /// Units per line the order keeps after refunding `lines` (and what was
-    /// refunded before).
+    /// Units per line of the quote the order keeps after refunding `lines`
+    /// (and what was refunded before); the units of an exchange line count
+    /// for the quote line they descend from.
     pub fn kept_after(&self, lines: &[LineQty]) -> Vec<i64> {
-        let mut kept: Vec<i64> = self
-            .quote
+        self.quote
             .lines
             .iter()
-            .zip(&self.refunded_units)
+            .zip(self.root_refunded(lines))
             .map(|(l, r)| l.qty - r)
-            .collect();
-        for lq in lines {
-            if let Some(k) = kept.get_mut(lq.line) {
-                *k -= lq.qty;
-            }
-        }
-        kept
+            .collect()
     }
 
     /// Stock allocations of the units of `lines`, taken from the order's
@@ -969,6 +966,86 @@ pub enum OrderEvent {
         /// When.
         at: DateTime<Utc>,
     },
+    /// An exchange was requested: units of order lines to send back, each
+    /// for units of a SKU (see [`crate::exchange`]).
+    #[serde(rename = "exchange_requested.v1")]
+    ExchangeRequested {
+        /// Order id.
+        id: String,
+        /// Request id.
+        return_id: String,
+        /// What goes back and what comes instead.
+        items: Vec<crate::exchange::ExchangeItem>,
+        /// Reason code.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason_code: Option<String>,
+        /// Free text.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        note: Option<String>,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An exchange was approved: its replacement units are reserved (the
+    /// `reserved.v1` beside it, reservation `reservation`) and its price
+    /// difference set; with money `due` it waits for payment until
+    /// `pay_by`.
+    #[serde(rename = "exchange_approved.v1")]
+    ExchangeApproved {
+        /// Order id.
+        id: String,
+        /// Request id.
+        return_id: String,
+        /// When.
+        at: DateTime<Utc>,
+        /// The stock reservation holding the replacement units.
+        reservation: String,
+        /// Per item, the list unit prices at approval and the difference.
+        prices: Vec<crate::exchange::ExchangePrice>,
+        /// Money the customer pays before the exchange goes on (zero:
+        /// nothing to pay).
+        due: Money,
+        /// The payment deadline (with money due).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pay_by: Option<DateTime<Utc>>,
+    },
+    /// An exchange's price difference is paid in full (after the
+    /// `payment_captured.v1` of its last part).
+    #[serde(rename = "exchange_paid.v1")]
+    ExchangePaid {
+        /// Order id.
+        id: String,
+        /// Request id.
+        return_id: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
+    /// An exchange took place (after its `return_received.v1`): the
+    /// replaced units left their lines and the replacements became lines
+    /// of the order, to be shipped.
+    #[serde(rename = "exchanged.v1")]
+    Exchanged {
+        /// Order id.
+        id: String,
+        /// Request id.
+        return_id: String,
+        /// The index of the first new line (the order's lines before it);
+        /// the others follow.
+        first_line: usize,
+        /// The new lines, in item order.
+        lines: Vec<crate::exchange::ExchangeLine>,
+    },
+    /// An exchange still `requested` became a `return_refund` request,
+    /// approved (its replacement was out of stock, or the merchant chose
+    /// to refund).
+    #[serde(rename = "exchange_converted.v1")]
+    ExchangeConverted {
+        /// Order id.
+        id: String,
+        /// Request id.
+        return_id: String,
+        /// When.
+        at: DateTime<Utc>,
+    },
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {
@@ -1002,6 +1079,11 @@ impl OrderEvent {
             | OrderEvent::PresaleBalancePaid { id, .. }
             | OrderEvent::PresaleLapsed { id, .. } => id,
             OrderEvent::ShipmentDelivered { id, .. } => id,
+            OrderEvent::ExchangeRequested { id, .. }
+            | OrderEvent::ExchangeApproved { id, .. }
+            | OrderEvent::ExchangePaid { id, .. }
+            | OrderEvent::Exchanged { id, .. }
+            | OrderEvent::ExchangeConverted { id, .. } => id,
         }
     }
 }
@@ -1050,18 +1132,20 @@ impl Order {
             kept_refunded: vec![0; n],
             presale: None,
             shipments: Vec::new(),
+            exchange_lines: Vec::new(),
+            exchanged: Vec::new(),
             quote: Arc::clone(quote),
         })
     }
 
-    fn return_mut(&mut self, return_id: &str) -> Option<&mut ReturnRecord> {
+    pub(crate) fn return_mut(&mut self, return_id: &str) -> Option<&mut ReturnRecord> {
         self.returns.iter_mut().find(|r| r.id == return_id)
     }
 
     /// Folds one of this order's events into it (a `Placed` event is handled
     /// by [`Order::placed`]).
     pub fn apply(&mut self, event: &OrderEvent) {
-        let n = self.quote.lines.len();
+        let n = self.line_count();
         match event {
             OrderEvent::Placed { .. } => {}
             OrderEvent::Held { reasons, .. } => {
@@ -1094,6 +1178,7 @@ impl Order {
                         key: None,
                         at: *at,
                         refunded: Money::zero(c),
+                        exchange: None,
                     });
                 }
                 self.paid = *amount;
@@ -1133,15 +1218,22 @@ impl Order {
             } => {
                 self.record_shipment(shipment.as_ref(), packages, lines, sources, *at);
                 add_lines(&mut self.shipped, n, lines, 1);
-                self.status = if self.all_shipped_or_cancelled() {
-                    OrderStatus::Shipped
-                } else {
-                    OrderStatus::PartiallyShipped
-                };
+                // An exchange's replacement units ship after delivery: the
+                // order's status stays.
+                if !self.is_delivered_status() {
+                    self.status = if self.all_shipped_or_cancelled() {
+                        OrderStatus::Shipped
+                    } else {
+                        OrderStatus::PartiallyShipped
+                    };
+                }
             }
             OrderEvent::UnitsCancelled { lines, .. } => {
                 add_lines(&mut self.cancelled, n, lines, 1);
-                if self.shipped.iter().any(|s| *s > 0) && self.all_shipped_or_cancelled() {
+                if !self.is_delivered_status()
+                    && self.shipped.iter().any(|s| *s > 0)
+                    && self.all_shipped_or_cancelled()
+                {
                     self.status = OrderStatus::Shipped;
                 }
             }
@@ -1186,6 +1278,7 @@ impl Order {
                     approved_at: None,
                     return_shipping_fee: *return_shipping_fee,
                     damaged: false,
+                    exchange: None,
                 });
             }
             OrderEvent::ReturnApproved { return_id, at, .. } => {
@@ -1226,10 +1319,15 @@ impl Order {
                 allocations,
                 ..
             } => {
+                // An exchange's money leaves its request's status alone.
+                let exchange_money =
+                    matches!(kind, RefundKind::Exchange | RefundKind::ExchangePayment);
                 let record_lines = self.return_mut(return_id).map(|r| {
-                    r.status = ReturnStatus::Refunded;
+                    if !exchange_money {
+                        r.status = ReturnStatus::Refunded;
+                        r.points_returned = *points_returned;
+                    }
                     r.refund = Some(*amount);
-                    r.points_returned = *points_returned;
                     r.lines.clone()
                 });
                 let units = match lines {
@@ -1253,22 +1351,25 @@ impl Order {
                 );
                 self.points_returned += points_returned;
                 self.held_back = *held_back;
-                let goods_back = matches!(kind, RefundKind::Return | RefundKind::RefundOnly)
-                    && matches!(self.status, OrderStatus::Delivered | OrderStatus::Completed);
-                if goods_back
-                    && self
-                        .quote
-                        .lines
-                        .iter()
-                        .zip(&self.refunded_units)
-                        .all(|(l, r)| *r >= l.qty)
-                {
+                // (A partial cancel after delivery cancels an exchange's
+                // replacement units not yet shipped.)
+                let goods_back =
+                    matches!(
+                        kind,
+                        RefundKind::Return | RefundKind::RefundOnly | RefundKind::PartialCancel
+                    ) && matches!(self.status, OrderStatus::Delivered | OrderStatus::Completed);
+                if goods_back && self.completes_returns(&[]) {
                     self.status = OrderStatus::Returned;
                 }
             }
             OrderEvent::PresaleDeposited { .. }
             | OrderEvent::PresaleBalancePaid { .. }
             | OrderEvent::PresaleLapsed { .. } => crate::presale::apply(self, event),
+            OrderEvent::ExchangeRequested { .. }
+            | OrderEvent::ExchangeApproved { .. }
+            | OrderEvent::ExchangePaid { .. }
+            | OrderEvent::Exchanged { .. }
+            | OrderEvent::ExchangeConverted { .. } => crate::exchange::apply(self, event),
         }
     }
 
@@ -1283,7 +1384,7 @@ impl Order {
 
     /// Ends an open request without refund: its units are free again.
     fn end_return(&mut self, return_id: &str, status: ReturnStatus) {
-        let n = self.quote.lines.len();
+        let n = self.line_count();
         let lines = self.return_mut(return_id).map(|r| {
             r.status = status;
             r.lines.clone()
@@ -1349,14 +1450,34 @@ impl Order {
     /// Goods money refunded so far: every refund less its shipping part,
     /// goodwill amounts (tied to no unit) left out. What a points
     /// claw-back reads.
+    ///
+    /// With exchanges: the money an exchange put in (its payments, less
+    /// what went back when it closed) is taken off, never below zero, so
+    /// that what went back counts only against the goods the order paid
+    /// (returning a replacement that cost 90.00 + 20.00 paid counts
+    /// 90.00).
     pub fn refunded_goods(&self) -> Result<Money, CoreError> {
         let c = self.quote.currency;
-        self.refunds
+        let goods = self
+            .refunds
             .iter()
             .filter(|r| r.kind != RefundKind::Goodwill)
             .try_fold(Money::zero(c), |acc, r| {
                 acc.checked_add(r.amount.checked_sub(r.shipping)?)
-            })
+            })?;
+        if self.payments.iter().all(|p| p.exchange.is_none()) {
+            return Ok(goods);
+        }
+        let put_in = Money::sum(
+            c,
+            self.payments
+                .iter()
+                .filter(|p| p.exchange.is_some())
+                .map(|p| p.amount),
+        )?;
+        // Exchange payments that went back are in `goods` once as refunds
+        // and once here: both come off.
+        goods.checked_sub(put_in)?.max(Money::zero(c))
     }
 }
 

@@ -39,6 +39,10 @@ pub struct PaymentRecord {
     pub at: DateTime<Utc>,
     /// Money refunded from this payment so far.
     pub refunded: Money,
+    /// The exchange request this payment pays the price difference of
+    /// (`None`: a payment of the order; see [`crate::exchange`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<String>,
 }
 
 impl PaymentRecord {
@@ -87,6 +91,12 @@ pub enum RefundKind {
     Cancel,
     /// An unpaid order was closed at its deadline with part payments.
     Close,
+    /// The price difference an exchange owes the customer (the replaced
+    /// units were worth more than their replacements; no unit refunded).
+    Exchange,
+    /// An exchange's payments given back: the exchange was closed before
+    /// it took place (not paid in time, or the goods not sent back).
+    ExchangePayment,
 }
 
 impl RefundKind {
@@ -99,6 +109,8 @@ impl RefundKind {
             RefundKind::PartialCancel => "partial_cancel",
             RefundKind::Cancel => "cancel",
             RefundKind::Close => "close",
+            RefundKind::Exchange => "exchange",
+            RefundKind::ExchangePayment => "exchange_payment",
         }
     }
 }
@@ -131,7 +143,7 @@ pub struct RefundRecord {
 /// let at = "2026-01-01T00:00:00Z".parse().unwrap();
 /// let p = |id: &str, a: &str| PaymentRecord {
 ///     id: id.into(), method: "card".into(), amount: m(a), reference: None, key: None,
-///     at, refunded: m("0.00"),
+///     at, refunded: m("0.00"), exchange: None,
 /// };
 /// let pays = [p("o-p1", "60.00"), p("o-p2", "40.00")];
 /// let recent = allocate_refund(&pays, m("50.00"), RefundAllocation::MostRecentFirst).unwrap();
@@ -225,6 +237,7 @@ mod tests {
             key: None,
             at: "2026-01-01T00:00:00Z".parse().unwrap(),
             refunded: m(refunded),
+            exchange: None,
         }
     }
 

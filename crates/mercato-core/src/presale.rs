@@ -285,6 +285,7 @@ impl Shop {
                 key: d.key.clone(),
                 at: ctx.now,
                 refunded: Money::zero(d.amount.currency()),
+                exchange: None,
             },
         }));
         Ok(ev)

@@ -154,7 +154,7 @@ impl ShipmentRecord {
 
 /// The per-line locations of `allocations` taken for `lines` (one entry of
 /// `parts` per entry of `lines`), merged per (line, location).
-fn sources_of(lines: &[LineQty], parts: &[Vec<Allocation>]) -> Vec<UnitSource> {
+pub(crate) fn sources_of(lines: &[LineQty], parts: &[Vec<Allocation>]) -> Vec<UnitSource> {
     let mut out: Vec<UnitSource> = Vec::new();
     for (lq, part) in lines.iter().zip(parts) {
         for a in part {
@@ -232,12 +232,12 @@ impl Order {
     pub fn return_allocations(&self, lines: &[LineQty], already: &[i64]) -> Vec<Allocation> {
         let mut out: Vec<Allocation> = Vec::new();
         let mut taken: Vec<i64> = already.to_vec();
-        let n = self.quote.lines.len();
+        let n = self.line_count();
         if taken.len() < n {
             taken.resize(n, 0);
         }
         for lq in lines {
-            let Some(line) = self.quote.lines.get(lq.line) else {
+            let Some(line) = self.line(lq.line) else {
                 continue;
             };
             let from = at(&taken, lq.line);
@@ -257,7 +257,7 @@ impl Order {
                     if t > 0 {
                         need -= t;
                         part.push(Allocation {
-                            sku: line.sku.clone(),
+                            sku: line.sku.to_string(),
                             location: s.location.clone(),
                             qty: t,
                             quota: None,
@@ -319,7 +319,7 @@ impl Order {
                 });
             }
         }
-        self.check(OrderAction::Ship)?;
+        self.check_exchange_lines(&shipment.lines(), OrderAction::Ship)?;
         if self.shipment(&shipment.id).is_some() {
             return Err(CoreError::DuplicateShipment {
                 order,
@@ -327,7 +327,7 @@ impl Order {
             });
         }
         for lq in shipment.lines() {
-            let left = self.quote.lines.get(lq.line).map_or(0, |l| {
+            let left = self.line(lq.line).map_or(0, |l| {
                 l.qty - at(&self.shipped, lq.line) - at(&self.cancelled, lq.line)
             });
             if lq.qty > left {
@@ -391,6 +391,9 @@ impl Shop {
         lines: &[LineQty],
         ctx: &Context<'_>,
     ) -> Result<Vec<Event>, CoreError> {
+        if lines.iter().any(|lq| o.is_exchange_line(lq.line)) {
+            return self.exchange_shipment_events(o, shipment, packages, lines, ctx);
+        }
         let id = &o.id;
         let mut stock = Vec::new();
         let sources = if ctx.config.stock_commit == StockCommit::Shipment
@@ -483,10 +486,13 @@ impl Shop {
                 shipment: shipment.to_string(),
             });
         }
-        if !matches!(
+        // An exchange's shipment is delivered after the order's own.
+        let exchange = s.lines.iter().any(|lq| o.is_exchange_line(lq.line));
+        let deliverable = matches!(
             o.status,
             OrderStatus::PartiallyShipped | OrderStatus::Shipped
-        ) {
+        ) || (exchange && o.is_delivered_status());
+        if !deliverable {
             return Err(CoreError::InvalidTransition {
                 order: order.to_string(),
                 state: o.status.as_str(),
@@ -502,7 +508,7 @@ impl Shop {
             .shipments
             .iter()
             .all(|x| x.id == shipment || x.is_delivered());
-        if rest_delivered && o.all_shipped_or_cancelled() {
+        if rest_delivered && o.all_shipped_or_cancelled() && !o.is_delivered_status() {
             ev.push(Event::Order(OrderEvent::Delivered {
                 id: order.to_string(),
                 at: ctx.now,

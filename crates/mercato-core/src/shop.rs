@@ -350,6 +350,38 @@ pub enum Command {
         /// Shipment id.
         shipment: String,
     },
+    /// Files an exchange (see [`crate::exchange`]).
+    ExchangeRequest {
+        /// Order.
+        order: String,
+        /// The request.
+        request: crate::exchange::ExchangeRequest,
+    },
+    /// Approves an exchange with the list prices of each item at approval.
+    ExchangeApprove {
+        /// Order.
+        order: String,
+        /// Request id.
+        request: String,
+        /// Per item, the list unit prices of the replaced and replacement
+        /// SKUs.
+        prices: Vec<crate::exchange::ListPrices>,
+    },
+    /// Captures a payment of an exchange's price difference.
+    ExchangePay {
+        /// Order.
+        order: String,
+        /// Request id.
+        request: String,
+        /// Method.
+        method: String,
+        /// Amount: positive, at most what is still due.
+        amount: Money,
+        /// The provider's reference.
+        reference: Option<String>,
+        /// The idempotency key it is recorded under.
+        key: Option<String>,
+    },
 }
 
 /// Discount a promotion gave across live orders.
@@ -638,6 +670,30 @@ impl Shop {
             Command::DeliverShipment { order, shipment } => {
                 self.decide_deliver_shipment(order, shipment, ctx)
             }
+            Command::ExchangeRequest { order, request } => {
+                self.decide_exchange_request(order, request, ctx)
+            }
+            Command::ExchangeApprove {
+                order,
+                request,
+                prices,
+            } => self.decide_exchange_approve(order, request, prices, ctx),
+            Command::ExchangePay {
+                order,
+                request,
+                method,
+                amount,
+                reference,
+                key,
+            } => self.decide_exchange_pay(
+                order,
+                request,
+                method,
+                *amount,
+                reference.clone(),
+                key.clone(),
+                ctx,
+            ),
         }
     }
 
@@ -869,6 +925,7 @@ impl Shop {
                 key,
                 at: ctx.now,
                 refunded: Money::zero(amount.currency()),
+                exchange: None,
             },
         })];
         if amount == due {
@@ -1083,7 +1140,7 @@ impl Shop {
         let mut ev = Vec::new();
         let mut closed: Vec<&str> = Vec::new();
         for o in self.orders() {
-            ev.extend(crate::aftersale::tick_events(o, ctx));
+            ev.extend(crate::aftersale::tick_events(self, o, ctx)?);
             if Self::order_timer(o, ctx.config).is_none_or(|t| t > ctx.now) {
                 continue;
             }

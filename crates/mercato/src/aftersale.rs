@@ -97,6 +97,9 @@ pub struct AfterSaleAnswer {
     pub refund: Option<RefundReceipt>,
     /// The order's status.
     pub order_status: OrderStatus,
+    /// An exchange's terms and progress (requests of kind `exchange`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exchange: Option<Box<crate::exchange::ExchangeView>>,
 }
 
 /// Money that went back.
@@ -120,7 +123,7 @@ pub struct RefundReceipt {
     pub status: OrderStatus,
 }
 
-fn money(st: &EngineState, amount: Decimal) -> Result<Money, EngineError> {
+pub(crate) fn money(st: &EngineState, amount: Decimal) -> Result<Money, EngineError> {
     let c = st.currency.ok_or(EngineError::NotConfigured)?;
     Ok(Money::new(amount, c)?)
 }
@@ -160,6 +163,9 @@ pub(crate) fn decide(
     now: DateTime<Utc>,
     view: &dyn ShopView,
 ) -> Option<Result<Vec<LogEvent>, EngineError>> {
+    if let Some(r) = crate::exchange::decide(st, req, now) {
+        return Some(r);
+    }
     let order_of = |id: &str| {
         st.shop()
             .order(id)
@@ -270,7 +276,11 @@ pub(crate) fn decide(
     })
 }
 
-fn refund_receipt(st: &EngineState, order: &str, events: &[LogEvent]) -> Option<RefundReceipt> {
+pub(crate) fn refund_receipt(
+    st: &EngineState,
+    order: &str,
+    events: &[LogEvent],
+) -> Option<RefundReceipt> {
     events.iter().find_map(|e| match e {
         LogEvent::Core(Event::Order(OrderEvent::Refunded {
             return_id,
@@ -300,6 +310,9 @@ fn refund_receipt(st: &EngineState, order: &str, events: &[LogEvent]) -> Option<
 /// The answer to a request of this module, read from the state after its
 /// events; `None` for any other request.
 pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> Option<Response> {
+    if let Some(r) = crate::exchange::respond(st, req, events) {
+        return Some(r);
+    }
     let o = |id: &str| st.shop().order(id);
     match req {
         Request::RecordPayment { order, .. } => {
@@ -337,6 +350,7 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> O
                 status: r.status,
                 refund: refund_receipt(st, order, events),
                 order_status: ord.status,
+                exchange: crate::exchange::view(ord, r).map(Box::new),
             }))
         }
         Request::Goodwill { order, .. } | Request::CancelUnits { order, .. } => {
@@ -346,12 +360,12 @@ pub(crate) fn respond(st: &EngineState, req: &Request, events: &[LogEvent]) -> O
     }
 }
 
-fn unexpected(r: Response) -> EngineError {
+pub(crate) fn unexpected(r: Response) -> EngineError {
     EngineError::Internal(format!("unexpected response {r:?}"))
 }
 
 impl<S: Store + 'static, C: Clock> Engine<S, C> {
-    fn shop_money(&self, m: Money) -> Result<Decimal, EngineError> {
+    pub(crate) fn shop_money(&self, m: Money) -> Result<Decimal, EngineError> {
         let currency = self.read(|s| s.currency)?;
         if let Some(c) = currency
             && c != m.currency()
@@ -409,7 +423,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         }
     }
 
-    fn after_sale_call(
+    pub(crate) fn after_sale_call(
         &self,
         req: Request,
         key: Option<&str>,

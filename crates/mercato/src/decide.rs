@@ -287,7 +287,9 @@ pub(crate) fn decide(
         | Request::RequestAfterSale { .. }
         | Request::AfterSale { .. }
         | Request::Goodwill { .. }
-        | Request::CancelUnits { .. } => crate::aftersale::decide(st, req, now, view)
+        | Request::CancelUnits { .. }
+        | Request::RequestExchange { .. }
+        | Request::PayExchange { .. } => crate::aftersale::decide(st, req, now, view)
             .unwrap_or_else(|| Err(EngineError::Internal("after-sale request".into()))),
         Request::AddCouponTemplate { template } => crate::loyalty::add_template(st, template),
         Request::IssueCoupons { .. }

@@ -33,6 +33,7 @@ mod clock;
 mod decide;
 mod engine;
 mod error;
+mod exchange;
 pub mod feed;
 mod log;
 mod loyalty;
@@ -68,6 +69,7 @@ pub use engine::{
 };
 pub use engine::{EndOptions, ItemUpdate, PriceOptions};
 pub use error::EngineError;
+pub use exchange::{ExchangeOptions, ExchangeView};
 pub use log::{ConfigEvent, LogEvent};
 pub use loyalty::{CouponTemplate, WalletCoupon, template_customer_guard_key, template_guard_key};
 pub use mercato_core::coupon::{CouponStatus, Validity};

@@ -373,6 +373,40 @@ pub enum Request {
         /// Shipment id.
         shipment: String,
     },
+    /// Files an exchange ([`crate::Engine::request_exchange`]); it then
+    /// moves with [`Request::AfterSale`] (approve, reject, withdraw,
+    /// receive, convert) and [`Request::PayExchange`].
+    RequestExchange {
+        /// Order.
+        order: String,
+        /// Units going back, each for units of a SKU.
+        items: Vec<mercato_core::exchange::ExchangeItem>,
+        /// Reason code.
+        #[serde(default)]
+        reason_code: Option<String>,
+        /// Free text.
+        #[serde(default)]
+        note: Option<String>,
+    },
+    /// Pays (a part of) an exchange's price difference
+    /// ([`crate::Engine::pay_exchange`]).
+    PayExchange {
+        /// Order.
+        order: String,
+        /// The exchange request.
+        request: String,
+        /// Method.
+        method: String,
+        /// Amount (strict amount grammar, positive, at most what is due).
+        #[serde(with = "amount_str")]
+        amount: Decimal,
+        /// The payment provider's reference.
+        #[serde(default)]
+        reference: Option<String>,
+        /// The idempotency key the payment is recorded under.
+        #[serde(default)]
+        key: Option<String>,
+    },
 }
 
 impl Request {
@@ -423,6 +457,8 @@ impl Request {
             Request::PresaleDeposit(_) => "presale_deposit",
             Request::ShipShipment { .. } => "ship_shipment",
             Request::DeliverShipment { .. } => "deliver_shipment",
+            Request::RequestExchange { .. } => "request_exchange",
+            Request::PayExchange { .. } => "pay_exchange",
         }
     }
 
@@ -446,6 +482,9 @@ impl Request {
             | Request::CancelUnits { order, .. } => Some(order),
             Request::PresaleDeposit(d) => Some(&d.order),
             Request::ShipShipment { order, .. } | Request::DeliverShipment { order, .. } => {
+                Some(order)
+            }
+            Request::RequestExchange { order, .. } | Request::PayExchange { order, .. } => {
                 Some(order)
             }
             _ => None,

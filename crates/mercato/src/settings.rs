@@ -214,6 +214,7 @@ impl Settings {
     /// | `review.max_orders.minutes` | 1 ..= [`MAX_REVIEW_WINDOW_MINUTES`] (525 600, 365 days) |
     /// | `after_sale.request_window_days`, `after_sale.return_ship_days` | 0 ..= [`MAX_AFTER_SALE_DAYS`] (3 650) |
     /// | `after_sale.auto_approve_hours` | 0 ..= [`MAX_AUTO_APPROVE_HOURS`] (8 760) |
+    /// | `after_sale.exchange_payment_hours` | 1 ..= [`MAX_AUTO_APPROVE_HOURS`] (8 760) |
     /// | pricing settings | see [`PricingSettings::validate`] |
     ///
     /// A log written before these checks may hold values outside them; the
@@ -269,6 +270,14 @@ impl Settings {
             if let Some(v) = v {
                 in_range(field, v, 0, max)?;
             }
+        }
+        if let Some(h) = a.exchange_payment_hours {
+            in_range(
+                "after_sale.exchange_payment_hours",
+                h,
+                1,
+                MAX_AUTO_APPROVE_HOURS,
+            )?;
         }
         self.points_earning
             .validate()

@@ -375,6 +375,7 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
                     key: None,
                     at: at("2026-11-11T10:04:00Z"),
                     refunded: cny("0.00"),
+                    exchange: None,
                 },
             }),
             vec![
@@ -477,6 +478,84 @@ fn pinned() -> Vec<(Event, Vec<&'static str>)> {
             }),
             vec![
                 r#"{"id":"7.0","seq":7,"type":"presale.lapsed.v1","data":{"order":"o1","forfeited":"100.00","refunded":"0.00","currency":"CNY","policy":"forfeit"}}"#,
+            ],
+        ),
+        (
+            // An exchange of 1 unit of line 0 for a shirt-l.
+            Event::Order(OrderEvent::ExchangeRequested {
+                id: "o1".into(),
+                return_id: "o1-r1".into(),
+                items: vec![mercato::core::exchange::ExchangeItem {
+                    line: 0,
+                    qty: 1,
+                    sku: "shirt-l".into(),
+                }],
+                reason_code: Some("too_small".into()),
+                note: None,
+                at: at("2026-11-11T10:05:00Z"),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"exchange.requested.v1","data":{"order":"o1","request":"o1-r1","items":[{"line":0,"qty":1,"sku":"shirt-l"}]}}"#,
+            ],
+        ),
+        (
+            // Approved with 20.00 to pay by the next day.
+            Event::Order(OrderEvent::ExchangeApproved {
+                id: "o1".into(),
+                return_id: "o1-r1".into(),
+                at: at("2026-11-11T10:06:00Z"),
+                reservation: "o1-r1/exchange".into(),
+                prices: vec![mercato::core::exchange::ExchangePrice {
+                    list_from: cny("100.00"),
+                    list_to: cny("120.00"),
+                    difference: cny("20.00"),
+                }],
+                due: cny("20.00"),
+                pay_by: Some(at("2026-11-12T10:06:00Z")),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"exchange.approved.v1","data":{"order":"o1","request":"o1-r1","reservation":"o1-r1/exchange","due":"20.00","currency":"CNY","pay_by":"2026-11-12T10:06:00Z"}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::ExchangePaid {
+                id: "o1".into(),
+                return_id: "o1-r1".into(),
+                at: at("2026-11-11T10:07:00Z"),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"exchange.paid.v1","data":{"order":"o1","request":"o1-r1"}}"#,
+            ],
+        ),
+        (
+            // The order had one line: the new one is line 1.
+            Event::Order(OrderEvent::Exchanged {
+                id: "o1".into(),
+                return_id: "o1-r1".into(),
+                first_line: 1,
+                lines: vec![mercato::core::exchange::ExchangeLine {
+                    sku: "shirt-l".into(),
+                    qty: 1,
+                    net: cny("110.00"),
+                    points_deduction: cny("0.00"),
+                    unit_price: cny("120.00"),
+                    replaces: LineQty { line: 0, qty: 1 },
+                    request: "o1-r1".into(),
+                    reservation: "o1-r1/exchange".into(),
+                }],
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"exchange.completed.v1","data":{"order":"o1","request":"o1-r1","lines":[{"line":1,"sku":"shirt-l","qty":1,"net":"110.00","replaces_line":0}],"currency":"CNY"}}"#,
+            ],
+        ),
+        (
+            Event::Order(OrderEvent::ExchangeConverted {
+                id: "o1".into(),
+                return_id: "o1-r2".into(),
+                at: at("2026-11-11T10:08:00Z"),
+            }),
+            vec![
+                r#"{"id":"7.0","seq":7,"type":"exchange.converted.v1","data":{"order":"o1","request":"o1-r2"}}"#,
             ],
         ),
     ]

@@ -36,7 +36,10 @@ use crate::engine::Engine;
 use crate::error::EngineError;
 use crate::log::LogEvent;
 
-pub use schema::{FeedLine, FeedLineQty, FeedTotals, IntegrationEvent, TYPES, integration_events};
+pub use schema::{
+    FeedExchangeItem, FeedExchangeLine, FeedLine, FeedLineQty, FeedTotals, IntegrationEvent, TYPES,
+    integration_events,
+};
 
 /// Most stored events one read of the feed takes.
 pub const MAX_PAGE: usize = 10_000;

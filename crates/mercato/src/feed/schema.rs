@@ -75,6 +75,33 @@ pub struct FeedPackage {
     pub lines: Vec<FeedLineQty>,
 }
 
+/// One item of an exchange (`exchange.requested.v1`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedExchangeItem {
+    /// The order line whose units go back.
+    pub line: usize,
+    /// Units.
+    pub qty: i64,
+    /// The replacement SKU.
+    pub sku: String,
+}
+
+/// A line an exchange added to its order (`exchange.completed.v1`): later
+/// events name it by `line`, as they name the lines of `order.placed.v1`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedExchangeLine {
+    /// Its index (after the order's lines and earlier exchange lines).
+    pub line: usize,
+    /// The SKU.
+    pub sku: String,
+    /// Units.
+    pub qty: i64,
+    /// What the units cost in all (what returning them refunds).
+    pub net: String,
+    /// The line whose units it replaced.
+    pub replaces_line: usize,
+}
+
 /// One business fact for other systems. Serialized as `{"type":
 /// "order.paid.v1", "data": {...}}`; the table of types is in
 /// `docs/integration.md`.
@@ -258,7 +285,9 @@ pub enum IntegrationEvent {
         /// Why: `adjusted:<reason>`, `reserved`, `sold`,
         /// `released:cancelled|closed|expired`, `restocked:<reason>`.
         reason: String,
-        /// The order that moved them, if any.
+        /// The order that moved them, if any (an exchange's replacement
+        /// units, held and shipped: its reservation `<request>/exchange`,
+        /// told by `exchange.approved.v1`).
         order: Option<String>,
     },
     /// A SKU's available units dropped below its low-stock threshold.
@@ -451,6 +480,67 @@ pub enum IntegrationEvent {
         /// When.
         delivered_at: DateTime<Utc>,
     },
+    /// An exchange was requested: units of order lines to send back, each
+    /// for units of a SKU.
+    #[serde(rename = "exchange.requested.v1")]
+    ExchangeRequested {
+        /// Order id.
+        order: String,
+        /// Request id.
+        request: String,
+        /// What goes back and what comes instead.
+        items: Vec<FeedExchangeItem>,
+    },
+    /// An exchange was approved: its replacement units are held (told by
+    /// `stock.changed.v1` with `order` = `reservation`); with `due` above
+    /// zero it waits for payment until `pay_by`.
+    #[serde(rename = "exchange.approved.v1")]
+    ExchangeApproved {
+        /// Order id.
+        order: String,
+        /// Request id.
+        request: String,
+        /// The stock reservation of the replacement units.
+        reservation: String,
+        /// The price difference the customer pays.
+        due: String,
+        /// Its currency.
+        currency: String,
+        /// The payment deadline, when money is due.
+        pay_by: Option<DateTime<Utc>>,
+    },
+    /// An exchange's price difference was paid in full (after the
+    /// `payment.captured.v1` of its last part).
+    #[serde(rename = "exchange.paid.v1")]
+    ExchangePaid {
+        /// Order id.
+        order: String,
+        /// Request id.
+        request: String,
+    },
+    /// An exchange took place (after its `return.received.v1`): the
+    /// replacement units are new lines of the order, to ship (a difference
+    /// owed follows as `refund.issued.v1`).
+    #[serde(rename = "exchange.completed.v1")]
+    ExchangeCompleted {
+        /// Order id.
+        order: String,
+        /// Request id.
+        request: String,
+        /// The new lines.
+        lines: Vec<FeedExchangeLine>,
+        /// Currency of the nets.
+        currency: String,
+    },
+    /// An exchange became an approved return (its replacement was out of
+    /// stock, or the merchant refunds instead).
+    #[serde(rename = "exchange.converted.v1")]
+    ExchangeConverted {
+        /// Order id.
+        order: String,
+        /// Request id.
+        request: String,
+    },
 }
 
 impl IntegrationEvent {
@@ -490,12 +580,17 @@ impl IntegrationEvent {
             IntegrationEvent::PresaleBalancePaid { .. } => "presale.balance_paid.v1",
             IntegrationEvent::PresaleLapsed { .. } => "presale.lapsed.v1",
             IntegrationEvent::ShipmentDelivered { .. } => "shipment.delivered.v1",
+            IntegrationEvent::ExchangeRequested { .. } => "exchange.requested.v1",
+            IntegrationEvent::ExchangeApproved { .. } => "exchange.approved.v1",
+            IntegrationEvent::ExchangePaid { .. } => "exchange.paid.v1",
+            IntegrationEvent::ExchangeCompleted { .. } => "exchange.completed.v1",
+            IntegrationEvent::ExchangeConverted { .. } => "exchange.converted.v1",
         }
     }
 }
 
 /// Every type name of the schema, in the order of `docs/integration.md`.
-pub const TYPES: [&str; 33] = [
+pub const TYPES: [&str; 38] = [
     "customer.registered.v1",
     "order.placed.v1",
     "order.held.v1",
@@ -529,6 +624,11 @@ pub const TYPES: [&str; 33] = [
     "presale.balance_paid.v1",
     "presale.lapsed.v1",
     "shipment.delivered.v1",
+    "exchange.requested.v1",
+    "exchange.approved.v1",
+    "exchange.paid.v1",
+    "exchange.completed.v1",
+    "exchange.converted.v1",
 ];
 
 fn amount(m: &Money) -> String {
@@ -786,6 +886,67 @@ fn order_events(e: &OrderEvent) -> Vec<IntegrationEvent> {
             refunded: amount(refunded),
             currency: currency(forfeited),
             policy: policy.as_str().to_string(),
+        },
+        OrderEvent::ExchangeRequested {
+            id,
+            return_id,
+            items,
+            ..
+        } => I::ExchangeRequested {
+            order: id.clone(),
+            request: return_id.clone(),
+            items: items
+                .iter()
+                .map(|i| FeedExchangeItem {
+                    line: i.line,
+                    qty: i.qty,
+                    sku: i.sku.clone(),
+                })
+                .collect(),
+        },
+        OrderEvent::ExchangeApproved {
+            id,
+            return_id,
+            reservation,
+            due,
+            pay_by,
+            ..
+        } => I::ExchangeApproved {
+            order: id.clone(),
+            request: return_id.clone(),
+            reservation: reservation.clone(),
+            due: amount(due),
+            currency: currency(due),
+            pay_by: *pay_by,
+        },
+        OrderEvent::ExchangePaid { id, return_id, .. } => I::ExchangePaid {
+            order: id.clone(),
+            request: return_id.clone(),
+        },
+        OrderEvent::Exchanged {
+            id,
+            return_id,
+            first_line,
+            lines,
+        } => I::ExchangeCompleted {
+            order: id.clone(),
+            request: return_id.clone(),
+            lines: lines
+                .iter()
+                .enumerate()
+                .map(|(k, l)| FeedExchangeLine {
+                    line: first_line.saturating_add(k),
+                    sku: l.sku.clone(),
+                    qty: l.qty,
+                    net: amount(&l.net),
+                    replaces_line: l.replaces.line,
+                })
+                .collect(),
+            currency: lines.first().map_or_else(String::new, |l| currency(&l.net)),
+        },
+        OrderEvent::ExchangeConverted { id, return_id, .. } => I::ExchangeConverted {
+            order: id.clone(),
+            request: return_id.clone(),
         },
         // The stock side of a sale is told by `stock.changed.v1` (`sold`).
         _ => return Vec::new(),

@@ -7,6 +7,7 @@ mod expect;
 mod run;
 mod steps_aftersale;
 mod steps_campaigns;
+mod steps_exchange;
 mod steps_loyalty;
 mod steps_presale;
 mod steps_shipments;

@@ -64,6 +64,7 @@ pub fn step_kinds() -> impl Iterator<Item = &'static str> {
         .chain(super::steps_campaigns::ACTIONS)
         .chain(super::steps_presale::ACTIONS)
         .chain(super::steps_shipments::ACTIONS)
+        .chain(super::steps_exchange::ACTIONS)
         .copied()
 }
 
@@ -564,6 +565,11 @@ fn run_step<S: Store + 'static>(
         a if super::steps_presale::ACTIONS.contains(&a) => super::steps_presale::run(engine, a, b),
         a if super::steps_shipments::ACTIONS.contains(&a) => {
             super::steps_shipments::run_step(engine, a, b).unwrap_or_else(|| {
+                Err(error_value("invalid_input", &format!("unknown step `{a}`")))
+            })
+        }
+        a if super::steps_exchange::ACTIONS.contains(&a) => {
+            super::steps_exchange::run_step(engine, a, b).unwrap_or_else(|| {
                 Err(error_value("invalid_input", &format!("unknown step `{a}`")))
             })
         }

@@ -127,6 +127,9 @@ fn after_sale_json(a: &AfterSaleAnswer) -> Value {
     if let (Some(r), Some(m)) = (&a.refund, v.as_object_mut()) {
         m.insert("refund".into(), refund_json(r));
     }
+    if let (Some(x), Some(m)) = (&a.exchange, v.as_object_mut()) {
+        m.insert("exchange".into(), super::steps_exchange::view_json(x));
+    }
     v
 }
 
