@@ -45,7 +45,7 @@ mod presale;
 
 pub use presale::PresaleTerms;
 
-use crate::util::{epoch, minor};
+use crate::util::{epoch, minor, unit_share};
 
 /// One stock location of a SKU at setup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -824,18 +824,6 @@ fn pick<T: Clone>(list: &[T], i: u8) -> Option<T> {
         return None;
     }
     list.get(usize::from(i) % (list.len() + 1)).cloned()
-}
-
-/// Largest-remainder share of `total` minor units over `qty` units, earlier
-/// units first: the sum of units `from..from + k`.
-fn unit_share(total: i64, qty: i64, from: i64, k: i64) -> i64 {
-    if qty <= 0 {
-        return 0;
-    }
-    let base = total.div_euclid(qty);
-    let extra = total.rem_euclid(qty);
-    let bonus = (from + k).min(extra) - from.min(extra);
-    base * k + bonus
 }
 
 impl ReferenceModel {
