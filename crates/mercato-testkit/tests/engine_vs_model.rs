@@ -1,5 +1,5 @@
 //! The engine against the reference model over random command sequences,
-//! on the memory store and on SQLite, with every invariant checked after
+//! on the memory store, SQLite and PostgreSQL, with every invariant checked after
 //! every step and replay + hash chain checked at the end of each sequence:
 //! the v1 commands, part payments, goodwill, staged after-sale requests,
 //! partial cancel and shipments in every sequence; presale deposits in
@@ -99,6 +99,53 @@ proptest! {
     #[test]
     fn many_orders_on_one_sku_never_oversell(setup in shop_setup(), seq in concurrent_orders_on_one_sku(30)) {
         run(MemoryStore::new(), &setup, &seq, 0)?;
+    }
+}
+
+/// Sequences on PostgreSQL (each on a fresh schema of a private cluster
+/// started from the installed binaries, or of `MERCATO_PG_URL`).
+const POSTGRES_CASES: u32 = 24;
+/// Presale sequences on PostgreSQL.
+const PRESALE_POSTGRES_CASES: u32 = 12;
+
+fn pg_store() -> Result<Option<mercato_postgres::PgStore>, TestCaseError> {
+    let Some(cluster) = mercato_postgres::testing::TestCluster::shared_or_skip() else {
+        return Ok(None);
+    };
+    cluster
+        .fresh_store()
+        .map(Some)
+        .map_err(|e| TestCaseError::fail(e.to_string()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: proptest_cases(POSTGRES_CASES),
+        max_shrink_iters: 200,
+        ..ProptestConfig::default()
+    })]
+
+    /// Skipped (loudly) without PostgreSQL, unless `MERCATO_REQUIRE_PG=1`.
+    #[test]
+    fn postgres_store_matches_the_model(setup in shop_setup(), seq in steps(50..=80)) {
+        if let Some(store) = pg_store()? {
+            run(store, &setup, &seq, 0)?;
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig {
+        cases: proptest_cases(PRESALE_POSTGRES_CASES),
+        max_shrink_iters: 200,
+        ..ProptestConfig::default()
+    })]
+
+    #[test]
+    fn presale_on_postgres_matches_the_model((setup, seq) in presale_case()) {
+        if let Some(store) = pg_store()? {
+            run(store, &setup, &seq, 0)?;
+        }
     }
 }
 
