@@ -636,7 +636,9 @@ impl Order {
     }
 
     /// Stock allocations of the units of `lines`, taken from the order's
-    /// allocations in order (for restocking returned units).
+    /// allocations in order, each with the channel quota it was taken
+    /// through (so that units cancelled before shipment give their quota
+    /// back).
     pub fn allocations_for(&self, lines: &[LineQty], already: &[i64]) -> Vec<Allocation> {
         let mut out: Vec<Allocation> = Vec::new();
         // Units of each line taken so far, this return's earlier entries
@@ -670,14 +672,14 @@ impl Order {
                     need -= t;
                     match out
                         .iter_mut()
-                        .find(|x| x.sku == a.sku && x.location == a.location)
+                        .find(|x| x.sku == a.sku && x.location == a.location && x.quota == a.quota)
                     {
                         Some(x) => x.qty += t,
                         None => out.push(Allocation {
                             sku: a.sku.clone(),
                             location: a.location.clone(),
                             qty: t,
-                            quota: None,
+                            quota: a.quota.clone(),
                         }),
                     }
                 }

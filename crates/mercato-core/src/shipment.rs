@@ -266,7 +266,11 @@ impl Order {
                 }
                 part
             } else {
+                // A returned unit does not reopen its channel quota.
                 self.allocations_for(std::slice::from_ref(lq), &taken)
+                    .into_iter()
+                    .map(|a| Allocation { quota: None, ..a })
+                    .collect()
             };
             if let Some(t) = taken.get_mut(lq.line) {
                 *t += lq.qty;

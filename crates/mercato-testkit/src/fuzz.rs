@@ -156,7 +156,7 @@ fn assert_quote_adds_up(q: &Quote) {
 /// Target `engine_commands`: the first 32 bytes seed a generated shop
 /// ([`shop_setup`]); the rest decode with `arbitrary` into up to 64
 /// [`Step`]s (quantities clamped to small values, time jumps to 30 days,
-/// `update_settings` timers left as any `i64`),
+/// `update_settings` timers and `after_sale` windows left as any `i64`),
 /// which run on an in-memory engine against the reference model, with
 /// every invariant after every step and replay + hash chain at the end.
 pub fn engine_commands(data: &[u8]) {
@@ -249,10 +249,67 @@ fn clamp(s: Step) -> Step {
             payment_timeout_minutes,
             auto_complete_days,
             max_orders,
+            after_sale,
         } => Step::Settings {
             payment_timeout_minutes,
             auto_complete_days,
             max_orders: max_orders.filter(|(c, m)| !crate::model::max_orders_in_range(*c, *m)),
+            after_sale,
+        },
+        Step::RequestAfterSale {
+            order,
+            refund_only,
+            lines,
+            reason,
+            fee,
+        } => Step::RequestAfterSale {
+            order: order % 12,
+            refund_only,
+            lines: small_lines(lines),
+            reason,
+            fee,
+        },
+        Step::AfterSale {
+            order,
+            request,
+            action,
+            damaged,
+        } => Step::AfterSale {
+            order: order % 12,
+            request: request % 8,
+            action,
+            damaged,
+        },
+        Step::CancelUnits { order, lines, rest } => Step::CancelUnits {
+            order: order % 12,
+            lines: small_lines(lines),
+            rest,
+        },
+        Step::ShipShipment {
+            order,
+            shipment,
+            packages,
+            carrier,
+        } => Step::ShipShipment {
+            order: order % 12,
+            shipment,
+            packages: packages.into_iter().take(3).map(small_lines).collect(),
+            carrier,
+        },
+        Step::DeliverShipment { order, shipment } => Step::DeliverShipment {
+            order: order % 12,
+            shipment,
+        },
+        Step::PresaleDeposit {
+            order,
+            customer,
+            lines,
+            exact,
+        } => Step::PresaleDeposit {
+            order: order % 12,
+            customer,
+            lines: small_lines(lines),
+            exact,
         },
         other => other,
     }

@@ -11,7 +11,8 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 use mercato::core::coupon::UseState;
-use mercato::core::order::OrderStatus;
+use mercato::core::order::{Order, OrderStatus, ReturnStatus};
+use mercato::core::payments::RefundKind;
 use mercato::core::{Money, Shop};
 use mercato::store::Store;
 use mercato::{Clock, Engine, EngineState};
@@ -65,6 +66,14 @@ pub enum Violation {
         /// What is wrong.
         problem: String,
     },
+    /// An order's units do not add up: per line counters (shipped,
+    /// cancelled, returned, in requests, refunded), its shipments.
+    OrderUnits {
+        /// Order.
+        order: String,
+        /// What is wrong.
+        problem: String,
+    },
     /// Rebuilding the state from the store's log gives a different state.
     Replay(String),
     /// The hash chain does not verify (or the store could not be read).
@@ -97,6 +106,9 @@ impl fmt::Display for Violation {
                 write!(f, "points of {customer}: {problem}")
             }
             Violation::OrderMoney { order, problem } => write!(f, "order {order}: {problem}"),
+            Violation::OrderUnits { order, problem } => {
+                write!(f, "order {order} units: {problem}")
+            }
             Violation::Replay(m) => write!(f, "replay: {m}"),
             Violation::Chain(m) => write!(f, "hash chain: {m}"),
         }
@@ -111,6 +123,10 @@ pub fn check_state(state: &EngineState) -> Vec<Violation> {
     check_coupons(shop, &mut out);
     check_points(shop, &mut out);
     check_orders(shop, &mut out);
+    for o in shop.orders() {
+        check_ledger(o, &mut out);
+        check_units(o, &mut out);
+    }
     out
 }
 
@@ -386,5 +402,255 @@ fn check_orders(shop: &Shop, out: &mut Vec<Violation>) {
         if let Err(e) = q.check() {
             bad(format!("quote check: {e}"));
         }
+    }
+}
+
+/// The payments ledger and the refunds of issue 13: Σ payments = paid;
+/// per payment 0 ≤ refunded ≤ captured; Σ of what went back through the
+/// payments = Σ refund records = refunded; each refund's allocations add
+/// up to it; shipping refunded ≤ shipping charged; the goods money of unit
+/// refunds (returns, refund-only, partial cancel: refund less shipping)
+/// never exceeds the units' shares of their lines' nets.
+fn check_ledger(o: &Order, out: &mut Vec<Violation>) {
+    let mut bad = |p: String| {
+        out.push(Violation::OrderMoney {
+            order: o.id.clone(),
+            problem: p,
+        })
+    };
+    let m = crate::util::minor;
+    let captured: i64 = o.payments.iter().map(|p| m(&p.amount)).sum();
+    if captured != m(&o.paid) {
+        bad(format!("Σ payments {captured} ≠ paid {}", m(&o.paid)));
+    }
+    for p in &o.payments {
+        if p.refunded.is_negative() || p.refunded > p.amount {
+            bad(format!(
+                "payment {} gave back {} of {}",
+                p.id, p.refunded, p.amount
+            ));
+        }
+    }
+    let through: i64 = o.payments.iter().map(|p| m(&p.refunded)).sum();
+    let records: i64 = o.refunds.iter().map(|r| m(&r.amount)).sum();
+    if through != m(&o.refunded) || records != m(&o.refunded) {
+        bad(format!(
+            "refunded {}, the payments gave back {through}, the refund records say {records}",
+            m(&o.refunded)
+        ));
+    }
+    for r in &o.refunds {
+        let shares: i64 = r.allocations.iter().map(|a| m(&a.amount)).sum();
+        if shares != m(&r.amount) {
+            bad(format!(
+                "refund {} of {} allocated {shares}",
+                r.id,
+                m(&r.amount)
+            ));
+        }
+        if r.shipping.is_negative() || r.shipping > r.amount {
+            bad(format!(
+                "refund {} of {} with shipping {}",
+                r.id, r.amount, r.shipping
+            ));
+        }
+    }
+    let shipping: i64 = o.refunds.iter().map(|r| m(&r.shipping)).sum();
+    if shipping > m(&o.quote.totals.shipping) {
+        bad(format!(
+            "shipping refunded {shipping} > charged {}",
+            m(&o.quote.totals.shipping)
+        ));
+    }
+    let unit_goods: i64 = o
+        .refunds
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.kind,
+                RefundKind::Return | RefundKind::RefundOnly | RefundKind::PartialCancel
+            )
+        })
+        .map(|r| m(&r.amount) - m(&r.shipping))
+        .sum();
+    let nets: i64 = o
+        .quote
+        .lines
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let k = o
+                .refunded_units
+                .get(i)
+                .copied()
+                .unwrap_or(0)
+                .clamp(0, l.qty);
+            crate::util::unit_share(m(&l.net), l.qty, 0, k)
+        })
+        .sum();
+    if unit_goods > nets {
+        bad(format!(
+            "unit refunds gave back {unit_goods} of goods, the refunded units' nets are {nets}"
+        ));
+    }
+}
+
+/// Per line: 0 ≤ shipped + cancelled ≤ qty; returned, in open requests
+/// and refunded while kept add up to at most shipped; 0 ≤ refunded units,
+/// at most qty; the units in open requests are what the requested and
+/// approved requests hold. Shipments: unique ids, their units and the locations recorded for them
+/// add up to what was shipped per line; a delivered (completed,
+/// returned) order has every shipment delivered.
+fn check_units(o: &Order, out: &mut Vec<Violation>) {
+    let mut bad = |p: String| {
+        out.push(Violation::OrderUnits {
+            order: o.id.clone(),
+            problem: p,
+        })
+    };
+    let at = |v: &[i64], i: usize| v.get(i).copied().unwrap_or(0);
+    for (i, l) in o.quote.lines.iter().enumerate() {
+        let (shipped, cancelled) = (at(&o.shipped, i), at(&o.cancelled, i));
+        let (returned, returning, kept) = (
+            at(&o.returned, i),
+            at(&o.returning, i),
+            at(&o.kept_refunded, i),
+        );
+        let refunded = at(&o.refunded_units, i);
+        let all = [shipped, cancelled, returned, returning, kept, refunded];
+        if all.iter().any(|c| *c < 0)
+            || shipped + cancelled > l.qty
+            || returned + returning + kept > shipped
+            || refunded > l.qty
+        {
+            bad(format!(
+                "line {i} of {}: shipped {shipped}, cancelled {cancelled}, returned {returned}, \
+                 in requests {returning}, kept and refunded {kept}, refunded {refunded}",
+                l.qty
+            ));
+        }
+        let open: i64 = o
+            .returns
+            .iter()
+            .filter(|r| matches!(r.status, ReturnStatus::Requested | ReturnStatus::Approved))
+            .flat_map(|r| &r.lines)
+            .filter(|lq| lq.line == i)
+            .map(|lq| lq.qty)
+            .sum();
+        if open != returning {
+            bad(format!(
+                "line {i}: open requests hold {open} units, the order says {returning}"
+            ));
+        }
+        let in_shipments: i64 = o
+            .shipments
+            .iter()
+            .flat_map(|s| &s.lines)
+            .filter(|lq| lq.line == i)
+            .map(|lq| lq.qty)
+            .sum();
+        let sourced: i64 = o
+            .shipments
+            .iter()
+            .flat_map(|s| &s.sources)
+            .filter(|s| s.line == i)
+            .map(|s| s.qty)
+            .sum();
+        if in_shipments != shipped || sourced != shipped {
+            bad(format!(
+                "line {i}: {shipped} shipped, the shipments hold {in_shipments}, \
+                 with a location for {sourced}"
+            ));
+        }
+    }
+    for (k, s) in o.shipments.iter().enumerate() {
+        if o.shipments[..k].iter().any(|x| x.id == s.id) {
+            bad(format!("shipment id {} twice", s.id));
+        }
+    }
+    let delivered = matches!(
+        o.status,
+        OrderStatus::Delivered | OrderStatus::Completed | OrderStatus::Returned
+    );
+    if delivered && o.shipments.iter().any(|s| !s.is_delivered()) {
+        bad(format!("{} with a shipment not delivered", o.status));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use mercato::core::order::LineQty;
+    use mercato::store::MemoryStore;
+    use mercato::{Engine, ManualClock, PlaceOrderRequest, Settings};
+
+    /// A delivered order of 3 units at 10.00 with one unit returned
+    /// (refund 10.00 through its one payment of 30.00).
+    fn returned_one() -> Order {
+        let clock = ManualClock::new(crate::util::epoch());
+        let e = Engine::open(MemoryStore::new(), clock).unwrap();
+        e.configure(mercato::Currency::CNY, Settings::default())
+            .unwrap();
+        e.add_catalog_item(serde_json::from_str(r#"{"sku": "a", "price": "10.00"}"#).unwrap())
+            .unwrap();
+        e.adjust_stock("a", "l0", 5, "opening").unwrap();
+        e.place_order(PlaceOrderRequest::new("o1").line("a", 3), None)
+            .unwrap();
+        e.pay(
+            "o1",
+            mercato::Money::from_minor(3000, mercato::Currency::CNY),
+            None,
+        )
+        .unwrap();
+        e.ship("o1", None, None).unwrap();
+        e.deliver("o1", None).unwrap();
+        e.return_items(
+            "o1",
+            vec![LineQty { line: 0, qty: 1 }],
+            mercato::ReturnOptions { restock: true },
+            None,
+        )
+        .unwrap();
+        e.read(|st| st.shop().order("o1").cloned())
+            .unwrap()
+            .unwrap()
+    }
+
+    fn violations(o: &Order) -> Vec<Violation> {
+        let mut v = Vec::new();
+        check_ledger(o, &mut v);
+        check_units(o, &mut v);
+        v
+    }
+
+    #[test]
+    fn a_sound_order_passes_and_each_break_is_reported() {
+        let o = returned_one();
+        assert_eq!(violations(&o), []);
+        let cny = |minor| mercato::Money::from_minor(minor, mercato::Currency::CNY);
+        // A payment that gave back more than it took.
+        let mut x = o.clone();
+        x.payments[0].refunded = cny(3001);
+        assert!(!violations(&x).is_empty());
+        // A refund whose allocations do not add up.
+        let mut x = o.clone();
+        x.refunds[0].allocations.clear();
+        assert!(!violations(&x).is_empty());
+        // A unit refund beyond the unit's net: 10.00 back for one unit,
+        // booked as 10.01.
+        let mut x = o.clone();
+        x.refunds[0].amount = cny(1001);
+        x.refunds[0].allocations[0].amount = cny(1001);
+        x.payments[0].refunded = cny(1001);
+        x.refunded = cny(1001);
+        assert!(!violations(&x).is_empty());
+        // More units shipped than the shipments hold.
+        let mut x = o.clone();
+        x.shipped[0] = 2;
+        assert!(!violations(&x).is_empty());
+        // A delivered order with a shipment in transit.
+        let mut x = o;
+        x.shipments[0].delivered_at = None;
+        assert!(!violations(&x).is_empty());
     }
 }

@@ -34,7 +34,7 @@ pub mod fuzz;
 
 pub use invariants::{Violation, check_engine, check_state};
 pub use model::{ExpectedOutcome, ReferenceModel, ShopSetup, Step};
-pub use runner::{Divergence, ModelRunner};
+pub use runner::{Divergence, ModelRunner, StepStats};
 
 /// Number of proptest cases: `MERCATO_PROPTEST_CASES` when set to a number,
 /// else `default`. Lets CI run a modest count and soak runs a large one.

@@ -1,8 +1,11 @@
 //! The reference model: a deliberately simple, obviously-correct model of
-//! stock (per SKU and location counts, quotas) and of the money flow of
-//! orders (payable, part payments and `pay`, refunds — cancel, close,
-//! return, goodwill — points), written from the contract and
-//! `docs/order-lifecycle.md`, not from the engine's code.
+//! stock (per SKU and location counts, quotas, the location every shipped
+//! unit left from) and of the money flow of orders (payable, the payments
+//! ledger and how each refund is allocated over it, refunds — cancel,
+//! close, return, staged after-sale requests, refund-only, partial cancel,
+//! goodwill — with their shipping share, points), of shipments and of
+//! presale deposits, written from the contract, `docs/order-lifecycle.md`
+//! and `docs/presale.md`, not from the engine's code.
 //!
 //! Pricing is not modelled: when an order is placed, the model takes the
 //! engine's quote (its lines, gift lines included, nets, payable and points
@@ -10,7 +13,9 @@
 //! a placement predictable, [`crate::strategies::shop_setup`] builds shops
 //! whose coupons always give a discount when the coupon ledger lets them
 //! (no thresholds, no windows, small fixed amounts) and whose gift SKUs are
-//! never ordered directly.
+//! never ordered directly. A presale deposit is the exception: its price is
+//! simple enough (presale price less the inflation, split by units) that the
+//! model computes it and checks the engine's quote against it.
 //!
 //! Use: build a [`ShopSetup`], install it on an engine
 //! ([`ShopSetup::install`]) and in a [`ReferenceModel`]
@@ -24,7 +29,10 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Duration, Utc};
 use mercato::core::Quote;
-use mercato::core::order::OrderStatus;
+use mercato::core::aftersale::{AfterSaleKind, ShippingRefund};
+use mercato::core::order::{OrderStatus, ReturnStatus};
+use mercato::core::payments::RefundAllocation;
+use mercato::core::presale::PresalePhase;
 use mercato::core::quote::Stage;
 use mercato::core::shop::StockCommit;
 use mercato::rules::{CatalogItem, Coupon, Promotion};
@@ -32,7 +40,12 @@ use mercato::store::Store;
 use mercato::{Clock, Engine, EngineError, Request, Settings};
 use serde::{Deserialize, Serialize};
 
-use crate::util::{epoch, minor};
+mod aftersale;
+mod presale;
+
+pub use presale::PresaleTerms;
+
+use crate::util::{epoch, minor, unit_share};
 
 /// One stock location of a SKU at setup.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -278,7 +291,158 @@ pub enum Step {
         /// model that rule, so a pair within range is left out of the
         /// request; an out-of-range pair is sent (and must be refused).
         max_orders: Option<(i64, i64)>,
+        /// New `after_sale` settings (`None`: unchanged).
+        after_sale: Option<AfterSaleKnobs>,
     },
+    /// `request_after_sale`: a staged request of `lines` (line, qty).
+    RequestAfterSale {
+        /// Order slot.
+        order: u8,
+        /// `refund_only` (仅退款) rather than `return_refund`.
+        refund_only: bool,
+        /// (line, qty).
+        lines: Vec<(u8, i64)>,
+        /// Reason code: `damaged`, `wrong_item`, `not_as_described`,
+        /// `changed_mind` (modulo 4).
+        reason: u8,
+        /// Return shipping the customer bears, in minor units (`None`: the
+        /// merchant pays).
+        fee: Option<u16>,
+    },
+    /// `after_sale`: moves a staged request.
+    AfterSale {
+        /// Order slot.
+        order: u8,
+        /// Request `<order>-r<n>` (0: the order's latest request).
+        request: u8,
+        /// Modulo 6: approve, reject, withdraw, receive, refund, close (the
+        /// timer's own: always refused).
+        action: u8,
+        /// For receive: arrived damaged (not restocked).
+        damaged: bool,
+    },
+    /// `cancel_units`: a partial cancel of units not shipped.
+    CancelUnits {
+        /// Order slot.
+        order: u8,
+        /// (line, qty).
+        lines: Vec<(u8, i64)>,
+        /// Cancel every unit not shipped yet instead (`lines` unused).
+        rest: bool,
+    },
+    /// `ship_shipment`: shipment `s{shipment % 4}` with packages of
+    /// (line, qty) units.
+    ShipShipment {
+        /// Order slot.
+        order: u8,
+        /// Shipment id index (`s0`…`s3`; a repeated one is a duplicate).
+        shipment: u8,
+        /// The packages' units.
+        packages: Vec<Vec<(u8, i64)>>,
+        /// Carrier modulo 8: 0–6 `SF`, `JD`, `YTO` in turn, 7 an empty
+        /// carrier (refused).
+        carrier: u8,
+    },
+    /// `deliver_shipment`: the order's shipment of this index, in shipping
+    /// order (one past the end: an unknown shipment).
+    DeliverShipment {
+        /// Order slot.
+        order: u8,
+        /// Shipment index.
+        shipment: u8,
+    },
+    /// `presale_deposit` under the setup's presale promotion
+    /// ([`PRESALE_PROMOTION`]).
+    PresaleDeposit {
+        /// Order slot.
+        order: u8,
+        /// Customer index (one past the end: an unknown customer).
+        customer: u8,
+        /// (orderable SKU index, qty).
+        lines: Vec<(u8, i64)>,
+        /// Offer exactly the deposit (else one minor unit more).
+        exact: bool,
+    },
+}
+
+impl Step {
+    /// A short name of the command (after-sale moves by action), for
+    /// statistics.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Step::Place { .. } => "place",
+            Step::Pay { .. } => "pay",
+            Step::Hold { .. } => "hold",
+            Step::Release { .. } => "release",
+            Step::Reject { .. } => "reject",
+            Step::Cancel { .. } => "cancel",
+            Step::Ship { .. } => "ship",
+            Step::Deliver { .. } => "deliver",
+            Step::Complete { .. } => "complete",
+            Step::Return { .. } => "return",
+            Step::Tick { .. } => "tick",
+            Step::Adjust { .. } => "adjust",
+            Step::PayPart { .. } => "record_payment",
+            Step::Goodwill { .. } => "goodwill",
+            Step::Settings { .. } => "update_settings",
+            Step::RequestAfterSale {
+                refund_only: false, ..
+            } => "request return_refund",
+            Step::RequestAfterSale { .. } => "request refund_only",
+            Step::AfterSale { action, .. } => match action % 6 {
+                0 => "after_sale approve",
+                1 => "after_sale reject",
+                2 => "after_sale withdraw",
+                3 => "after_sale receive",
+                4 => "after_sale refund",
+                _ => "after_sale close",
+            },
+            Step::CancelUnits { .. } => "cancel_units",
+            Step::ShipShipment { .. } => "ship_shipment",
+            Step::DeliverShipment { .. } => "deliver_shipment",
+            Step::PresaleDeposit { .. } => "presale_deposit",
+        }
+    }
+}
+
+/// The id of the presale promotion [`Step::PresaleDeposit`] names.
+pub const PRESALE_PROMOTION: &str = "PS";
+
+/// The `after_sale` settings a [`Step::Settings`] sets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "fuzzing", derive(arbitrary::Arbitrary))]
+pub struct AfterSaleKnobs {
+    /// `request_window_days` (0..=3,650).
+    pub request_window_days: Option<i64>,
+    /// `auto_approve_hours` (0..=8,760).
+    pub auto_approve_hours: Option<i64>,
+    /// `return_ship_days` (0..=3,650).
+    pub return_ship_days: Option<i64>,
+    /// `shipping_refund` modulo 3: `never`, `on_full_return`, `pro_rata`.
+    pub shipping_refund: u8,
+    /// `refund_allocation`: 0 `most_recent_first`, otherwise
+    /// `proportional`.
+    pub refund_allocation: u8,
+}
+
+impl AfterSaleKnobs {
+    /// The shipping refund policy it names.
+    pub fn shipping_policy(&self) -> ShippingRefund {
+        match self.shipping_refund % 3 {
+            0 => ShippingRefund::Never,
+            1 => ShippingRefund::OnFullReturn,
+            _ => ShippingRefund::ProRata,
+        }
+    }
+
+    /// The refund allocation it names.
+    pub fn allocation(&self) -> RefundAllocation {
+        if self.refund_allocation == 0 {
+            RefundAllocation::MostRecentFirst
+        } else {
+            RefundAllocation::Proportional
+        }
+    }
 }
 
 /// The settings ranges of `docs/scenario-format.md` ("settings"), written
@@ -292,6 +456,11 @@ mod ranges {
     pub const REVIEW_COUNT: std::ops::RangeInclusive<i64> = 1..=1_000_000;
     /// `review.max_orders.minutes`: a minute to 365 days.
     pub const REVIEW_MINUTES: std::ops::RangeInclusive<i64> = 1..=525_600;
+    /// `after_sale.request_window_days` and `return_ship_days`: 0 to ten
+    /// years.
+    pub const AFTER_SALE_DAYS: std::ops::RangeInclusive<i64> = 0..=3_650;
+    /// `after_sale.auto_approve_hours`: 0 to a year.
+    pub const AUTO_APPROVE_HOURS: std::ops::RangeInclusive<i64> = 0..=8_760;
 }
 
 /// True when a `review.max_orders` pair is within its ranges.
@@ -299,22 +468,34 @@ pub fn max_orders_in_range(count: i64, minutes: i64) -> bool {
     ranges::REVIEW_COUNT.contains(&count) && ranges::REVIEW_MINUTES.contains(&minutes)
 }
 
+/// What the model can tell about a successful answer (`None`: not
+/// checked, except where a field says otherwise).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Expected {
+    /// Order status after the step.
+    pub status: Option<OrderStatus>,
+    /// Money back (cancel, reject, return, refund), in minor units. For an
+    /// after-sale answer `None` means no refund.
+    pub refund: Option<i64>,
+    /// The shipping part of `refund`.
+    pub shipping: Option<i64>,
+    /// Points given back by a refund.
+    pub points_returned: Option<i64>,
+    /// on_hand at the location after an adjustment.
+    pub on_hand: Option<i64>,
+    /// Orders closed / completed by a tick, in placement order.
+    pub tick: Option<(Vec<String>, Vec<String>)>,
+    /// The after-sale request's status after the step.
+    pub request: Option<ReturnStatus>,
+    /// What is still due after a payment or a presale deposit.
+    pub due: Option<i64>,
+}
+
 /// What the model expects the engine to answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ExpectedOutcome {
     /// Success, with what the model can tell about the answer.
-    Ok {
-        /// Order status after the step.
-        status: Option<OrderStatus>,
-        /// Money back (cancel, reject, return), in minor units.
-        refund: Option<i64>,
-        /// Points given back by a return.
-        points_returned: Option<i64>,
-        /// on_hand at the location after an adjustment.
-        on_hand: Option<i64>,
-        /// Orders closed / completed by a tick, in placement order.
-        tick: Option<(Vec<String>, Vec<String>)>,
-    },
+    Ok(Expected),
     /// Failure with this contract error code.
     Err(&'static str),
     /// The engine's quote breaks something the model knows (the step is
@@ -324,23 +505,14 @@ pub enum ExpectedOutcome {
 
 impl ExpectedOutcome {
     fn ok() -> Self {
-        ExpectedOutcome::Ok {
-            status: None,
-            refund: None,
-            points_returned: None,
-            on_hand: None,
-            tick: None,
-        }
+        ExpectedOutcome::Ok(Expected::default())
     }
 
     fn status(s: OrderStatus) -> Self {
-        ExpectedOutcome::Ok {
+        ExpectedOutcome::Ok(Expected {
             status: Some(s),
-            refund: None,
-            points_returned: None,
-            on_hand: None,
-            tick: None,
-        }
+            ..Expected::default()
+        })
     }
 }
 
@@ -421,6 +593,45 @@ struct ModelLine {
     points: i64,
 }
 
+/// One captured payment (`<order>-p<n>`): its amount and what went back
+/// through it, in minor units.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ModelPayment {
+    /// Captured.
+    pub amount: i64,
+    /// Refunded through it.
+    pub refunded: i64,
+}
+
+/// One after-sale record of an order (`<order>-r<n>`): a staged request,
+/// or a one-step return (refunded at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelRequest {
+    /// Id.
+    pub id: String,
+    /// Kind.
+    pub kind: AfterSaleKind,
+    /// Units per line, as asked.
+    pub lines: Vec<(usize, i64)>,
+    /// Where it is.
+    pub status: ReturnStatus,
+    /// When it was filed (staged requests).
+    pub requested_at: Option<DateTime<Utc>>,
+    /// When it was approved (staged requests).
+    pub approved_at: Option<DateTime<Utc>>,
+    /// Return shipping the customer bears, in minor units.
+    pub fee: i64,
+}
+
+/// One shipment of an order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ModelShipment {
+    /// Id.
+    pub id: String,
+    /// Delivered.
+    pub delivered: bool,
+}
+
 /// The model's view of one order.
 #[derive(Debug, Clone)]
 pub struct ModelOrder {
@@ -439,15 +650,140 @@ pub struct ModelOrder {
     pub refunded: i64,
     points_used: i64,
     points_total_deduction: i64,
-    points_returned: i64,
+    /// Points given back so far.
+    pub points_returned: i64,
     coupons: Vec<String>,
     allocs: Vec<ModelAlloc>,
     held: Vec<ModelAlloc>,
     deadline: Option<DateTime<Utc>>,
     committed: bool,
-    shipped: Vec<i64>,
-    returned: Vec<i64>,
+    /// Units shipped per line.
+    pub shipped: Vec<i64>,
+    /// Units received back per line (one-step returns, received requests).
+    pub returned: Vec<i64>,
     delivered_at: Option<DateTime<Utc>>,
+    /// Units cancelled before shipment per line (partial cancel).
+    pub cancelled: Vec<i64>,
+    /// Units in open requests (requested, approved) per line.
+    pub returning: Vec<i64>,
+    /// Units refunded while the customer keeps them, per line.
+    pub kept_refunded: Vec<i64>,
+    /// Units whose money went back, per line (refund shares are taken
+    /// first-first in this order).
+    pub refunded_units: Vec<i64>,
+    /// Per line, the location each shipped unit left from, in order.
+    pub sources: Vec<Vec<String>>,
+    /// The payments ledger.
+    pub payments: Vec<ModelPayment>,
+    /// Shipping charged, in minor units.
+    pub shipping: i64,
+    /// Shipping refunded so far.
+    pub shipping_refunded: i64,
+    /// After-sale records (`<order>-r1`…), one-step returns included.
+    pub requests: Vec<ModelRequest>,
+    /// Shipments in shipping order.
+    pub shipments: Vec<ModelShipment>,
+    /// The presale terms and phase, for a presale order.
+    pub presale: Option<(PresaleTerms, PresalePhase)>,
+}
+
+impl ModelOrder {
+    /// A freshly placed order: `pending_payment`, its stock held at
+    /// `allocs`, nothing paid, shipped or refunded.
+    fn new(id: &str, customer: Option<String>, q: &Quote, allocs: Vec<ModelAlloc>) -> Self {
+        let n = q.lines.len();
+        ModelOrder {
+            id: id.to_string(),
+            customer,
+            status: OrderStatus::PendingPayment,
+            held_from: None,
+            lines: q
+                .lines
+                .iter()
+                .map(|l| ModelLine {
+                    sku: l.sku.clone(),
+                    qty: l.qty,
+                    net: minor(&l.net),
+                    points: l.adjusted_at(Stage::Points).map_or(0, |m| minor(&m)),
+                })
+                .collect(),
+            payable: minor(&q.totals.payable),
+            paid: 0,
+            refunded: 0,
+            points_used: q.points_used,
+            points_total_deduction: minor(&q.totals.points_deduction),
+            points_returned: 0,
+            coupons: q.coupons.clone(),
+            allocs: allocs.clone(),
+            held: allocs,
+            deadline: None,
+            committed: false,
+            shipped: vec![0; n],
+            returned: vec![0; n],
+            delivered_at: None,
+            cancelled: vec![0; n],
+            returning: vec![0; n],
+            kept_refunded: vec![0; n],
+            refunded_units: vec![0; n],
+            sources: vec![Vec::new(); n],
+            payments: Vec::new(),
+            shipping: minor(&q.totals.shipping),
+            shipping_refunded: 0,
+            requests: Vec::new(),
+            shipments: Vec::new(),
+            presale: None,
+        }
+    }
+
+    /// Whether every unit is shipped or cancelled.
+    fn all_shipped_or_cancelled(&self) -> bool {
+        self.lines
+            .iter()
+            .enumerate()
+            .all(|(i, l)| self.shipped[i] + self.cancelled[i] >= l.qty)
+    }
+
+    /// Whether every unit's money went back.
+    fn all_refunded(&self) -> bool {
+        self.lines
+            .iter()
+            .zip(&self.refunded_units)
+            .all(|(l, r)| *r >= l.qty)
+    }
+
+    /// The presale phase while the balance is awaited.
+    fn awaiting_balance(&self) -> Option<&PresaleTerms> {
+        self.presale
+            .as_ref()
+            .filter(|(_, p)| *p == PresalePhase::Deposited)
+            .map(|(t, _)| t)
+    }
+
+    /// The units of line `i` as (location, quota channel), in the order
+    /// the order's allocations hold them (units of the same SKU on earlier
+    /// lines first): where the units were sold from when stock commits at
+    /// payment.
+    fn unit_slots(&self, i: usize) -> Vec<(String, Option<String>)> {
+        let Some(line) = self.lines.get(i) else {
+            return Vec::new();
+        };
+        let before: i64 = self.lines[..i]
+            .iter()
+            .filter(|l| l.sku == line.sku)
+            .map(|l| l.qty)
+            .sum();
+        let mut units: Vec<(String, Option<String>)> = Vec::new();
+        for a in self.allocs.iter().filter(|a| a.sku == line.sku) {
+            for _ in 0..a.qty {
+                units.push((a.location.clone(), a.quota.clone()));
+            }
+        }
+        units
+            .into_iter()
+            .skip(usize::try_from(before).unwrap_or(usize::MAX))
+            .take(usize::try_from(line.qty).unwrap_or(0))
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -474,6 +810,8 @@ pub struct ReferenceModel {
     points: BTreeMap<String, i64>,
     orders: BTreeMap<String, ModelOrder>,
     placement: Vec<String>,
+    /// The setup's presale promotion, if any.
+    presale_rule: Option<presale::PresaleRule>,
 }
 
 /// The order id of slot `n`.
@@ -486,18 +824,6 @@ fn pick<T: Clone>(list: &[T], i: u8) -> Option<T> {
         return None;
     }
     list.get(usize::from(i) % (list.len() + 1)).cloned()
-}
-
-/// Largest-remainder share of `total` minor units over `qty` units, earlier
-/// units first: the sum of units `from..from + k`.
-fn unit_share(total: i64, qty: i64, from: i64, k: i64) -> i64 {
-    if qty <= 0 {
-        return 0;
-    }
-    let base = total.div_euclid(qty);
-    let extra = total.rem_euclid(qty);
-    let bonus = (from + k).min(extra) - from.min(extra);
-    base * k + bonus
 }
 
 impl ReferenceModel {
@@ -571,6 +897,7 @@ impl ReferenceModel {
                 .collect(),
             orders: BTreeMap::new(),
             placement: Vec::new(),
+            presale_rule: presale::PresaleRule::of(setup),
         }
     }
 
@@ -729,6 +1056,12 @@ impl ReferenceModel {
                 delta: *delta,
                 reason: "count".into(),
             }),
+            Step::RequestAfterSale { .. }
+            | Step::AfterSale { .. }
+            | Step::CancelUnits { .. }
+            | Step::ShipShipment { .. }
+            | Step::DeliverShipment { .. } => self.after_sale_request(step)?,
+            Step::PresaleDeposit { .. } => self.presale_request(step)?,
         })
     }
 
@@ -751,9 +1084,13 @@ impl ReferenceModel {
             Step::Ship { order, lines } => self.ship(&order_id(*order), lines.as_deref()),
             Step::Deliver { order } => {
                 let now = self.now;
+                // v1 `deliver`: every shipment not yet delivered with it.
                 self.transition(&order_id(*order), &[OrderStatus::Shipped], |o| {
                     o.status = OrderStatus::Delivered;
                     o.delivered_at = Some(now);
+                    for s in &mut o.shipments {
+                        s.delivered = true;
+                    }
                 })
             }
             Step::Complete { order } => {
@@ -766,6 +1103,26 @@ impl ReferenceModel {
                 lines,
                 restock,
             } => self.ret(&order_id(*order), lines, *restock),
+            Step::RequestAfterSale {
+                order,
+                refund_only,
+                lines,
+                fee,
+                ..
+            } => self.request_after_sale(
+                &order_id(*order),
+                *refund_only,
+                lines,
+                fee.map_or(0, i64::from),
+            ),
+            Step::AfterSale { .. } => self.move_request(step),
+            Step::CancelUnits { order, .. } => {
+                let lines = self.cancel_lines(step);
+                self.cancel_units(&order_id(*order), &lines)
+            }
+            Step::ShipShipment { .. } => self.ship_shipment(step),
+            Step::DeliverShipment { .. } => self.deliver_shipment(step),
+            Step::PresaleDeposit { .. } => self.presale_deposit(step, placed),
         }
     }
 
@@ -793,8 +1150,16 @@ impl ReferenceModel {
             payment_timeout_minutes,
             auto_complete_days,
             max_orders,
+            after_sale,
         } = step
         {
+            if let Some(k) = after_sale {
+                s.after_sale.request_window_days = k.request_window_days;
+                s.after_sale.auto_approve_hours = k.auto_approve_hours;
+                s.after_sale.return_ship_days = k.return_ship_days;
+                s.after_sale.shipping_refund = k.shipping_policy();
+                s.after_sale.refund_allocation = k.allocation();
+            }
             s.payment_timeout_minutes = *payment_timeout_minutes;
             s.auto_complete_days = *auto_complete_days;
             if let Some((count, minutes)) = max_orders
@@ -818,9 +1183,18 @@ impl ReferenceModel {
             .as_ref()
             .and_then(|r| r.max_orders)
             .is_none_or(|m| max_orders_in_range(m.count, m.minutes));
+        let a = &s.after_sale;
+        let after_sale_ok = a
+            .request_window_days
+            .is_none_or(|d| ranges::AFTER_SALE_DAYS.contains(&d))
+            && a.return_ship_days
+                .is_none_or(|d| ranges::AFTER_SALE_DAYS.contains(&d))
+            && a.auto_approve_hours
+                .is_none_or(|h| ranges::AUTO_APPROVE_HOURS.contains(&h));
         if !ranges::TIMEOUT.contains(&s.payment_timeout_minutes)
             || !ranges::AUTO_COMPLETE.contains(&s.auto_complete_days)
             || !review_ok
+            || !after_sale_ok
         {
             return ExpectedOutcome::Err("invalid_input");
         }
@@ -944,36 +1318,7 @@ impl ReferenceModel {
             r.max_qty.is_some_and(|m| q.lines.iter().any(|l| l.qty > m))
                 || r.max_payable.is_some_and(|m| q.totals.payable.amount() > m)
         });
-        let mut o = ModelOrder {
-            id: req.id.clone(),
-            customer: req.customer.clone(),
-            status: OrderStatus::PendingPayment,
-            held_from: None,
-            lines: q
-                .lines
-                .iter()
-                .map(|l| ModelLine {
-                    sku: l.sku.clone(),
-                    qty: l.qty,
-                    net: minor(&l.net),
-                    points: l.adjusted_at(Stage::Points).map_or(0, |m| minor(&m)),
-                })
-                .collect(),
-            payable,
-            paid: 0,
-            refunded: 0,
-            points_used: q.points_used,
-            points_total_deduction: minor(&q.totals.points_deduction),
-            points_returned: 0,
-            coupons: q.coupons.clone(),
-            allocs: allocs.clone(),
-            held: allocs,
-            deadline: None,
-            committed: false,
-            shipped: vec![0; q.lines.len()],
-            returned: vec![0; q.lines.len()],
-            delivered_at: None,
-        };
+        let mut o = ModelOrder::new(&req.id, req.customer.clone(), q, allocs);
         for code in &o.coupons {
             self.coupon_uses
                 .entry(code.clone())
@@ -1075,6 +1420,19 @@ impl ReferenceModel {
             .find(|l| l.location == location)
     }
 
+    /// One sold unit back on the shelf at `location`, and its quota unit
+    /// back to `quota`'s channel.
+    fn unit_back(&mut self, sku: &str, location: &str, quota: Option<&str>) {
+        if let Some(l) = self.loc_mut(sku, location) {
+            l.on_hand += 1;
+        }
+        if let (Some(c), Some(s)) = (quota, self.stock.get_mut(sku))
+            && let Some(q) = s.quotas.iter_mut().find(|q| q.channel == c)
+        {
+            q.taken = (q.taken - 1).max(0);
+        }
+    }
+
     fn quota_back(&mut self, a: &ModelAlloc) {
         if let (Some(c), Some(s)) = (&a.quota, self.stock.get_mut(&a.sku))
             && let Some(q) = s.quotas.iter_mut().find(|q| &q.channel == c)
@@ -1083,11 +1441,22 @@ impl ReferenceModel {
         }
     }
 
-    /// Payment: stock committed (payment mode) or its expiry cleared.
+    /// Payment: stock committed (payment mode) or its expiry cleared; the
+    /// rest of the payable is one payment (`pay`), nothing more when part
+    /// payments captured it all (`record_payment`).
     fn pay_order(&mut self, o: &mut ModelOrder, amount: i64) {
         o.status = OrderStatus::Paid;
+        if amount > 0 {
+            o.payments.push(ModelPayment {
+                amount,
+                refunded: 0,
+            });
+        }
         o.paid += amount;
         o.deadline = None;
+        if let Some((_, phase)) = &mut o.presale {
+            *phase = PresalePhase::BalancePaid;
+        }
         if self.settings.stock_commit == StockCommit::Payment {
             for a in std::mem::take(&mut o.held) {
                 if let Some(l) = self.loc_mut(&a.sku, &a.location) {
@@ -1099,6 +1468,23 @@ impl ReferenceModel {
         }
     }
 
+    /// A presale order awaiting its balance takes a payment only inside the
+    /// balance window (`docs/presale.md`): before it opens and from the
+    /// deadline on, `invalid_transition`; inside it, only exactly what is
+    /// due (`payment_mismatch` otherwise).
+    fn presale_payment(&self, o: &ModelOrder, amount: i64) -> Result<(), &'static str> {
+        let Some(t) = o.awaiting_balance() else {
+            return Ok(());
+        };
+        if self.now < t.balance_from || self.now >= t.balance_until {
+            return Err("invalid_transition");
+        }
+        if amount != o.payable - o.paid {
+            return Err("payment_mismatch");
+        }
+        Ok(())
+    }
+
     fn pay(&mut self, id: &str, exact: bool) -> ExpectedOutcome {
         let Some(mut o) = self.orders.get(id).cloned() else {
             return ExpectedOutcome::Err("unknown_order");
@@ -1106,11 +1492,15 @@ impl ReferenceModel {
         if o.status != OrderStatus::PendingPayment {
             return ExpectedOutcome::Err("invalid_transition");
         }
+        // `pay` pays what is still due after part payments.
+        let amount = o.payable - o.paid;
+        let offered = if exact { amount } else { amount + 1 };
+        if let Err(code) = self.presale_payment(&o, offered) {
+            return ExpectedOutcome::Err(code);
+        }
         if !exact {
             return ExpectedOutcome::Err("payment_mismatch");
         }
-        // `pay` pays what is still due after part payments.
-        let amount = o.payable - o.paid;
         self.pay_order(&mut o, amount);
         self.orders.insert(id.to_string(), o);
         ExpectedOutcome::status(OrderStatus::Paid)
@@ -1152,18 +1542,37 @@ impl ReferenceModel {
         if o.status != OrderStatus::PendingPayment {
             return ExpectedOutcome::Err("invalid_transition");
         }
+        if let Err(code) = self.presale_payment(&o, amount) {
+            return ExpectedOutcome::Err(code);
+        }
         let due = o.payable - o.paid;
         if amount > due {
             return ExpectedOutcome::Err("payment_mismatch");
         }
         if amount == due {
-            self.pay_order(&mut o, amount);
+            // The last part: captured, then the order is paid (no second
+            // payment for what the parts captured).
+            o.payments.push(ModelPayment {
+                amount,
+                refunded: 0,
+            });
+            o.paid += amount;
+            self.pay_order(&mut o, 0);
         } else {
+            o.payments.push(ModelPayment {
+                amount,
+                refunded: 0,
+            });
             o.paid += amount;
         }
         let status = o.status;
+        let left = o.payable - o.paid;
         self.orders.insert(id.to_string(), o);
-        ExpectedOutcome::status(status)
+        ExpectedOutcome::Ok(Expected {
+            status: Some(status),
+            due: Some(left),
+            ..Expected::default()
+        })
     }
 
     /// `goodwill_refund` (docs/scenario-format.md): from `paid` through
@@ -1171,7 +1580,7 @@ impl ReferenceModel {
     /// `invalid_input`.
     fn goodwill(&mut self, id: &str, percent: u8) -> ExpectedOutcome {
         let amount = self.goodwill_amount(id, percent);
-        let Some(o) = self.orders.get_mut(id) else {
+        let Some(mut o) = self.orders.get(id).cloned() else {
             return ExpectedOutcome::Err("unknown_order");
         };
         if !matches!(
@@ -1190,17 +1599,27 @@ impl ReferenceModel {
         if amount > o.paid - o.refunded {
             return ExpectedOutcome::Err("invalid_input");
         }
-        o.refunded += amount;
-        ExpectedOutcome::Ok {
-            status: Some(o.status),
+        self.book_refund(&mut o, amount, 0);
+        let status = o.status;
+        self.orders.insert(id.to_string(), o);
+        ExpectedOutcome::Ok(Expected {
+            status: Some(status),
             refund: Some(amount),
+            shipping: Some(0),
             points_returned: Some(0),
-            on_hand: None,
-            tick: None,
-        }
+            ..Expected::default()
+        })
     }
 
     fn hold(&mut self, id: &str) -> ExpectedOutcome {
+        // A presale order awaiting its balance is never held.
+        if self
+            .orders
+            .get(id)
+            .is_some_and(|o| o.awaiting_balance().is_some())
+        {
+            return ExpectedOutcome::Err("invalid_transition");
+        }
         self.transition(id, &[OrderStatus::PendingPayment, OrderStatus::Paid], |o| {
             o.held_from = Some(o.status);
             o.status = OrderStatus::OnHold;
@@ -1218,7 +1637,8 @@ impl ReferenceModel {
         })
     }
 
-    /// Everything a dead order gives back: stock, coupons, points.
+    /// Everything a dead order gives back: stock, coupons, points. What a
+    /// partial cancel gave back already is not given back again.
     fn give_back(&mut self, o: &mut ModelOrder) {
         for a in std::mem::take(&mut o.held) {
             if let Some(l) = self.loc_mut(&a.sku, &a.location) {
@@ -1227,11 +1647,15 @@ impl ReferenceModel {
             self.quota_back(&a);
         }
         if o.committed {
-            for a in o.allocs.clone() {
-                if let Some(l) = self.loc_mut(&a.sku, &a.location) {
-                    l.on_hand += a.qty;
+            // The units sold and not cancelled: the first units of each
+            // line (a partial cancel gave back the last ones).
+            // (each with its quota unit: the order never happened).
+            for i in 0..o.lines.len() {
+                let kept = usize::try_from(o.lines[i].qty - o.cancelled[i]).unwrap_or(0);
+                let sku = o.lines[i].sku.clone();
+                for (loc, quota) in o.unit_slots(i).into_iter().take(kept) {
+                    self.unit_back(&sku, &loc, quota.as_deref());
                 }
-                self.quota_back(&a);
             }
         }
         for code in &o.coupons {
@@ -1243,6 +1667,30 @@ impl ReferenceModel {
             *self.points.entry(c.clone()).or_insert(0) += o.points_used - o.points_returned;
         }
         o.deadline = None;
+    }
+
+    /// What a dead order refunds: everything captured and not refunded —
+    /// except a presale deposit under `forfeit` when the balance is unpaid
+    /// (a reviewer's rejection always refunds).
+    fn lapse_refund(o: &ModelOrder, rejected: bool) -> i64 {
+        match o.awaiting_balance() {
+            Some(t) if !t.refund_unpaid && !rejected => 0,
+            _ => o.paid - o.refunded,
+        }
+    }
+
+    /// The presale phase a dead presale order ends in.
+    fn lapse_phase(o: &mut ModelOrder, refund: i64) {
+        let forfeited = o.paid - o.refunded - refund;
+        if let Some((_, phase)) = &mut o.presale
+            && *phase == PresalePhase::Deposited
+        {
+            *phase = if forfeited > 0 {
+                PresalePhase::Forfeited
+            } else {
+                PresalePhase::DepositRefunded
+            };
+        }
     }
 
     fn cancel(&mut self, id: &str, reject: bool) -> ExpectedOutcome {
@@ -1261,20 +1709,19 @@ impl ReferenceModel {
         if !allowed.contains(&o.status) {
             return ExpectedOutcome::Err("invalid_transition");
         }
+        // What was captured and not yet refunded (a goodwill refund or a
+        // partial cancel before the cancel has already gone back).
+        let refund = Self::lapse_refund(&o, reject);
+        Self::lapse_phase(&mut o, refund);
         self.give_back(&mut o);
         o.status = OrderStatus::Cancelled;
-        // What was captured and not yet refunded (a goodwill refund before
-        // the cancel has already gone back).
-        let refund = o.paid - o.refunded;
-        o.refunded = o.paid;
+        self.book_refund(&mut o, refund, 0);
         self.orders.insert(id.to_string(), o);
-        ExpectedOutcome::Ok {
+        ExpectedOutcome::Ok(Expected {
             status: Some(OrderStatus::Cancelled),
             refund: Some(refund),
-            points_returned: None,
-            on_hand: None,
-            tick: None,
-        }
+            ..Expected::default()
+        })
     }
 
     /// Checks units per line against `left`: the contract's
@@ -1295,7 +1742,7 @@ impl ReferenceModel {
             let Some(w) = want.get_mut(usize::from(*line)) else {
                 return Err("invalid_transition");
             };
-            *w += qty;
+            *w = w.saturating_add(*qty);
         }
         if want.iter().enumerate().any(|(i, w)| *w > left(i)) {
             return Err("invalid_transition");
@@ -1304,7 +1751,7 @@ impl ReferenceModel {
     }
 
     fn ship(&mut self, id: &str, lines: Option<&[(u8, i64)]>) -> ExpectedOutcome {
-        let Some(mut o) = self.orders.get(id).cloned() else {
+        let Some(o) = self.orders.get(id).cloned() else {
             return ExpectedOutcome::Err("unknown_order");
         };
         // The contract's order: a quantity below 1 before the status.
@@ -1314,11 +1761,8 @@ impl ReferenceModel {
         if !matches!(o.status, OrderStatus::Paid | OrderStatus::PartiallyShipped) {
             return ExpectedOutcome::Err("invalid_transition");
         }
-        let left: Vec<i64> = o
-            .lines
-            .iter()
-            .zip(&o.shipped)
-            .map(|(l, s)| l.qty - s)
+        let left: Vec<i64> = (0..o.lines.len())
+            .map(|i| o.lines[i].qty - o.shipped[i] - o.cancelled[i])
             .collect();
         let pairs: Vec<(u8, i64)> = match lines {
             Some(l) => l.to_vec(),
@@ -1329,21 +1773,49 @@ impl ReferenceModel {
                 .map(|(i, q)| (u8::try_from(i).unwrap_or(u8::MAX), *q))
                 .collect(),
         };
-        let want = match Self::units(&o, &pairs, |i| left[i]) {
-            Ok(w) => w,
-            Err(code) => return ExpectedOutcome::Err(code),
+        if let Err(code) = Self::units(&o, &pairs, |i| left[i]) {
+            return ExpectedOutcome::Err(code);
+        }
+        // v1 `ship`: one shipment `<order>-s<n>`, the first n from
+        // shipments + 1 not taken.
+        let mut n = o.shipments.len() + 1;
+        let sid = loop {
+            let sid = format!("{id}-s{n}");
+            if !o.shipments.iter().any(|s| s.id == sid) {
+                break sid;
+            }
+            n += 1;
         };
-        if self.settings.stock_commit == StockCommit::Shipment && !o.held.is_empty() {
-            // Commit the shipped units, taken from the held allocations of
-            // each line's SKU in order.
-            for (line, qty) in &pairs {
-                let sku = o.lines[usize::from(*line)].sku.clone();
+        let entries: Vec<(usize, i64)> = pairs.iter().map(|(l, q)| (usize::from(*l), *q)).collect();
+        self.ship_units(id, o, sid, &entries)
+    }
+
+    /// Ships `entries` (line, qty; checked) of `o` as shipment `sid`: the
+    /// units leave from the stock held for their SKU, first-first in the
+    /// order the reservation holds it (stock commit on shipment), or from
+    /// the order's allocations in order, after the units shipped before
+    /// (commit on payment).
+    fn ship_units(
+        &mut self,
+        id: &str,
+        mut o: ModelOrder,
+        sid: String,
+        entries: &[(usize, i64)],
+    ) -> ExpectedOutcome {
+        let from_held = self.settings.stock_commit == StockCommit::Shipment && !o.held.is_empty();
+        for (line, qty) in entries {
+            let i = *line;
+            if from_held {
+                let sku = o.lines[i].sku.clone();
                 let mut need = *qty;
                 for h in o.held.iter_mut().filter(|h| h.sku == sku) {
                     let t = need.min(h.qty);
                     if t > 0 {
                         h.qty -= t;
                         need -= t;
+                        for _ in 0..t {
+                            o.sources[i].push(h.location.clone());
+                        }
                         if let Some(l) = self
                             .stock
                             .get_mut(&h.sku)
@@ -1354,14 +1826,23 @@ impl ReferenceModel {
                         }
                     }
                 }
+            } else {
+                let from = usize::try_from(o.shipped[i]).unwrap_or(usize::MAX);
+                let k = usize::try_from(*qty).unwrap_or(0);
+                let taken: Vec<String> = o
+                    .unit_slots(i)
+                    .into_iter()
+                    .skip(from)
+                    .take(k)
+                    .map(|(loc, _)| loc)
+                    .collect();
+                o.sources[i].extend(taken);
             }
-            o.held.retain(|h| h.qty > 0);
+            o.shipped[i] += qty;
         }
-        for (i, w) in want.iter().enumerate() {
-            o.shipped[i] += w;
-        }
-        let all = o.lines.iter().zip(&o.shipped).all(|(l, s)| *s >= l.qty);
-        if all && self.settings.stock_commit == StockCommit::Shipment {
+        o.held.retain(|h| h.qty > 0);
+        let all = o.all_shipped_or_cancelled();
+        if all && from_held {
             o.committed = true;
         }
         o.status = if all {
@@ -1369,11 +1850,35 @@ impl ReferenceModel {
         } else {
             OrderStatus::PartiallyShipped
         };
+        o.shipments.push(ModelShipment {
+            id: sid,
+            delivered: false,
+        });
         let status = o.status;
         self.orders.insert(id.to_string(), o);
         ExpectedOutcome::status(status)
     }
 
+    /// Restocks the units `entries` (line, qty) that come back, given the
+    /// units of each line received before: the `n`-th unit received back
+    /// is the `n`-th shipped one, and goes back where it left from.
+    fn restock_returned(&mut self, o: &ModelOrder, entries: &[(usize, i64)]) {
+        let mut taken = o.returned.clone();
+        for (i, qty) in entries {
+            let sku = o.lines[*i].sku.clone();
+            let from = usize::try_from(taken[*i]).unwrap_or(usize::MAX);
+            let k = usize::try_from(*qty).unwrap_or(0);
+            for loc in o.sources[*i].iter().skip(from).take(k) {
+                if let Some(x) = self.loc_mut(&sku, loc) {
+                    x.on_hand += 1;
+                }
+            }
+            taken[*i] += qty;
+        }
+    }
+
+    /// The one-step `return`: a request approved, received (restocked or
+    /// not) and refunded in one append.
     fn ret(&mut self, id: &str, lines: &[(u8, i64)], restock: bool) -> ExpectedOutcome {
         let Some(mut o) = self.orders.get(id).cloned() else {
             return ExpectedOutcome::Err("unknown_order");
@@ -1384,98 +1889,98 @@ impl ReferenceModel {
         if !matches!(o.status, OrderStatus::Delivered | OrderStatus::Completed) {
             return ExpectedOutcome::Err("invalid_transition");
         }
-        let left: Vec<i64> = o
-            .shipped
-            .iter()
-            .zip(&o.returned)
-            .map(|(s, r)| s - r)
+        let left: Vec<i64> = (0..o.lines.len())
+            .map(|i| o.shipped[i] - o.returned[i] - o.returning[i] - o.kept_refunded[i])
             .collect();
         if let Err(code) = Self::units(&o, lines, |i| left[i]) {
             return ExpectedOutcome::Err(code);
         }
-        let mut refund = 0;
-        let mut pts_part = 0;
-        let mut taken = o.returned.clone();
-        for (line, qty) in lines {
-            let i = usize::from(*line);
-            let l = &o.lines[i];
-            refund += unit_share(l.net, l.qty, taken[i], *qty);
-            pts_part += unit_share(l.points, l.qty, taken[i], *qty);
-            if restock {
-                // The units of this SKU in order: earlier lines first.
-                let before: i64 = o.lines[..i]
-                    .iter()
-                    .filter(|x| x.sku == l.sku)
-                    .map(|x| x.qty)
-                    .sum::<i64>()
-                    + taken[i];
-                let mut units: Vec<String> = Vec::new();
-                for a in o.allocs.iter().filter(|a| a.sku == l.sku) {
-                    for _ in 0..a.qty {
-                        units.push(a.location.clone());
-                    }
-                }
-                let from = usize::try_from(before).unwrap_or(usize::MAX);
-                let k = usize::try_from(*qty).unwrap_or(0);
-                for loc in units.iter().skip(from).take(k) {
-                    let sku = l.sku.clone();
-                    if let Some(x) = self.loc_mut(&sku, loc) {
-                        x.on_hand += 1;
-                    }
-                }
-            }
-            taken[i] += qty;
+        let entries: Vec<(usize, i64)> = lines.iter().map(|(l, q)| (usize::from(*l), *q)).collect();
+        if restock {
+            self.restock_returned(&o, &entries);
         }
-        // A goodwill refund may have taken part of the money: a unit refund
-        // is capped at what the payments still hold
-        // (docs/order-lifecycle.md, "Refunds").
-        let refund = refund.min(o.paid - o.refunded).max(0);
-        o.returned = taken;
-        let completes = o.lines.iter().zip(&o.returned).all(|(l, r)| *r >= l.qty);
-        let remaining = o.points_used - o.points_returned;
-        let pts = if completes {
-            remaining.max(0)
-        } else if o.points_total_deduction == 0 {
-            0
-        } else {
-            (o.points_used * pts_part / o.points_total_deduction)
-                .min(remaining)
-                .max(0)
-        };
-        o.points_returned += pts;
-        if let Some(c) = &o.customer {
-            *self.points.entry(c.clone()).or_insert(0) += pts;
+        for (i, q) in &entries {
+            o.returned[*i] += q;
         }
-        o.refunded += refund;
-        if completes {
+        let r = self.unit_refund(&o, &entries, true, 0);
+        self.book_unit_refund(&mut o, &entries, &r);
+        o.requests.push(ModelRequest {
+            id: format!("{id}-r{}", o.requests.len() + 1),
+            kind: AfterSaleKind::ReturnRefund,
+            lines: entries,
+            status: ReturnStatus::Refunded,
+            requested_at: None,
+            approved_at: None,
+            fee: 0,
+        });
+        if o.all_refunded() {
             o.status = OrderStatus::Returned;
         }
         let status = o.status;
         self.orders.insert(id.to_string(), o);
-        ExpectedOutcome::Ok {
+        ExpectedOutcome::Ok(Expected {
             status: Some(status),
-            refund: Some(refund),
-            points_returned: Some(pts),
-            on_hand: None,
-            tick: None,
-        }
+            refund: Some(r.amount),
+            shipping: Some(r.shipping),
+            points_returned: Some(r.points),
+            ..Expected::default()
+        })
     }
 
     fn tick(&mut self, minutes: u32) -> ExpectedOutcome {
         self.now += Duration::minutes(i64::from(minutes));
         let now = self.now;
         let days = Duration::days(self.settings.auto_complete_days);
+        let approve_after = self
+            .settings
+            .after_sale
+            .auto_approve_hours
+            .map(Duration::hours);
+        let close_after = self
+            .settings
+            .after_sale
+            .return_ship_days
+            .map(Duration::days);
         let mut closed = Vec::new();
         let mut completed = Vec::new();
         for id in self.placement.clone() {
             let Some(mut o) = self.orders.get(&id).cloned() else {
                 continue;
             };
+            // After-sale timers: a request without a decision is approved,
+            // an approved return whose goods did not come back is closed.
+            for r in &mut o.requests {
+                match r.status {
+                    ReturnStatus::Requested
+                        if r.requested_at
+                            .zip(approve_after)
+                            .is_some_and(|(t, d)| t + d <= now) =>
+                    {
+                        r.status = ReturnStatus::Approved;
+                        r.approved_at = Some(now);
+                    }
+                    ReturnStatus::Approved
+                        if r.kind == AfterSaleKind::ReturnRefund
+                            && r.approved_at
+                                .zip(close_after)
+                                .is_some_and(|(t, d)| t + d <= now) =>
+                    {
+                        r.status = ReturnStatus::Closed;
+                        for (i, q) in &r.lines {
+                            o.returning[*i] -= q;
+                        }
+                    }
+                    _ => {}
+                }
+            }
             if o.status == OrderStatus::PendingPayment && o.deadline.is_some_and(|d| d <= now) {
+                // Part payments captured before the deadline go back; a
+                // presale deposit as its promotion says.
+                let refund = Self::lapse_refund(&o, false);
+                Self::lapse_phase(&mut o, refund);
                 self.give_back(&mut o);
                 o.status = OrderStatus::Closed;
-                // Part payments captured before the deadline go back.
-                o.refunded = o.paid;
+                self.book_refund(&mut o, refund, 0);
                 closed.push(id.clone());
             } else if o.status == OrderStatus::Delivered
                 && o.delivered_at.is_some_and(|d| d + days <= now)
@@ -1485,13 +1990,10 @@ impl ReferenceModel {
             }
             self.orders.insert(id, o);
         }
-        ExpectedOutcome::Ok {
-            status: None,
-            refund: None,
-            points_returned: None,
-            on_hand: None,
+        ExpectedOutcome::Ok(Expected {
             tick: Some((closed, completed)),
-        }
+            ..Expected::default()
+        })
     }
 
     fn adjust(&mut self, step: &Step) -> ExpectedOutcome {
@@ -1533,13 +2035,10 @@ impl ReferenceModel {
 }
 
 fn on_hand(n: i64) -> ExpectedOutcome {
-    ExpectedOutcome::Ok {
-        status: None,
-        refund: None,
-        points_returned: None,
+    ExpectedOutcome::Ok(Expected {
         on_hand: Some(n),
-        tick: None,
-    }
+        ..Expected::default()
+    })
 }
 
 fn line_qtys(l: &[(u8, i64)]) -> Vec<mercato::core::order::LineQty> {

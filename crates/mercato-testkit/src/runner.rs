@@ -7,6 +7,7 @@
 //! [`crate::invariants::check_state`].
 
 use std::fmt;
+use std::sync::Arc;
 
 use chrono::Duration;
 use mercato::core::order::OrderStatus;
@@ -14,7 +15,7 @@ use mercato::store::Store;
 use mercato::{Engine, EngineError, ManualClock, Response};
 
 use crate::invariants::{Violation, check_engine, check_state};
-use crate::model::{ExpectedOutcome, ReferenceModel, ShopSetup, Step};
+use crate::model::{Expected, ExpectedOutcome, ModelOrder, ReferenceModel, ShopSetup, Step};
 use crate::util::{epoch, minor};
 
 /// How the engine and the model parted ways.
@@ -45,7 +46,12 @@ pub struct ModelRunner<S: Store + 'static> {
     /// Run [`check_engine`] (replay and hash chain) every this many steps
     /// (0: never during the run; [`ModelRunner::finish`] always does).
     pub replay_every: usize,
+    stats: StepStats,
 }
+
+/// Per kind of step ([`Step::kind`]): how many the engine accepted and
+/// how many it refused (with the model agreeing every time).
+pub type StepStats = std::collections::BTreeMap<&'static str, (u64, u64)>;
 
 impl<S: Store + 'static> ModelRunner<S> {
     /// Opens an engine over `store` at the generated shops' start time and
@@ -69,6 +75,7 @@ impl<S: Store + 'static> ModelRunner<S> {
             model: ReferenceModel::new(setup),
             steps: 0,
             replay_every: 0,
+            stats: StepStats::new(),
         })
     }
 
@@ -80,6 +87,11 @@ impl<S: Store + 'static> ModelRunner<S> {
     /// The model.
     pub fn model(&self) -> &ReferenceModel {
         &self.model
+    }
+
+    /// Steps run so far per kind: (accepted, refused).
+    pub fn stats(&self) -> &StepStats {
+        &self.stats
     }
 
     /// Runs one step on both and compares.
@@ -102,12 +114,27 @@ impl<S: Store + 'static> ModelRunner<S> {
             (_, Some(req)) => self.engine.execute(&req, None),
             (_, None) => return Err(fail("the model cannot express this step".into())),
         };
+        // The quote the order was placed with: the answer's, or for a
+        // presale deposit the placed order's.
+        let presale_quote = match (&result, step) {
+            (Ok(Response::Presale(p)), _) => self
+                .engine
+                .read(|st| st.shop().order(&p.order).map(|o| Arc::clone(&o.quote)))
+                .map_err(|e| fail(e.to_string()))?,
+            _ => None,
+        };
         let placed = match &result {
             Ok(Response::Placed(p)) => Some(&*p.quote),
-            _ => None,
+            _ => presale_quote.as_deref(),
         };
         let expected = self.model.apply(step, placed);
         compare(&expected, &result).map_err(fail)?;
+        let counts = self.stats.entry(step.kind()).or_insert((0, 0));
+        if result.is_ok() {
+            counts.0 += 1;
+        } else {
+            counts.1 += 1;
+        }
         self.compare_state().map_err(fail)?;
         let v = self
             .engine
@@ -198,6 +225,7 @@ impl<S: Store + 'static> ModelRunner<S> {
                             o.id
                         ));
                     }
+                    compare_order(e, o)?;
                 }
                 if shop.orders().count() != m.orders().count() {
                     return Err(format!(
@@ -247,46 +275,11 @@ fn compare(expected: &ExpectedOutcome, got: &Result<Response, EngineError>) -> R
         (ExpectedOutcome::Err(code), Ok(r)) => {
             Err(format!("expected error {code}, engine answered {r:?}"))
         }
-        (ExpectedOutcome::Ok { .. }, Err(e)) => {
+        (ExpectedOutcome::Ok(_), Err(e)) => {
             Err(format!("expected success, engine failed {}: {e}", e.code()))
         }
-        (
-            ExpectedOutcome::Ok {
-                status,
-                refund,
-                points_returned,
-                on_hand,
-                tick,
-            },
-            Ok(r),
-        ) => {
-            let want_status = status_str(*status);
-            let ok = match r {
-                Response::Placed(p) => want_status.is_none_or(|s| s == p.status.as_str()),
-                Response::Status { status: s, .. } => want_status.is_none_or(|w| w == s.as_str()),
-                Response::Cancelled(c) => {
-                    refund.is_none_or(|f| f == minor(&c.refund)) && want_status == Some("cancelled")
-                }
-                Response::Returned(r) => {
-                    refund.is_none_or(|f| f == minor(&r.refund))
-                        && points_returned.is_none_or(|w| w == r.points_returned)
-                        && want_status.is_none_or(|w| w == r.status.as_str())
-                }
-                Response::Stock { on_hand: h, .. } => on_hand.is_none_or(|w| w == *h),
-                Response::Payment(p) => want_status.is_none_or(|w| w == p.status.as_str()),
-                Response::Refund(f) => {
-                    refund.is_none_or(|w| w == minor(&f.amount))
-                        && points_returned.is_none_or(|w| w == f.points_returned)
-                        && want_status.is_none_or(|w| w == f.status.as_str())
-                        // The allocations add up to the refund.
-                        && f.allocations.iter().map(|a| minor(&a.amount)).sum::<i64>()
-                            == minor(&f.amount)
-                }
-                Response::Tick(t) => tick
-                    .as_ref()
-                    .is_none_or(|(c, d)| *c == t.closed && *d == t.completed),
-                _ => true,
-            };
+        (ExpectedOutcome::Ok(x), Ok(r)) => {
+            let ok = answer_matches(x, r);
             if ok {
                 Ok(())
             } else {
@@ -296,4 +289,149 @@ fn compare(expected: &ExpectedOutcome, got: &Result<Response, EngineError>) -> R
             }
         }
     }
+}
+
+/// Whether the engine's answer `r` agrees with what the model expected.
+fn answer_matches(x: &Expected, r: &Response) -> bool {
+    let want_status = status_str(x.status);
+    let shares_add_up = |f: &mercato::RefundReceipt| {
+        f.allocations.iter().map(|a| minor(&a.amount)).sum::<i64>() == minor(&f.amount)
+    };
+    let refund_matches = |f: &mercato::RefundReceipt| {
+        x.refund.is_none_or(|w| w == minor(&f.amount))
+            && x.shipping.is_none_or(|w| w == minor(&f.shipping))
+            && x.points_returned.is_none_or(|w| w == f.points_returned)
+            && shares_add_up(f)
+    };
+    match r {
+        Response::Placed(p) => want_status.is_none_or(|s| s == p.status.as_str()),
+        Response::Status { status: s, .. } => want_status.is_none_or(|w| w == s.as_str()),
+        Response::Cancelled(c) => {
+            x.refund.is_none_or(|f| f == minor(&c.refund)) && want_status == Some("cancelled")
+        }
+        Response::Returned(r) => {
+            x.refund.is_none_or(|f| f == minor(&r.refund))
+                && x.points_returned.is_none_or(|w| w == r.points_returned)
+                && want_status.is_none_or(|w| w == r.status.as_str())
+        }
+        Response::Stock { on_hand: h, .. } => x.on_hand.is_none_or(|w| w == *h),
+        Response::Payment(p) => {
+            want_status.is_none_or(|w| w == p.status.as_str())
+                && x.due.is_none_or(|w| w == minor(&p.due))
+        }
+        Response::Refund(f) => {
+            refund_matches(f) && want_status.is_none_or(|w| w == f.status.as_str())
+        }
+        // An after-sale answer carries a refund exactly when the model
+        // expects one.
+        Response::AfterSale(a) => {
+            want_status.is_none_or(|w| w == a.order_status.as_str())
+                && x.request.is_none_or(|w| w == a.status)
+                && match (&a.refund, x.refund) {
+                    (Some(f), Some(_)) => refund_matches(f) && f.status == a.order_status,
+                    (None, None) => true,
+                    _ => false,
+                }
+        }
+        Response::Shipment(s) => want_status.is_none_or(|w| w == s.status.as_str()),
+        Response::Presale(p) => {
+            want_status.is_none_or(|w| w == p.status.as_str())
+                && x.due.is_none_or(|w| w == minor(&p.balance))
+                && minor(&p.payable) == minor(&p.deposit) + minor(&p.balance)
+        }
+        Response::Tick(t) => x
+            .tick
+            .as_ref()
+            .is_none_or(|(c, d)| *c == t.closed && *d == t.completed),
+        _ => true,
+    }
+}
+
+/// Compares the engine's order with the model's beyond status and money:
+/// units per line (shipped, cancelled, received back, in open requests,
+/// refunded while kept, refunded), the payments ledger with what went back
+/// through each payment, shipping refunded, points given back, after-sale
+/// records, shipments and the location each shipped unit left from, and
+/// the presale phase.
+fn compare_order(e: &mercato::core::order::Order, o: &ModelOrder) -> Result<(), String> {
+    let id = &o.id;
+    let diff = |what: &str, got: &dyn fmt::Debug, want: &dyn fmt::Debug| {
+        Err(format!("order {id}: engine {what} {got:?}, model {want:?}"))
+    };
+    if minor(&e.quote.totals.payable) != o.payable {
+        return diff("payable", &e.quote.totals.payable, &o.payable);
+    }
+    let counters: [(&str, &[i64], &[i64]); 6] = [
+        ("shipped", &e.shipped, &o.shipped),
+        ("cancelled", &e.cancelled, &o.cancelled),
+        ("returned", &e.returned, &o.returned),
+        ("returning", &e.returning, &o.returning),
+        ("kept_refunded", &e.kept_refunded, &o.kept_refunded),
+        ("refunded_units", &e.refunded_units, &o.refunded_units),
+    ];
+    for (what, got, want) in counters {
+        if got != want {
+            return diff(what, &got, &want);
+        }
+    }
+    let pays: Vec<(i64, i64)> = e
+        .payments
+        .iter()
+        .map(|p| (minor(&p.amount), minor(&p.refunded)))
+        .collect();
+    let want: Vec<(i64, i64)> = o.payments.iter().map(|p| (p.amount, p.refunded)).collect();
+    if pays != want {
+        return diff("payments (captured, refunded)", &pays, &want);
+    }
+    let shipping: i64 = e.refunds.iter().map(|r| minor(&r.shipping)).sum();
+    if shipping != o.shipping_refunded {
+        return diff("shipping refunded", &shipping, &o.shipping_refunded);
+    }
+    if e.points_returned != o.points_returned {
+        return diff("points returned", &e.points_returned, &o.points_returned);
+    }
+    let reqs: Vec<(&str, _)> = e
+        .returns
+        .iter()
+        .map(|r| (r.id.as_str(), r.status))
+        .collect();
+    let want: Vec<(&str, _)> = o
+        .requests
+        .iter()
+        .map(|r| (r.id.as_str(), r.status))
+        .collect();
+    if reqs != want {
+        return diff("after-sale records", &reqs, &want);
+    }
+    let ships: Vec<(&str, bool)> = e
+        .shipments
+        .iter()
+        .map(|s| (s.id.as_str(), s.is_delivered()))
+        .collect();
+    let want: Vec<(&str, bool)> = o
+        .shipments
+        .iter()
+        .map(|s| (s.id.as_str(), s.delivered))
+        .collect();
+    if ships != want {
+        return diff("shipments (id, delivered)", &ships, &want);
+    }
+    // Where each shipped unit of each line left from, in shipping order.
+    let mut sources: Vec<Vec<String>> = vec![Vec::new(); o.sources.len()];
+    for s in e.shipments.iter().flat_map(|s| &s.sources) {
+        if let Some(v) = sources.get_mut(s.line) {
+            for _ in 0..s.qty {
+                v.push(s.location.clone());
+            }
+        }
+    }
+    if sources != o.sources {
+        return diff("unit sources", &sources, &o.sources);
+    }
+    let phase = e.presale.as_ref().map(|p| p.phase);
+    let want = o.presale.as_ref().map(|(_, p)| *p);
+    if phase != want {
+        return diff("presale phase", &phase, &want);
+    }
+    Ok(())
 }

@@ -20,7 +20,9 @@ use proptest::prelude::*;
 use proptest::sample::select;
 use serde_json::{Value, json};
 
-use crate::model::{CustomerSpec, LocationSpec, QuotaSpec, ShopSetup, Step};
+use crate::model::{
+    AfterSaleKnobs, CustomerSpec, LocationSpec, PRESALE_PROMOTION, QuotaSpec, ShopSetup, Step,
+};
 use crate::util::{amount, dec};
 
 /// A percent with up to 2 decimals in `lo..=hi` percent, as a string.
@@ -454,7 +456,8 @@ fn model_promotion_json(id: usize, n: usize, gifts: usize) -> BoxedStrategy<Valu
 /// `app` channel quota, 1–3 customers with points, 0–3 bounded promotions
 /// and 0–3 fixed-amount coupons (owned or public, limits, two groups), and
 /// settings the model covers (either `stock_commit`, review by quantity or
-/// payable, shipping fee, `pro_rata` refunds).
+/// payable, shipping fee, `pro_rata` refunds, the after-sale windows and
+/// timers, every shipping refund policy and refund allocation).
 pub fn shop_setup() -> impl Strategy<Value = ShopSetup> {
     (2_usize..=4, 0_usize..=1, 1_usize..=3)
         .prop_flat_map(|(n, gifts, ncust)| {
@@ -498,6 +501,7 @@ pub fn shop_setup() -> impl Strategy<Value = ShopSetup> {
                     ),
                     select(vec![10_i64, 30, 60]),
                 ),
+                after_sale_knobs(),
             )
         })
         .prop_map(
@@ -510,6 +514,7 @@ pub fn shop_setup() -> impl Strategy<Value = ShopSetup> {
                 promos,
                 coupons,
                 (commit, fee, review, timeout),
+                after_sale,
             )| {
                 let catalog = (0..n + gifts)
                     .map(|i| {
@@ -571,7 +576,7 @@ pub fn shop_setup() -> impl Strategy<Value = ShopSetup> {
                         .ok()
                     })
                     .collect();
-                let settings = Settings {
+                let mut settings = Settings {
                     stock_commit: if commit {
                         StockCommit::Payment
                     } else {
@@ -590,6 +595,11 @@ pub fn shop_setup() -> impl Strategy<Value = ShopSetup> {
                     },
                     ..Settings::default()
                 };
+                settings.after_sale.request_window_days = after_sale.request_window_days;
+                settings.after_sale.auto_approve_hours = after_sale.auto_approve_hours;
+                settings.after_sale.return_ship_days = after_sale.return_ship_days;
+                settings.after_sale.shipping_refund = after_sale.shipping_policy();
+                settings.after_sale.refund_allocation = after_sale.allocation();
                 ShopSetup {
                     settings,
                     catalog,
@@ -615,11 +625,13 @@ fn place() -> impl Strategy<Value = Step> {
         slot(),
         proptest::option::weighted(0.7, 0_u8..3),
         prop_oneof![
-            20 => proptest::collection::vec((0_u8..4, 1_i64..=4), 1..=3),
+            // Mostly `s0` and `s1` (every shop has them), sometimes `s2`,
+            // `s3` (or one past the end: an unknown SKU).
+            20 => proptest::collection::vec((prop_oneof![5 => 0_u8..2, 1 => 2_u8..4], 1_i64..=4), 1..=3),
             1 => Just(vec![]),
             1 => proptest::collection::vec((0_u8..5, -1_i64..=4), 1..=2),
         ],
-        proptest::collection::vec(0_u8..4, 0..=2),
+        prop_oneof![2 => Just(vec![]), 1 => proptest::collection::vec(0_u8..4, 1..=2)],
         prop_oneof![3 => Just(0_i64), 1 => 0_i64..3_000],
         0_u8..2,
     )
@@ -643,10 +655,12 @@ fn line_qtys() -> impl Strategy<Value = Vec<(u8, i64)>> {
 }
 
 /// One command of a sequence: place (sometimes invalid), pay (sometimes the
-/// wrong amount), cancel, hold, release, reject, ship (all or part), deliver,
-/// complete, return (part, with or without restock), tick with time jumps
-/// (a minute to 8 days), adjust stock (sometimes a new location or an
-/// unknown SKU).
+/// wrong amount), part payments, goodwill, cancel, hold, release, reject,
+/// ship (all or part, v1 or as a shipment with packages), deliver (v1 or
+/// per shipment), complete, return (part, with or without restock), staged
+/// after-sale requests and their moves, partial cancel, tick with time
+/// jumps (a minute to 8 days), adjust stock (sometimes a new location or
+/// an unknown SKU), `update_settings`.
 pub fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
         6 => place(),
@@ -657,19 +671,121 @@ pub fn step() -> impl Strategy<Value = Step> {
         1 => slot().prop_map(|order| Step::Release { order }),
         1 => slot().prop_map(|order| Step::Reject { order }),
         2 => slot().prop_map(|order| Step::Cancel { order }),
-        6 => (slot(), proptest::option::weighted(0.5, line_qtys())).prop_map(|(order, lines)| Step::Ship { order, lines }),
-        5 => slot().prop_map(|order| Step::Deliver { order }),
+        5 => (slot(), proptest::option::weighted(0.5, line_qtys())).prop_map(|(order, lines)| Step::Ship { order, lines }),
+        4 => slot().prop_map(|order| Step::Deliver { order }),
         1 => slot().prop_map(|order| Step::Complete { order }),
-        5 => (slot(), line_qtys(), any::<bool>()).prop_map(|(order, lines, restock)| Step::Return { order, lines, restock }),
+        4 => (slot(), line_qtys(), any::<bool>()).prop_map(|(order, lines, restock)| Step::Return { order, lines, restock }),
         2 => select(vec![1_u32, 5, 29, 31, 61, 60 * 24, 60 * 24 * 8]).prop_map(|minutes| Step::Tick { minutes }),
         2 => (0_u8..6, 0_u8..4, -6_i64..=8).prop_map(|(sku, location, delta)| Step::Adjust { sku, location, delta }),
         1 => settings_step(),
+        4 => request_after_sale(),
+        6 => after_sale_action(),
+        3 => (slot(), line_qtys(), proptest::bool::weighted(0.2)).prop_map(|(order, lines, rest)| Step::CancelUnits { order, lines, rest }),
+        4 => ship_shipment(),
+        4 => (slot(), 0_u8..4).prop_map(|(order, shipment)| Step::DeliverShipment { order, shipment }),
     ]
+}
+
+/// A staged after-sale request: `return_refund` or `refund_only`, some
+/// units (sometimes invalid ones), a reason, sometimes return shipping the
+/// customer bears (0.00–10.00).
+pub fn request_after_sale() -> impl Strategy<Value = Step> {
+    (
+        slot(),
+        any::<bool>(),
+        line_qtys(),
+        0_u8..4,
+        proptest::option::weighted(0.3, 0_u16..=1_000),
+    )
+        .prop_map(
+            |(order, refund_only, lines, reason, fee)| Step::RequestAfterSale {
+                order,
+                refund_only,
+                lines,
+                reason,
+                fee,
+            },
+        )
+}
+
+/// A move of an after-sale request: mostly the order's latest request,
+/// every action (approve, reject, withdraw, receive, refund, and `close`,
+/// which a caller may never do), receipts sometimes damaged.
+pub fn after_sale_action() -> impl Strategy<Value = Step> {
+    (
+        slot(),
+        prop_oneof![4 => Just(0_u8), 1 => 1_u8..=4],
+        prop_oneof![
+            4 => Just(0_u8),
+            1 => Just(1_u8),
+            1 => Just(2_u8),
+            3 => Just(3_u8),
+            4 => Just(4_u8),
+            1 => Just(5_u8),
+        ],
+        proptest::bool::weighted(0.2),
+    )
+        .prop_map(|(order, request, action, damaged)| Step::AfterSale {
+            order,
+            request,
+            action,
+            damaged,
+        })
+}
+
+/// A shipment `s0`…`s3` (a repeated id is a duplicate) of 1–2 packages of
+/// some units, rarely no package, an empty package or an empty carrier.
+pub fn ship_shipment() -> impl Strategy<Value = Step> {
+    (
+        slot(),
+        0_u8..4,
+        prop_oneof![
+            12 => proptest::collection::vec(proptest::collection::vec((0_u8..3, 1_i64..=2), 1..=2), 1..=2),
+            1 => proptest::collection::vec(line_qtys(), 0..=2),
+        ],
+        prop_oneof![12 => 0_u8..3, 1 => Just(7_u8)],
+    )
+        .prop_map(|(order, shipment, packages, carrier)| Step::ShipShipment {
+            order,
+            shipment,
+            packages,
+            carrier,
+        })
+}
+
+/// `after_sale` settings: windows and timers inside their ranges (or
+/// unset), every shipping refund policy and refund allocation.
+pub fn after_sale_knobs() -> impl Strategy<Value = AfterSaleKnobs> {
+    (
+        proptest::option::weighted(0.5, select(vec![0_i64, 1, 7, 15])),
+        proptest::option::weighted(0.5, select(vec![0_i64, 1, 24, 48])),
+        proptest::option::weighted(0.5, select(vec![0_i64, 1, 7])),
+        0_u8..3,
+        0_u8..2,
+    )
+        .prop_map(
+            |(
+                request_window_days,
+                auto_approve_hours,
+                return_ship_days,
+                shipping_refund,
+                refund_allocation,
+            )| {
+                AfterSaleKnobs {
+                    request_window_days,
+                    auto_approve_hours,
+                    return_ship_days,
+                    shipping_refund,
+                    refund_allocation,
+                }
+            },
+        )
 }
 
 /// An `update_settings` step: timers at, inside and beyond their ranges
 /// (down to `i64::MIN`, up to `i64::MAX`), sometimes with an out-of-range
-/// `review.max_orders`.
+/// `review.max_orders`, sometimes new `after_sale` settings (now and then
+/// out of range).
 pub fn settings_step() -> impl Strategy<Value = Step> {
     let hostile = [
         i64::MIN,
@@ -686,13 +802,39 @@ pub fn settings_step() -> impl Strategy<Value = Step> {
         Just((0, 60)),
         Just((3, 525_601)),
     ];
-    (timeout, days, proptest::option::weighted(0.3, bad_pair)).prop_map(
-        |(payment_timeout_minutes, auto_complete_days, max_orders)| Step::Settings {
-            payment_timeout_minutes,
-            auto_complete_days,
-            max_orders,
-        },
+    let bad_after_sale = (
+        select([&[3_651, 8_761][..], &hostile[..]].concat()),
+        0_usize..3,
+        after_sale_knobs(),
     )
+        .prop_map(|(v, which, mut k)| {
+            match which {
+                0 => k.request_window_days = Some(v),
+                1 => k.auto_approve_hours = Some(v),
+                _ => k.return_ship_days = Some(v),
+            }
+            k
+        });
+    let after_sale = proptest::option::weighted(
+        0.5,
+        prop_oneof![6 => after_sale_knobs(), 1 => bad_after_sale],
+    );
+    (
+        timeout,
+        days,
+        proptest::option::weighted(0.3, bad_pair),
+        after_sale,
+    )
+        .prop_map(
+            |(payment_timeout_minutes, auto_complete_days, max_orders, after_sale)| {
+                Step::Settings {
+                    payment_timeout_minutes,
+                    auto_complete_days,
+                    max_orders,
+                    after_sale,
+                }
+            },
+        )
 }
 
 /// The life of one order in a row: place, pay, ship part then the rest,
@@ -734,20 +876,446 @@ pub fn lifecycle() -> impl Strategy<Value = Vec<Step>> {
         })
 }
 
+/// The after-sale life of one order: place, pay (in parts, through two
+/// methods, or at once), maybe cancel a unit, ship in one or two shipments
+/// with packages, deliver each, then a staged request (`return_refund` or
+/// `refund_only`) approved by hand or by the timer (or rejected or
+/// withdrawn and asked again), received (sometimes damaged, sometimes
+/// never sent back: the timer closes it) and refunded, and sometimes a
+/// second request or a goodwill refund.
+pub fn after_sale_lifecycle() -> impl Strategy<Value = Vec<Step>> {
+    (
+        place(),
+        any::<bool>(),
+        proptest::bool::weighted(0.3),
+        any::<bool>(),
+        (
+            any::<bool>(),
+            line_qtys(),
+            proptest::option::weighted(0.3, 0_u16..=1_000),
+        ),
+        (
+            prop_oneof![3 => Just(0_u8), 2 => Just(9_u8), 1 => Just(1_u8), 1 => Just(2_u8)],
+            proptest::bool::weighted(0.2),
+            any::<bool>(),
+        ),
+        (
+            proptest::bool::weighted(0.3),
+            proptest::bool::weighted(0.15),
+        ),
+    )
+        .prop_map(
+            |(
+                place,
+                split_pay,
+                cancel_one,
+                two_shipments,
+                (refund_only, lines, fee),
+                (decision, damaged, again),
+                (goodwill, never_sent),
+            )| {
+                let Step::Place { order, .. } = place else {
+                    return vec![place];
+                };
+                let mut v = vec![place];
+                if split_pay {
+                    v.push(Step::PayPart {
+                        order,
+                        percent: 50,
+                        method: 0,
+                    });
+                    v.push(Step::PayPart {
+                        order,
+                        percent: 100,
+                        method: 1,
+                    });
+                } else {
+                    v.push(Step::Pay { order, exact: true });
+                }
+                if cancel_one {
+                    v.push(Step::CancelUnits {
+                        order,
+                        lines: vec![(0, 1)],
+                        rest: false,
+                    });
+                }
+                let pkg = |units: Vec<(u8, i64)>| vec![units];
+                if two_shipments && cancel_one {
+                    // One unit shipped and delivered, the rest cancelled:
+                    // the order is delivered by the cancel.
+                    v.push(Step::ShipShipment {
+                        order,
+                        shipment: 0,
+                        packages: pkg(vec![(0, 1)]),
+                        carrier: 0,
+                    });
+                    v.push(Step::DeliverShipment { order, shipment: 0 });
+                    v.push(Step::CancelUnits {
+                        order,
+                        lines: Vec::new(),
+                        rest: true,
+                    });
+                } else if two_shipments {
+                    v.push(Step::ShipShipment {
+                        order,
+                        shipment: 0,
+                        packages: pkg(vec![(0, 1)]),
+                        carrier: 0,
+                    });
+                    v.push(Step::Ship { order, lines: None });
+                    v.push(Step::DeliverShipment { order, shipment: 1 });
+                    v.push(Step::DeliverShipment { order, shipment: 0 });
+                } else {
+                    v.push(Step::ShipShipment {
+                        order,
+                        shipment: 1,
+                        packages: vec![vec![(0, 1)], vec![(1, 1)]],
+                        carrier: 1,
+                    });
+                    v.push(Step::Ship { order, lines: None });
+                    v.push(Step::Deliver { order });
+                }
+                let request = Step::RequestAfterSale {
+                    order,
+                    refund_only,
+                    lines,
+                    reason: 0,
+                    fee,
+                };
+                v.push(request.clone());
+                match decision {
+                    // Approved by the timer (when `auto_approve_hours` is set).
+                    9 => v.push(Step::Tick {
+                        minutes: 60 * 24 * 2 + 1,
+                    }),
+                    // Rejected or withdrawn, then asked again and approved.
+                    1 | 2 => {
+                        v.push(Step::AfterSale {
+                            order,
+                            request: 0,
+                            action: decision,
+                            damaged: false,
+                        });
+                        v.push(request);
+                        v.push(Step::AfterSale {
+                            order,
+                            request: 0,
+                            action: 0,
+                            damaged: false,
+                        });
+                    }
+                    _ => v.push(Step::AfterSale {
+                        order,
+                        request: 0,
+                        action: 0,
+                        damaged: false,
+                    }),
+                }
+                if !refund_only && never_sent {
+                    // The goods never come back: the timer closes the
+                    // return (when `return_ship_days` is set).
+                    v.push(Step::Tick {
+                        minutes: 60 * 24 * 8,
+                    });
+                }
+                if !refund_only {
+                    v.push(Step::AfterSale {
+                        order,
+                        request: 0,
+                        action: 3,
+                        damaged,
+                    });
+                }
+                v.push(Step::AfterSale {
+                    order,
+                    request: 0,
+                    action: 4,
+                    damaged: false,
+                });
+                if again {
+                    v.push(Step::RequestAfterSale {
+                        order,
+                        refund_only: !refund_only,
+                        lines: vec![(0, 1), (1, 1)],
+                        reason: 1,
+                        fee: None,
+                    });
+                    v.push(Step::AfterSale {
+                        order,
+                        request: 0,
+                        action: 0,
+                        damaged: false,
+                    });
+                    v.push(Step::AfterSale {
+                        order,
+                        request: 0,
+                        action: 3,
+                        damaged: false,
+                    });
+                    v.push(Step::AfterSale {
+                        order,
+                        request: 0,
+                        action: 4,
+                        damaged: false,
+                    });
+                }
+                if goodwill {
+                    v.push(Step::Goodwill { order, percent: 50 });
+                }
+                v
+            },
+        )
+}
+
 /// A command sequence of `len` steps: single random [`step`]s mixed with
-/// whole [`lifecycle`]s, so that late states (delivered, returned) are
-/// reached often.
+/// whole [`lifecycle`]s and [`after_sale_lifecycle`]s, so that late states
+/// (delivered, returned, requests received and refunded) are reached
+/// often.
 pub fn steps(len: std::ops::RangeInclusive<usize>) -> impl Strategy<Value = Vec<Step>> {
     proptest::collection::vec(
         prop_oneof![
-            6 => step().prop_map(|s| vec![s]),
-            1 => lifecycle(),
+            12 => step().prop_map(|s| vec![s]),
+            2 => lifecycle(),
+            2 => after_sale_lifecycle(),
         ],
         len,
     )
     .prop_map(|chunks| {
         let n = chunks.len();
         chunks.into_iter().flatten().take(n).collect()
+    })
+}
+
+/// A presale deposit under [`PRESALE_PROMOTION`]: an order slot, a
+/// customer (sometimes unknown), 1–2 lines of the SKUs at orderable
+/// indices `skus` (sometimes any SKU, or an invalid quantity), the deposit
+/// offered (sometimes one minor unit more).
+pub fn presale_deposit(skus: Vec<u8>) -> impl Strategy<Value = Step> {
+    let skus = if skus.is_empty() { vec![0] } else { skus };
+    (
+        slot(),
+        prop_oneof![8 => 0_u8..3, 1 => Just(9_u8)],
+        prop_oneof![
+            12 => proptest::collection::vec((select(skus), 1_i64..=2), 1..=2),
+            1 => proptest::collection::vec((0_u8..5, -1_i64..=3), 0..=2),
+        ],
+        proptest::bool::weighted(0.9),
+    )
+        .prop_map(|(order, customer, lines, exact)| Step::PresaleDeposit {
+            order,
+            customer,
+            lines,
+            exact,
+        })
+}
+
+/// A presale promotion [`PRESALE_PROMOTION`] over some of `n` orderable
+/// SKUs, priced from the list prices' range: price 10.00–500.00, deposit
+/// `X` up to a quarter of it, deduction `Y` from `X` to half the price; a
+/// deposit window from an hour before the generated shops' start time
+/// lasting 2–24 hours; a balance window opening 0–12 hours after it and
+/// lasting 1–24 hours; either policy for an unpaid balance; sometimes a
+/// per-customer limit.
+pub fn presale_promotion(n: usize) -> impl Strategy<Value = Promotion> {
+    let n = n.max(1);
+    (
+        proptest::sample::subsequence((0..n).collect::<Vec<_>>(), 1..=n.min(2)),
+        1_000_i64..=50_000,
+        (1_i64..=25, 0_i64..=100),
+        (select(vec![2_i64, 6, 24]), select(vec![0_i64, 1, 12]), select(vec![1_i64, 6, 24])),
+        any::<bool>(),
+        proptest::option::weighted(0.3, 1_i64..=4),
+    )
+        .prop_filter_map(
+            "a valid presale",
+            |(skus, price, (dep_pct, ded_pct), (dep_h, gap_h, bal_h), refund, limit)| {
+                let deposit = (price * dep_pct / 100).max(1);
+                let deduction = deposit + (price / 2 - deposit).max(0) * ded_pct / 100;
+                let t = |h: i64| (crate::util::epoch() + chrono::Duration::hours(h)).to_rfc3339();
+                let v = json!({
+                    "id": PRESALE_PROMOTION, "kind": "presale",
+                    "price": amount(price), "deposit": amount(deposit), "deduction": amount(deduction),
+                    "deposit_window": {"from": t(-1), "to": t(dep_h)},
+                    "balance_window": {"from": t(dep_h + gap_h), "to": t(dep_h + gap_h + bal_h)},
+                    "on_unpaid_balance": if refund { "refund" } else { "forfeit" },
+                    "per_customer_limit": limit,
+                    "scope": {"skus": skus.iter().map(|i| format!("s{i}")).collect::<Vec<_>>()},
+                });
+                serde_json::from_value(v).ok()
+            },
+        )
+}
+
+/// A [`shop_setup`] with a presale promotion ([`presale_promotion`]).
+pub fn presale_shop_setup() -> impl Strategy<Value = ShopSetup> {
+    shop_setup().prop_flat_map(|setup| {
+        let n = setup.orderable().len();
+        (Just(setup), presale_promotion(n)).prop_map(|(mut setup, p)| {
+            setup.promotions.push(p);
+            setup
+        })
+    })
+}
+
+/// A step of a presale phase: deposits, balances (`pay`, or a part of 50,
+/// 100 or 101 % of what is due), cancels, holds, and any other [`step`]
+/// but a tick.
+fn presale_phase_step(deposits: u32, skus: Vec<u8>) -> impl Strategy<Value = Step> {
+    prop_oneof![
+        deposits => presale_deposit(skus),
+        4 => (slot(), proptest::bool::weighted(0.9)).prop_map(|(order, exact)| Step::Pay { order, exact }),
+        3 => (slot(), select(vec![50_u8, 100, 101]), 0_u8..2)
+            .prop_map(|(order, percent, method)| Step::PayPart { order, percent, method }),
+        1 => slot().prop_map(|order| Step::Cancel { order }),
+        1 => slot().prop_map(|order| Step::Hold { order }),
+        6 => step().prop_filter("no tick", |s| !matches!(s, Step::Tick { .. })),
+    ]
+}
+
+/// The presale promotion's windows as minutes after the generated shops'
+/// start time: (balance opens, balance deadline).
+fn balance_minutes(setup: &ShopSetup) -> Option<(i64, i64)> {
+    let p = setup
+        .promotions
+        .iter()
+        .find(|p| p.id == PRESALE_PROMOTION)?;
+    let mercato::rules::PromotionRule::Presale { balance_window, .. } = &p.rule else {
+        return None;
+    };
+    let at = |t: chrono::DateTime<chrono::Utc>| (t - crate::util::epoch()).num_minutes();
+    Some((at(balance_window.from), at(balance_window.to)))
+}
+
+/// The rest of a paid order's life: shipped (at once, or a unit in a
+/// shipment with a package first, or after a partial cancel), delivered,
+/// then a staged request approved, received when goods come back, and
+/// refunded.
+pub fn order_tail() -> impl Strategy<Value = Vec<Step>> {
+    (
+        slot(),
+        0_u8..3,
+        any::<bool>(),
+        line_qtys(),
+        proptest::bool::weighted(0.2),
+    )
+        .prop_map(|(order, how, refund_only, lines, damaged)| {
+            let mut v = Vec::new();
+            match how {
+                0 => v.push(Step::CancelUnits {
+                    order,
+                    lines: vec![(0, 1)],
+                    rest: false,
+                }),
+                1 => v.push(Step::ShipShipment {
+                    order,
+                    shipment: 2,
+                    packages: vec![vec![(0, 1)]],
+                    carrier: 2,
+                }),
+                _ => {}
+            }
+            v.push(Step::Ship { order, lines: None });
+            v.push(Step::Deliver { order });
+            v.push(Step::RequestAfterSale {
+                order,
+                refund_only,
+                lines,
+                reason: 3,
+                fee: None,
+            });
+            let act = |action| Step::AfterSale {
+                order,
+                request: 0,
+                action,
+                damaged,
+            };
+            v.push(act(0));
+            if !refund_only {
+                v.push(act(3));
+            }
+            v.push(act(4));
+            v
+        })
+}
+
+/// The orderable indices of the presale promotion's SKUs.
+fn presale_skus(setup: &ShopSetup) -> Vec<u8> {
+    let scope: Vec<String> = setup
+        .promotions
+        .iter()
+        .find(|p| p.id == PRESALE_PROMOTION)
+        .map(|p| p.scope.skus.clone())
+        .unwrap_or_default();
+    setup
+        .orderable()
+        .iter()
+        .enumerate()
+        .filter(|(_, s)| scope.contains(s))
+        .filter_map(|(i, _)| u8::try_from(i).ok())
+        .collect()
+}
+
+fn tick(minutes: i64) -> Step {
+    Step::Tick {
+        minutes: u32::try_from(minutes.max(1)).unwrap_or(1),
+    }
+}
+
+/// A presale case: a [`presale_shop_setup`] and a sequence in three
+/// phases. In the deposit window (the clock moving by a few minutes at a
+/// time): deposits and any other command. Then the clock jumps to the
+/// balance window (its first instant, a minute in, or a minute before it
+/// opens and then in): balances, wrong parts, cancels (forfeit or refund),
+/// holds, anything else. Then to the balance deadline (exactly, or an hour
+/// after): the unpaid orders close; then anything, time included, and
+/// the rest of some orders' lives ([`order_tail`]: ship, deliver,
+/// after-sale on the orders whose balance was paid).
+pub fn presale_case() -> impl Strategy<Value = (ShopSetup, Vec<Step>)> {
+    presale_shop_setup().prop_flat_map(|setup| {
+        let (open, deadline) = balance_minutes(&setup).unwrap_or((0, 0));
+        let scope = presale_skus(&setup);
+        let deposit_phase = proptest::collection::vec(
+            prop_oneof![
+                8 => presale_phase_step(6, scope.clone()),
+                1 => select(vec![1_u32, 10]).prop_map(|minutes| Step::Tick { minutes }),
+            ],
+            8..=15,
+        );
+        (
+            Just(setup),
+            deposit_phase,
+            select(vec![-1_i64, 0, 1]),
+            proptest::collection::vec(presale_phase_step(1, scope), 8..=15),
+            select(vec![0_i64, 60]),
+            proptest::collection::vec(
+                prop_oneof![3 => step().prop_map(|s| vec![s]), 2 => order_tail()],
+                6..=12,
+            )
+            .prop_map(|chunks| chunks.into_iter().flatten().take(24).collect::<Vec<_>>()),
+        )
+            .prop_map(move |(setup, a, open_off, b, late, c)| {
+                let elapsed: i64 = a
+                    .iter()
+                    .map(|s| match s {
+                        Step::Tick { minutes } => i64::from(*minutes),
+                        _ => 0,
+                    })
+                    .sum();
+                let mut seq = a;
+                seq.push(tick(open + open_off - elapsed));
+                let mut now = open + open_off;
+                let (b1, b2) = b.split_at(b.len() / 3);
+                seq.extend_from_slice(b1);
+                if open_off < 0 {
+                    // A minute before the window: now it opens.
+                    seq.push(tick(1));
+                    now += 1;
+                }
+                seq.extend_from_slice(b2);
+                seq.push(tick(deadline + late - now));
+                seq.extend(c);
+                (setup, seq)
+            })
     })
 }
 

@@ -26,3 +26,15 @@ pub(crate) fn minor(m: &Money) -> i64 {
         .and_then(|v| i64::try_from(v).ok())
         .unwrap_or(0)
 }
+
+/// Largest-remainder share of `total` minor units over `qty` units, earlier
+/// units first: the sum of units `from..from + k`.
+pub(crate) fn unit_share(total: i64, qty: i64, from: i64, k: i64) -> i64 {
+    if qty <= 0 {
+        return 0;
+    }
+    let base = total.div_euclid(qty);
+    let extra = total.rem_euclid(qty);
+    let bonus = (from + k).min(extra) - from.min(extra);
+    base * k + bonus
+}

@@ -109,3 +109,59 @@ fn unknown_sku_wins_over_an_earlier_invalid_quantity() {
         .unwrap_err();
     assert_eq!(err.code(), "unknown_sku");
 }
+
+/// A partial cancel gives the cancelled units back to the channel quota
+/// they were sold through, whether stock commits at payment or at
+/// shipment (found by the engine-vs-model suite once it covered
+/// `cancel_units`: under `stock_commit: payment` the quota kept them, and
+/// a later cancel of the order then kept the rest too).
+#[test]
+fn partial_cancel_gives_quota_units_back_under_either_stock_commit() {
+    use mercato::core::shop::StockCommit;
+    for commit in [StockCommit::Payment, StockCommit::Shipment] {
+        let e = engine();
+        let settings = Settings {
+            stock_commit: commit,
+            ..Settings::default()
+        };
+        e.execute(&mercato::Request::UpdateSettings { settings }, None)
+            .unwrap();
+        e.adjust_stock("a", "l0", 5, "opening").unwrap();
+        e.execute(
+            &mercato::Request::OpenQuota(mercato::OpenQuota {
+                sku: "a".into(),
+                channel: "app".into(),
+                qty: 3,
+            }),
+            None,
+        )
+        .unwrap();
+        let taken = || {
+            e.read(|st| st.shop().stock().sku("a").map(|s| s.quotas[0].taken))
+                .unwrap()
+        };
+        let mut req = PlaceOrderRequest::new("o1").line("a", 3);
+        req.channel = Some("app".into());
+        e.place_order(req, None).unwrap();
+        e.pay(
+            "o1",
+            mercato::Money::parse("30.00", mercato::Currency::CNY).unwrap(),
+            None,
+        )
+        .unwrap();
+        // 3 units sold through the app quota of 3.
+        assert_eq!(taken(), Some(3), "{commit:?}");
+        e.cancel_units("o1", vec![LineQty { line: 0, qty: 1 }], None)
+            .unwrap();
+        // One unit cancelled: 3 − 1 = 2 taken.
+        assert_eq!(taken(), Some(2), "{commit:?}");
+        e.cancel("o1", None).unwrap();
+        // The order cancelled: nothing taken, all 5 units on the shelf.
+        assert_eq!(taken(), Some(0), "{commit:?}");
+        let on_hand = e
+            .read(|st| st.shop().stock().sku("a").map(|s| s.locations[0].on_hand))
+            .unwrap();
+        assert_eq!(on_hand, Some(5), "{commit:?}");
+        assert!(mercato_testkit::check_engine(&e).is_empty());
+    }
+}
