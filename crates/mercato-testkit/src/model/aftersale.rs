@@ -478,6 +478,10 @@ impl ReferenceModel {
                 refund = Some(u);
                 ReturnStatus::Refunded
             }
+            // Exchanges are outside the model (the generator never asks).
+            AfterSaleAction::Convert | AfterSaleAction::Pay => {
+                return ExpectedOutcome::Inconsistent("exchange actions are not modelled".into());
+            }
         };
         o.requests[ri].status = status;
         let order_status = o.status;
