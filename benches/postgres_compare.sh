@@ -6,6 +6,8 @@
 #   1. pgbench TPC-B: `pgbench -i`, then `pgbench -c 8 -j 2 -T $SECONDS`;
 #   2. mercato place+pay through group commit, 8 caller threads, one process
 #      (examples/flash_sale.rs on postgres);
+#   2b. the same with orders in flight on 2 threads (flash_sale --inflight:
+#      8, then 64 in flight);
 #   3. the flash sale on one hot SKU across 4 processes (flash_sale
 #      --processes 4, each process one engine with 2 caller threads);
 #   4. the classic hot-row loop from 4 clients (4 server processes):
@@ -43,10 +45,13 @@ echo "== 1. pgbench TPC-B: pgbench -i -s 1; pgbench -c 8 -j 2 -T $secs"
 "$pgbench" -c 8 -j 2 -T "$secs" "$burl" 2>/dev/null | grep -E "^(tps|latency average|number of transactions actually)"
 
 place_pay() {
-    "$flash" --store "postgres:$url" --threads 8 --units "$1" --buyers "$(($1 / 2))" --limit 2 --json | tail -1
+    "$flash" --fresh --store "postgres:$url" --threads 8 --units "$1" --buyers "$(($1 / 2))" --limit 2 --json | tail -1
+}
+place_pay_inflight() {
+    "$flash" --fresh --store "postgres:$url" --threads 2 --inflight "$2" --units "$1" --buyers "$(($1 / 2))" --limit 2 --json | tail -1
 }
 flash4() {
-    "$flash" --store "postgres:$url" --processes 4 --threads 2 --units "$1" --buyers "$(($1 / 2))" --limit 2 --json | tail -1
+    "$flash" --fresh --store "postgres:$url" --processes 4 --threads 2 --units "$1" --buyers "$(($1 / 2))" --limit 2 --json | tail -1
 }
 hot_row() {
     psql "$burl" -c "DROP TABLE IF EXISTS stock; CREATE TABLE stock (sku text PRIMARY KEY, n bigint NOT NULL); INSERT INTO stock VALUES ('phone', 1000000000)"
@@ -58,6 +63,9 @@ trap 'rm -rf "$tmp"' EXIT
 
 echo "== 2. mercato place+pay, group commit, 8 caller threads, 1 process (one JSON line)"
 place_pay 10000
+echo "== 2b. the same, orders in flight (Engine::submit): 2 threads x 4 (8 in flight), then 2 x 32 (64)"
+place_pay_inflight 10000 4
+place_pay_inflight 10000 32
 echo "== 3. mercato flash sale, one hot SKU, 4 processes x 2 threads (one JSON line)"
 flash4 2000
 echo "== 4. hot-row loop, 4 clients: UPDATE stock SET n = n - 1 WHERE sku = 'phone' AND n > 0"
