@@ -284,13 +284,6 @@ fn in_flight<S: Store + 'static>(
     for ((place, pay), (place_req, pay_req)) in submitted.into_iter().zip(&calls) {
         let placed = answer(place, place_req);
         let paid = answer(pay, pay_req);
-        if std::env::var_os("FLASH_DEBUG").is_some() {
-            if let Err(e) = &placed {
-                eprintln!("place {place_req:?}: {e}");
-            } else if let Err(e) = &paid {
-                eprintln!("pay {pay_req:?}: {e}");
-            }
-        }
         if placed.is_ok() && paid.is_ok() {
             out.sold += 1;
         } else {
