@@ -11,6 +11,9 @@
 //! hat of another product (30.00); 10 % off every shirt, so a shirt-m
 //! costs 90.00. Stock: 3 of each at `east` (priority) and 3 at `west`.
 
+#[path = "support/aftersale_checks.rs"]
+mod aftersale_checks;
+use aftersale_checks::check_return_locations;
 use mercato::core::aftersale::{AfterSaleAction, AfterSaleKind};
 use mercato::core::order::{LineQty, Order, ReturnStatus};
 use mercato::core::payments::{RefundAllocation, RefundKind};
@@ -1116,49 +1119,6 @@ fn stats(orders: &[Order]) {
             count(ReturnStatus::Closed),
         );
     }
-}
-
-/// Returned units go back only where they left: per order, SKU and
-/// location, the units restocked by returns (exchanges' included) never
-/// exceed the units its shipments took from there, exchange lines'
-/// shipments included (read from the stored log).
-fn check_return_locations<S: Store + 'static>(
-    e: &Engine<S, ManualClock>,
-) -> Result<(), TestCaseError> {
-    use mercato::core::Event;
-    use mercato::core::stock::StockEvent;
-    use std::collections::BTreeMap;
-    let mut back: BTreeMap<(String, String, String), i64> = BTreeMap::new();
-    for stored in e.store().read_from(0, usize::MAX).unwrap() {
-        let ev: mercato::LogEvent = serde_json::from_str(&stored.payload).unwrap();
-        if let mercato::LogEvent::Core(Event::Stock(StockEvent::Restocked {
-            id,
-            allocations,
-            reason,
-        })) = ev
-            && reason == "returned"
-        {
-            for a in allocations {
-                *back.entry((id.clone(), a.sku, a.location)).or_default() += a.qty;
-            }
-        }
-    }
-    let orders: Vec<Order> = e.read(|s| s.shop().orders().cloned().collect()).unwrap();
-    for ((order, sku, location), qty) in back {
-        let o = orders.iter().find(|o| o.id == order).unwrap();
-        let left: i64 = o
-            .shipments
-            .iter()
-            .flat_map(|s| &s.sources)
-            .filter(|u| u.location == location && o.line(u.line).unwrap().sku == sku)
-            .map(|u| u.qty)
-            .sum();
-        prop_assert!(
-            qty <= left,
-            "{order}: {qty} {sku} restocked at {location}, only {left} left from there"
-        );
-    }
-    Ok(())
 }
 
 fn drive<S: Store + 'static>(
