@@ -38,7 +38,10 @@ use mercato::postgres::{PgOptions, PgStore};
 use mercato::rules::{Cart, CartLine, CatalogItem, Promotion};
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store, StoreError};
-use mercato::{Engine, EngineError, PlaceOrderRequest, Request, Settings, SystemClock};
+use mercato::{
+    Concurrency, Engine, EngineError, EngineOptions, PlaceOrderRequest, Request, Settings,
+    SystemClock,
+};
 use rust_decimal::Decimal;
 
 #[macro_use]
@@ -112,6 +115,11 @@ struct Args {
     /// batches without a thread each.
     #[arg(long, default_value_t = 1)]
     inflight: usize,
+    /// Decide under the store's write lock (`Concurrency::Locked`): each
+    /// batch is decided after catching up with the other processes'
+    /// events, so a hot SKU shared by processes is never decided twice.
+    #[arg(long)]
+    locked: bool,
     /// Internal: run as worker K of `--processes` on an existing schema.
     #[arg(long, hide = true)]
     worker: Option<usize>,
@@ -153,11 +161,13 @@ fn race<S: Store + 'static>(
     a: &Args,
     bar: &ProgressBar,
 ) -> Outcome {
-    // The flash price a buyer under the limit is quoted (before anyone
-    // buys), paid with each place in `--inflight` rounds.
+    // The flash price a buyer under the limit is quoted (this process's
+    // first buyer, before it buys: other processes never buy for it),
+    // paid with each place in `--inflight` rounds.
+    let first = a.worker.unwrap_or(0) * a.threads.max(1);
     let price = engine
         .quote(&Cart {
-            customer: Some("buyer0".into()),
+            customer: Some(format!("buyer{first}")),
             lines: vec![CartLine {
                 sku: "phone".into(),
                 qty: 1,
@@ -374,6 +384,7 @@ fn run_workers(a: &Args) -> Result<Outcome, EngineError> {
                 "--worker",
                 &k.to_string(),
             ])
+            .args(a.locked.then_some("--locked"))
             .stdout(std::process::Stdio::piped())
             .spawn()
             .map_err(|e| EngineError::InvalidInput(format!("cannot start a worker: {e}")))?;
@@ -411,7 +422,15 @@ fn run_workers(a: &Args) -> Result<Outcome, EngineError> {
 }
 
 fn go<S: Store + 'static>(store: S, a: &Args, label: &str) -> Result<bool, Failure> {
-    let engine = Arc::new(Engine::open(store, SystemClock)?);
+    let options = EngineOptions {
+        concurrency: if a.locked {
+            Concurrency::Locked
+        } else {
+            Concurrency::Optimistic
+        },
+        ..EngineOptions::default()
+    };
+    let engine = Arc::new(Engine::with_options(store, SystemClock, options)?);
     if a.worker.is_some() {
         let out = race(Arc::clone(&engine), a, &ProgressBar::hidden());
         let lat: Vec<String> = out.latencies_us.iter().map(u64::to_string).collect();
@@ -491,7 +510,7 @@ fn report<S: Store + 'static>(
             "{}",
             serde_json::json!({
                 "units": a.units, "buyers": a.buyers, "threads": a.threads, "inflight": a.inflight, "limit": a.limit,
-                "processes": a.processes.max(1),
+                "processes": a.processes.max(1), "locked": a.locked,
                 "sold": out.sold, "rejected": out.rejected, "seconds": seconds,
                 "orders_per_s": rate, "p50_us": p50, "p99_us": p99,
                 "oversold": out.sold > a.units, "store": label, "ok": problems.is_empty(),

@@ -199,6 +199,13 @@ impl Sim {
             // Sometimes never, sometimes at once, usually after two lost
             // races: calls decide under the store's write lock.
             exclusive_after: *self.pick(&[0, 1, 2, 2]),
+            // One engine in four decides every batch under the lock.
+            concurrency: *self.pick(&[
+                mercato::Concurrency::Optimistic,
+                mercato::Concurrency::Optimistic,
+                mercato::Concurrency::Optimistic,
+                mercato::Concurrency::Locked,
+            ]),
             ..mercato::EngineOptions::default()
         };
         Engine::with_options(self.open_store()?, self.clock.clone(), options)

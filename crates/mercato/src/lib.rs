@@ -64,8 +64,9 @@ pub use campaigns::{PriceHistory, PricePoint, PromotionVersion};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use engine::{ClaimOptions, IssueOptions, PointsReport};
 pub use engine::{
-    CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions, ReturnOptions,
-    SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with, replay_until,
+    Concurrency, CustomerWallet, Engine, EngineOptions, LocationOptions, OpenOptions,
+    ReturnOptions, SNAPSHOT_FORMAT, Submitted, Verify, audit_snapshot, rebuild, rebuild_with,
+    replay_until,
 };
 pub use engine::{EndOptions, ItemUpdate, PriceOptions};
 pub use error::EngineError;

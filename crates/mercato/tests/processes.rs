@@ -148,11 +148,29 @@ fn proc_child() {
         return;
     };
     let k: usize = k.parse().unwrap();
+    // `MERCATO_PROC_LOCKED=odd`: children 1, 3, … decide under the store's
+    // write lock, the others optimistically; `all`: every child locked.
+    let locked = match std::env::var("MERCATO_PROC_LOCKED").as_deref() {
+        Ok("all") => true,
+        Ok("odd") => k % 2 == 1,
+        _ => false,
+    };
+    let options = mercato::EngineOptions {
+        concurrency: if locked {
+            mercato::Concurrency::Locked
+        } else {
+            mercato::Concurrency::Optimistic
+        },
+        ..mercato::EngineOptions::default()
+    };
     if let Some(path) = target.strip_prefix("sqlite:") {
         let store =
             mercato::sqlite::SqliteStore::open(path, mercato::sqlite::SqliteOptions::default())
                 .unwrap();
-        child(Engine::open(store, SystemClock).unwrap(), k);
+        child(
+            Engine::with_options(store, SystemClock, options).unwrap(),
+            k,
+        );
     } else if let Some(rest) = target.strip_prefix("postgres:") {
         let (url, schema) = rest.rsplit_once('#').unwrap();
         let store = mercato_postgres::PgStore::open(
@@ -160,17 +178,21 @@ fn proc_child() {
             mercato_postgres::PgOptions::default().schema(schema),
         )
         .unwrap();
-        child(Engine::open(store, SystemClock).unwrap(), k);
+        child(
+            Engine::with_options(store, SystemClock, options).unwrap(),
+            k,
+        );
     }
 }
 
 /// Runs the children on `target` and returns the acknowledged orders:
 /// id → (units of a, promotion used).
-fn race(target: &str) -> HashMap<String, (i64, bool)> {
+fn race(target: &str, locked: &str) -> HashMap<String, (i64, bool)> {
     let lines = run_children("proc_child", CHILDREN, |k| {
         vec![
             ("MERCATO_PROC_CHILD".into(), k.to_string()),
             ("MERCATO_PROC_TARGET".into(), target.to_string()),
+            ("MERCATO_PROC_LOCKED".into(), locked.to_string()),
         ]
     });
     let mut acked = HashMap::new();
@@ -236,8 +258,7 @@ fn check<S: Store>(store: &S, acked: &HashMap<String, (i64, bool)>) {
     assert_eq!(stored, rebuilt, "stored read models == rebuilt state");
 }
 
-#[test]
-fn sqlite_processes_with_mixed_carts_never_oversell() {
+fn sqlite_race(locked: &str) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("shop.db");
     let options = mercato::sqlite::SqliteOptions::default;
@@ -248,7 +269,7 @@ fn sqlite_processes_with_mixed_carts_never_oversell() {
         )
         .unwrap(),
     );
-    let acked = race(&format!("sqlite:{}", path.display()));
+    let acked = race(&format!("sqlite:{}", path.display()), locked);
     check(
         &mercato::sqlite::SqliteStore::open(&path, options()).unwrap(),
         &acked,
@@ -256,7 +277,28 @@ fn sqlite_processes_with_mixed_carts_never_oversell() {
 }
 
 #[test]
+fn sqlite_processes_with_mixed_carts_never_oversell() {
+    sqlite_race("none");
+}
+
+/// Locked children (1, 3) and optimistic ones (0, 2) on one file.
+#[test]
+fn sqlite_processes_locked_and_optimistic_never_oversell() {
+    sqlite_race("odd");
+}
+
+#[test]
 fn postgres_processes_with_mixed_carts_never_oversell() {
+    postgres_race("none");
+}
+
+/// Every child decides under the chain head's row lock.
+#[test]
+fn postgres_processes_locked_never_oversell() {
+    postgres_race("all");
+}
+
+fn postgres_race(locked: &str) {
     use mercato_postgres::testing::TestCluster;
     use mercato_postgres::{PgOptions, PgStore};
     let Some(cluster) = TestCluster::shared_or_skip() else {
@@ -266,6 +308,6 @@ fn postgres_processes_with_mixed_carts_never_oversell() {
     let open =
         || PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap();
     setup(&Engine::open(open(), SystemClock).unwrap());
-    let acked = race(&format!("postgres:{}#{schema}", cluster.url()));
+    let acked = race(&format!("postgres:{}#{schema}", cluster.url()), locked);
     check(&open(), &acked);
 }

@@ -19,13 +19,15 @@
 //!   is recovered; both reload the state from the store.
 
 use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 use mercato_store::{CommitOutcome, IdempotencyRecord, Store, StoreError};
 use sha2::{Digest, Sha256};
 
 use super::commit::{Outcome, Queued, Ticket};
-use super::{Engine, open};
+use super::locked::Pending;
+use super::{Concurrency, Engine, open};
 use crate::clock::Clock;
 use crate::error::EngineError;
 use crate::plan::plan;
@@ -92,7 +94,7 @@ pub(super) fn request_hash(req: &Request) -> String {
 }
 
 /// What deciding a request gives.
-enum Decided {
+pub(super) enum Decided {
     /// An answer without a commit (a stored key, nothing to do).
     Answer(Result<Response, EngineError>),
     /// A commit to store and the answer once it is durable.
@@ -110,6 +112,9 @@ enum Attempt {
     },
     /// The same key is running in another call: its outcome is ours.
     Joined(Arc<Call>),
+    /// Queued to be decided under the store's write lock
+    /// ([`Concurrency::Locked`]).
+    Locked(Arc<Pending>),
 }
 
 /// A request handed to the engine whose commit may still be in flight
@@ -171,6 +176,7 @@ impl<S: Store + 'static, C: Clock> Submitted<'_, '_, S, C> {
             match attempt {
                 Attempt::Done(result) => return result,
                 Attempt::Joined(call) => return call.wait(),
+                Attempt::Locked(pending) => return engine.locked_wait(&pending),
                 Attempt::Queued { response, ticket } => {
                     match shared
                         .committer
@@ -194,7 +200,10 @@ impl<S: Store + 'static, C: Clock> Drop for Submitted<'_, '_, S, C> {
     fn drop(&mut self) {
         // Never leave the group commit without its leader: a call dropped
         // unwaited still writes (or is refused), and publishes its answer.
-        if matches!(self.attempt, Some(Attempt::Queued { .. })) {
+        if matches!(
+            self.attempt,
+            Some(Attempt::Queued { .. } | Attempt::Locked(_))
+        ) {
             let result = self.finish();
             if let Some(g) = self.guard.take() {
                 g.call.publish(result);
@@ -260,7 +269,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             attempts: 0,
         };
         let Some(key) = key else {
-            submitted.attempt = Some(self.attempt(req, None));
+            submitted.attempt = Some(self.first_attempt(req, None));
             return submitted;
         };
         let hash = request_hash(req);
@@ -298,7 +307,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             submitted.attempt = Some(Attempt::Joined(running));
             return submitted;
         }
-        submitted.attempt = Some(self.attempt(req, Some((key, &hash))));
+        submitted.attempt = Some(self.first_attempt(req, Some((key, &hash))));
         submitted.key = Some((key, hash));
         submitted
     }
@@ -326,6 +335,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             match self.resync() {
                 Ok(fresh) => {
                     *st = fresh;
+                    self.shared.in_step.store(true, Ordering::SeqCst);
                     // No commit is in flight and the lock is held: no
                     // failure can move the epoch now.
                     epoch = health.epoch();
@@ -337,6 +347,15 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             }
         }
         Ok((st, epoch))
+    }
+
+    /// A call's first attempt: decided at once (optimistic), or queued to
+    /// be decided under the store's write lock.
+    fn first_attempt(&self, req: &Request, key: Option<(&str, &str)>) -> Attempt {
+        match self.shared.options.concurrency {
+            Concurrency::Locked => Attempt::Locked(self.locked_enqueue(req, key)),
+            _ => self.attempt(req, key),
+        }
     }
 
     /// One attempt: answer a stored key, or decide, apply and queue.
@@ -386,6 +405,9 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         match self.decide_on(&mut st, req, key, now)? {
             Decided::Answer(answer) => Ok(Attempt::Done(answer)),
             Decided::Commit(commit, response) => {
+                // Where its events land among other engines' is known only
+                // once stored: the state is no longer an exact log prefix.
+                shared.in_step.store(false, Ordering::SeqCst);
                 let ticket = Ticket::new();
                 shared.committer.enqueue(Queued {
                     commit,
@@ -461,7 +483,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// Decides `req` on `st`: the answer of a stored key, a refusal, or the
     /// commit to store (its effects applied to `st`, its idempotency record
     /// added) with the answer to give once it is durable.
-    fn decide_on(
+    pub(super) fn decide_on(
         &self,
         st: &mut EngineState,
         req: &Request,

@@ -15,11 +15,13 @@
 mod campaigns;
 mod commit;
 mod execute;
+mod locked;
 mod loyalty;
 mod open;
 
 use crate::request::{AdjustStock, ConfigureLocation, HoldOrder, OrderRef, RegisterCustomer};
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use chrono::{DateTime, Utc};
@@ -61,6 +63,9 @@ pub struct EngineOptions {
     /// write lock (`Store::commit_exclusive`), where it cannot lose again;
     /// 0: never.
     pub exclusive_after: u32,
+    /// How a decision is kept safe from other engines writing the same
+    /// store: optimistic (the default) or under the store's write lock.
+    pub concurrency: Concurrency,
     /// What opening checks, and whether it starts from the snapshot.
     pub open: OpenOptions,
 }
@@ -72,9 +77,37 @@ impl Default for EngineOptions {
             max_retries: 8,
             leader_rounds: 2,
             exclusive_after: 2,
+            concurrency: Concurrency::Optimistic,
             open: OpenOptions::default(),
         }
     }
+}
+
+/// How calls are kept safe from other engines (threads of other processes,
+/// or other `Engine`s in this one) writing the same store.
+///
+/// Both keep every guarantee (no oversell, limits and budgets, exactly once
+/// with a key, nothing acknowledged before it is durable); they differ in
+/// what contention costs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Concurrency {
+    /// Decide on this engine's state at once, on top of its commits still
+    /// in flight, and store the commit only if nothing it read moved in the
+    /// meantime; a commit that lost the race is decided again on the
+    /// reloaded state (after [`EngineOptions::exclusive_after`] lost races,
+    /// under the write lock). Best when engines rarely touch the same
+    /// streams: decisions never wait for the store.
+    #[default]
+    Optimistic,
+    /// Queue the call; a batch of queued calls is decided under the store's
+    /// write lock, after catching up with every event other engines stored,
+    /// and stored in the same transaction. A decision can never lose a race,
+    /// so engines sharing a hot SKU take turns on the lock a batch at a
+    /// time instead of reloading and deciding again. Costs the lock's wait
+    /// and one read of the log per batch; best for several processes on
+    /// one PostgreSQL database selling the same things.
+    Locked,
 }
 
 /// A customer's wallet: spendable points and the coupons they own
@@ -100,6 +133,15 @@ struct Shared<S> {
     /// exact prefix of the log); a resync catches it up with the events
     /// stored since and copies it, instead of replaying the whole log.
     base: Mutex<Option<EngineState>>,
+    /// `state` holds exactly the log up to its position (no commit of this
+    /// engine decided since it was last reloaded or caught up, other than
+    /// locked batches stored where they were decided): a catch-up may then
+    /// apply the new events to it instead of copying `base`. Changed only
+    /// with the state lock held.
+    in_step: AtomicBool,
+    /// Calls waiting to be decided under the store's write lock
+    /// ([`Concurrency::Locked`]).
+    locked: locked::LockedQueue,
     review: RwLock<Vec<Arc<dyn ReviewRule>>>,
     /// Calls running under an idempotency key in this engine.
     in_flight: Mutex<HashMap<String, Arc<Call>>>,
@@ -164,6 +206,8 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             committer: Committer::new(options.max_batch, options.leader_rounds),
             health: Health::default(),
             base: Mutex::new(None),
+            in_step: AtomicBool::new(true),
+            locked: locked::LockedQueue::default(),
             review: RwLock::new(Vec::new()),
             in_flight: Mutex::new(HashMap::new()),
             options,
@@ -216,9 +260,19 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         self.shared
             .committer
             .drain(&self.shared.store, &self.shared.health);
+        if self.shared.in_step.load(Ordering::SeqCst) {
+            // The state is an exact prefix of the log: apply what is new.
+            if let Err(e) = open::catch_up(&self.shared.store, &mut st) {
+                self.shared.in_step.store(false, Ordering::SeqCst);
+                self.shared.health.mark_stale();
+                return Err(e);
+            }
+            return Ok(st.durable.position);
+        }
         let fresh = self.resync()?;
         let position = fresh.durable.position;
         *st = fresh;
+        self.shared.in_step.store(true, Ordering::SeqCst);
         Ok(position)
     }
 
@@ -237,6 +291,7 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         let record = snapshot_record(&self.shared.store, position, json)?;
         self.shared.store.save_snapshot(&record)?;
         *st = fresh;
+        self.shared.in_step.store(true, Ordering::SeqCst);
         Ok(position)
     }
 
