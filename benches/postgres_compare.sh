@@ -9,7 +9,9 @@
 #   2b. the same with orders in flight on 2 threads (flash_sale --inflight:
 #      8, then 64 in flight);
 #   3. the flash sale on one hot SKU across 4 processes (flash_sale
-#      --processes 4, each process one engine with 2 caller threads);
+#      --processes 4, each process one engine with 2 caller threads):
+#      optimistic (the default), then decided under the chain head's row
+#      lock (--locked), then locked with 16 orders in flight per thread;
 #   4. the classic hot-row loop from 4 clients (4 server processes):
 #      `UPDATE stock SET n = n - 1 WHERE sku = 'phone' AND n > 0`;
 #   5. 2 and 4 again with synchronous_commit=off (ALTER SYSTEM on the same
@@ -51,7 +53,9 @@ place_pay_inflight() {
     "$flash" --fresh --store "postgres:$url" --threads 2 --inflight "$2" --units "$1" --buyers "$(($1 / 2))" --limit 2 --json | tail -1
 }
 flash4() {
-    "$flash" --fresh --store "postgres:$url" --processes 4 --threads 2 --units "$1" --buyers "$(($1 / 2))" --limit 2 --json | tail -1
+    local units=$1
+    shift
+    "$flash" --fresh --store "postgres:$url" --processes 4 --threads 2 --units "$units" --buyers "$((units / 2))" --limit 2 "$@" --json | tail -1
 }
 hot_row() {
     psql "$burl" -c "DROP TABLE IF EXISTS stock; CREATE TABLE stock (sku text PRIMARY KEY, n bigint NOT NULL); INSERT INTO stock VALUES ('phone', 1000000000)"
@@ -66,8 +70,12 @@ place_pay 10000
 echo "== 2b. the same, orders in flight (Engine::submit): 2 threads x 4 (8 in flight), then 2 x 32 (64)"
 place_pay_inflight 10000 4
 place_pay_inflight 10000 32
-echo "== 3. mercato flash sale, one hot SKU, 4 processes x 2 threads (one JSON line)"
+echo "== 3. mercato flash sale, one hot SKU, 4 processes x 2 threads (one JSON line each)"
 flash4 2000
+echo "-- the same, Concurrency::Locked (--locked)"
+flash4 4000 --locked
+echo "-- locked, 16 orders in flight per thread (--locked --inflight 16)"
+flash4 20000 --locked --inflight 16
 echo "== 4. hot-row loop, 4 clients: UPDATE stock SET n = n - 1 WHERE sku = 'phone' AND n > 0"
 hot_row "$secs"
 
@@ -80,5 +88,7 @@ echo "-- mercato place+pay, 8 threads"
 place_pay 20000
 echo "-- mercato flash sale, 4 processes"
 flash4 2000
+echo "-- locked, 16 in flight per thread"
+flash4 20000 --locked --inflight 16
 echo "-- hot-row loop, 4 clients"
 hot_row "$secs"

@@ -1,9 +1,10 @@
 //! `compare`: measures, in one run on one machine, the disk's fsync rate,
 //! Redis + Lua (no persistence and `appendfsync always`), the raw SQLite
 //! floor at several batch sizes, and mercato's flash-sale path on SQLite
-//! (FULL and NORMAL, group commit) and in memory; prints a table with the
-//! ratios and writes the figures as JSON. `benches/compare.sh` starts and
-//! stops Redis around it.
+//! (FULL and NORMAL, group commit), on PostgreSQL (built with the
+//! `postgres` feature and given `--postgres URL`) and in memory; prints a
+//! table with the ratios and writes the figures as JSON.
+//! `benches/compare.sh` starts and stops Redis and PostgreSQL around it.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,6 +28,12 @@ struct Args {
     /// Redis URL (`benches/compare.sh` starts one); empty: skip Redis.
     #[arg(long, default_value = "")]
     redis: String,
+    /// PostgreSQL URL (`benches/compare.sh` starts a throwaway server);
+    /// empty: skip PostgreSQL. The run works in its own schema
+    /// `mercato_compare_<pid>` and drops it at the end. Needs the
+    /// `postgres` feature.
+    #[arg(long, default_value = "")]
+    postgres: String,
     /// Concurrent callers to measure.
     #[arg(long, value_delimiter = ',', default_value = "1,2,8,32,64")]
     callers: Vec<u32>,
@@ -140,12 +147,67 @@ fn measure_in(a: &Args, dir: &std::path::Path) -> Result<Results, String> {
             );
         }
     }
+    if !a.postgres.is_empty() {
+        postgres_series(a, &mut r, &next)?;
+    }
     let units = i64::try_from(a.orders * 2).unwrap_or(i64::MAX);
     let engine = Arc::new(flash_shop(MemoryStore::new(), units).map_err(|x| e(&x))?);
     eprintln!("mercato memory × 1…");
     r.figures
         .push(mercato_flash(&engine, 1, a.orders, "mercato_memory", &next).map_err(|x| e(&x))?);
     Ok(r)
+}
+
+/// The PostgreSQL series: the same flash sale, callers as threads
+/// (`mercato_postgres`) and as orders in flight on few threads
+/// (`mercato_postgres_inflight`), in a schema of this run, dropped after.
+#[cfg(feature = "postgres")]
+fn postgres_series(a: &Args, r: &mut Results, next: &Arc<AtomicU64>) -> Result<(), String> {
+    use mercato::postgres::{PgOptions, PgStore};
+    let e = |x: &dyn std::fmt::Display| x.to_string();
+    let schema = format!("mercato_compare_{}", std::process::id());
+    let store = PgStore::create_new(&a.postgres, PgOptions::default().schema(schema.clone()))
+        .map_err(|x| e(&x))?;
+    let units = i64::try_from(a.orders * 4 * a.callers.len() as u64).unwrap_or(i64::MAX);
+    let measured = (|| {
+        let engine = Arc::new(flash_shop(store, units).map_err(|x| e(&x))?);
+        for &n in &a.callers {
+            eprintln!("mercato_postgres × {n}…");
+            r.figures.push(
+                mercato_flash(&engine, n, a.orders, "mercato_postgres", next).map_err(|x| e(&x))?,
+            );
+        }
+        for &n in &a.callers {
+            let threads = a.inflight_threads.clamp(1, n.max(1));
+            let per_thread = (n / threads).max(1);
+            eprintln!(
+                "mercato_postgres_inflight × {n} ({threads} threads × {per_thread} in flight)…"
+            );
+            r.figures.push(
+                mercato_flash_inflight(
+                    &engine,
+                    threads,
+                    per_thread,
+                    a.orders,
+                    "mercato_postgres_inflight",
+                    next,
+                )
+                .map_err(|x| e(&x))?,
+            );
+        }
+        Ok::<(), String>(())
+    })();
+    // Only this run's schema is dropped.
+    let dropped = PgStore::open(&a.postgres, PgOptions::default())
+        .and_then(|s| s.execute_raw(&format!("DROP SCHEMA {schema} CASCADE")))
+        .map_err(|x| e(&x));
+    measured?;
+    dropped
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_series(_: &Args, _: &mut Results, _: &Arc<AtomicU64>) -> Result<(), String> {
+    Err("--postgres needs the `postgres` feature: cargo build --release -p mercato-bench --features postgres".into())
 }
 
 fn print(r: &Results) {
@@ -165,27 +227,43 @@ fn print(r: &Results) {
     // against mercato durable (callers as threads, and as orders in flight
     // on few threads) and in memory.
     println!(
-        "{:>7} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12}",
-        "callers", "redis_nopers", "sqlite_full", "ratio", "full_inflight", "ratio", "memory(1)"
+        "{:>7} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12} {:>7} {:>12} {:>7} {:>12}",
+        "callers",
+        "redis_nopers",
+        "sqlite_full",
+        "ratio",
+        "full_inflight",
+        "ratio",
+        "postgres",
+        "ratio",
+        "pg_inflight",
+        "ratio",
+        "memory(1)"
     );
     let memory = get("mercato_memory", 1);
     for c in [8_u32, 64] {
         let redis = get("redis_lua_no_persistence", c);
         let full = get("mercato_sqlite_full", c);
         let inflight = get("mercato_sqlite_full_inflight", c);
+        let pg = get("mercato_postgres", c);
+        let pg_inflight = get("mercato_postgres_inflight", c);
         let show = |v: Option<u64>| v.map_or("-".to_string(), |v| v.to_string());
         let rat = |m: Option<u64>| match (m, redis) {
             (Some(m), Some(r)) => ratio(m, r),
             _ => "-".to_string(),
         };
         println!(
-            "{:>7} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12}",
+            "{:>7} {:>12} {:>12} {:>7} {:>12} {:>7} {:>12} {:>7} {:>12} {:>7} {:>12}",
             c,
             show(redis),
             show(full),
             rat(full),
             show(inflight),
             rat(inflight),
+            show(pg),
+            rat(pg),
+            show(pg_inflight),
+            rat(pg_inflight),
             show(memory)
         );
     }

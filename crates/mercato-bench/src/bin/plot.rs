@@ -1,7 +1,7 @@
 //! `plot`: renders the comparison JSON as an SVG chart of throughput
 //! (orders/s) against concurrent callers for mercato on SQLite FULL (callers
-//! as threads, and as orders in flight on two threads) and NORMAL and for
-//! Redis + Lua.
+//! as threads, and as orders in flight on two threads) and NORMAL, on
+//! PostgreSQL (both ways), for Redis + Lua and the raw SQLite floor.
 //!
 //! ```text
 //! cargo run --release -p mercato-bench --bin plot -- RESULTS.json OUT.svg
@@ -22,6 +22,16 @@ const SERIES: &[(&str, &str, RGBColor)] = &[
         "mercato_sqlite_full_inflight",
         "mercato, SQLite FULL, orders in flight on 2 threads",
         RGBColor(140, 20, 90),
+    ),
+    (
+        "mercato_postgres",
+        "mercato, PostgreSQL (durable, one server)",
+        RGBColor(30, 150, 60),
+    ),
+    (
+        "mercato_postgres_inflight",
+        "mercato, PostgreSQL, orders in flight on 2 threads",
+        RGBColor(20, 100, 40),
     ),
     (
         "mercato_sqlite_normal",
