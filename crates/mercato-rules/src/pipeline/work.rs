@@ -60,7 +60,7 @@ impl<'a> Env<'a> {
     /// The list unit price of a catalog item in force at `now`.
     pub fn list_price(&self, item: &CatalogItem) -> rust_decimal::Decimal {
         self.rules
-            .price_at(&item.sku, self.now)
+            .scheduled_price(&item.sku, self.now)
             .unwrap_or(item.price)
     }
 
@@ -254,19 +254,18 @@ impl<'a> Work<'a> {
         }
         // The contract's error order: an unknown SKU anywhere in the cart
         // wins over an invalid quantity on an earlier line.
-        if let Some(l) = cart
+        // One catalog look-up per line: the first pass keeps what it found.
+        let found = cart
             .lines
             .iter()
-            .find(|l| env.rules.item_at(&l.sku).is_none())
-        {
-            return Err(RulesError::Core(CoreError::UnknownSku(l.sku.clone())));
-        }
+            .map(|l| {
+                env.rules
+                    .item_at(&l.sku)
+                    .ok_or_else(|| RulesError::Core(CoreError::UnknownSku(l.sku.clone())))
+            })
+            .collect::<Result<Vec<_>, RulesError>>()?;
         let mut lines = Vec::with_capacity(cart.lines.len() + 1);
-        for l in &cart.lines {
-            let (pos, item) = env
-                .rules
-                .item_at(&l.sku)
-                .ok_or_else(|| RulesError::Core(CoreError::UnknownSku(l.sku.clone())))?;
+        for (l, (pos, item)) in cart.lines.iter().zip(found) {
             let keys = env
                 .rules
                 .index()
