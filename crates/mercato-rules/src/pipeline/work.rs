@@ -206,6 +206,8 @@ impl Rejection {
 /// One discount on one line.
 #[derive(Clone)]
 pub(crate) struct Adj<'a> {
+    /// The line's index.
+    pub line: u32,
     pub source: &'a str,
     pub stage: Stage,
     pub amount: i128,
@@ -227,7 +229,9 @@ pub(crate) struct Work<'a> {
     pub lines: Vec<Line<'a>>,
     /// Amount left of each line after the stages so far.
     pub left: Vec<i128>,
-    pub adjustments: Vec<Vec<Adj<'a>>>,
+    /// Every line's adjustments, in the order they were taken (one list
+    /// for the whole cart: most lines get one or two).
+    pub adjustments: Vec<Adj<'a>>,
     /// Units priced by limited promotions, per line.
     pub uses: Vec<Vec<(&'a str, i128)>>,
     /// Promotions and coupons that gave something, in pipeline order.
@@ -309,7 +313,7 @@ impl<'a> Work<'a> {
         Ok(Work {
             env,
             left: lines.iter().map(|l| l.amount).collect(),
-            adjustments: vec![Vec::new(); n],
+            adjustments: Vec::with_capacity(2 * n),
             uses: vec![Vec::new(); n],
             lines,
             applied: Vec::new(),
@@ -350,10 +354,11 @@ impl<'a> Work<'a> {
     /// Takes `amount` off line `i` as an adjustment from `source`.
     pub fn take_line(&mut self, i: usize, source: &'a str, stage: Stage, amount: i128) {
         if amount > 0
-            && let (Some(left), Some(adj)) = (self.left.get_mut(i), self.adjustments.get_mut(i))
+            && let Some(left) = self.left.get_mut(i)
         {
             *left -= amount;
-            adj.push(Adj {
+            self.adjustments.push(Adj {
+                line: u32::try_from(i).unwrap_or(u32::MAX),
                 source,
                 stage,
                 amount,
