@@ -78,8 +78,7 @@ pub(crate) fn run(work: &mut Work<'_>) -> Result<(), RulesError> {
         };
         let lines = work
             .scopes_of(index)
-            .and_then(|s| members.get(s.main))
-            .map_or(&[][..], Vec::as_slice);
+            .map_or(&[][..], |s| members.lines(s.main));
         states.push(prepare(work, index, p, lines));
     }
     let r = price_lines(work, states);

@@ -15,7 +15,7 @@ use crate::minor::{self, MAX_QTY};
 use crate::promotion::{Budget, Promotion};
 use crate::ruleset::RuleSet;
 use crate::scope::in_window;
-use crate::scope_index::{Compiled, ItemKeys, PromoScopes};
+use crate::scope_index::{Compiled, ItemKeys, Members, PromoScopes};
 
 /// What every stage reads.
 #[derive(Clone, Copy)]
@@ -241,7 +241,7 @@ pub(crate) struct Work<'a> {
     /// Per promotion: some cart line is in its scope.
     pub touches: Vec<bool>,
     /// Per compiled promotion scope: the cart lines in it, ascending.
-    pub members: Vec<Vec<u32>>,
+    pub members: Members,
     /// Requested coupons that did not apply, in request order.
     pub coupon_rejections: Vec<(&'a str, Rejection)>,
     /// Coupons that applied, in application order.
@@ -300,7 +300,8 @@ impl<'a> Work<'a> {
         let n = lines.len();
         let promotions = env.rules.promotions();
         let index = env.rules.index();
-        let members = index.members(lines.iter().map(|l| l.keys));
+        let keys: Vec<ItemKeys> = lines.iter().map(|l| l.keys).collect();
+        let members = index.members(&keys);
         let touches = promotions
             .iter()
             .enumerate()
@@ -343,7 +344,7 @@ impl<'a> Work<'a> {
 
     /// The cart lines in compiled promotion scope `s`, ascending.
     pub fn lines_in(&self, s: usize) -> &[u32] {
-        self.members.get(s).map_or(&[], Vec::as_slice)
+        self.members.lines(s)
     }
 
     /// The compiled scopes of promotion `pi`.
