@@ -173,15 +173,35 @@ pub(crate) fn check_percent(d: Decimal, admit: Admit) -> Result<(), Refusal> {
 
 /// A checked amount in minor units (`19.90` CNY → 1990).
 pub(crate) fn to_minor(d: Decimal, currency: Currency) -> i128 {
-    let mut x = d.normalize();
-    x.rescale(currency.minor_units());
-    x.mantissa()
+    scaled(d, currency.minor_units())
 }
 
 /// A checked percent in 1/10 000 percent units (`"12.5"` → 125 000).
 pub(crate) fn pct_units(d: Decimal) -> i128 {
+    scaled(d, 4)
+}
+
+/// The mantissa of `d` at `scale` decimals: `d` normalised, then rescaled
+/// to `scale`. When `d` has at most `scale` decimals and the result fits
+/// a `Decimal` mantissa (96 bits) that is `mantissa × 10^(scale − d.scale)`,
+/// computed directly (normalising only drops trailing zeros that the
+/// rescale puts back); anything else goes the long way
+/// ([`scaled_slow`]; a property test checks both agree).
+fn scaled(d: Decimal, scale: u32) -> i128 {
+    if let Some(up) = scale.checked_sub(d.scale())
+        && up <= 18
+        && let Some(v) = d.mantissa().checked_mul(10_i128.pow(up))
+        && v.unsigned_abs() < 1_u128 << 96
+    {
+        return v;
+    }
+    scaled_slow(d, scale)
+}
+
+/// [`scaled`] through `Decimal`: normalise, rescale, take the mantissa.
+fn scaled_slow(d: Decimal, scale: u32) -> i128 {
     let mut x = d.normalize();
-    x.rescale(4);
+    x.rescale(scale);
     x.mantissa()
 }
 
@@ -362,7 +382,32 @@ pub(crate) fn apportion_sparse(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Any `Decimal`: a mantissa up to 96 bits (often with trailing zeros)
+    /// at any scale.
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        (
+            prop_oneof![
+                -(1_i128 << 96) + 1..1_i128 << 96,
+                -1_000_000_i128..1_000_000,
+                (0_i128..100_000, 0_u32..20).prop_map(|(m, z)| m * 10_i128.pow(z)),
+            ],
+            0_u32..=28,
+        )
+            .prop_map(|(m, s)| Decimal::try_from_i128_with_scale(m, s).unwrap_or(Decimal::ONE))
+    }
+
+    proptest! {
+        /// The direct scaling equals normalise + rescale for any decimal
+        /// and target scale.
+        #[test]
+        fn scaled_equals_normalise_and_rescale(d in decimal(), scale in 0_u32..=8) {
+            prop_assert_eq!(scaled(d, scale), scaled_slow(d, scale), "{} at {}", d, scale);
+        }
+    }
 
     #[test]
     fn rounding_modes_on_halves() {
