@@ -221,8 +221,13 @@ pub(crate) fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
     if den <= 0 {
         return 0;
     }
-    let q = num / den;
-    let r = num % den;
+    // Amounts and their products nearly always fit 64 bits, where the
+    // division is one instruction instead of a 128-bit routine; the
+    // quotient and remainder are the same either way.
+    let (q, r) = match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(n), Ok(d)) => (i128::from(n / d), i128::from(n % d)),
+        _ => (num / den, num % den),
+    };
     let twice = r.saturating_mul(2);
     let up = match rounding {
         Rounding::Down => false,
@@ -400,7 +405,54 @@ mod tests {
             .prop_map(|(m, s)| Decimal::try_from_i128_with_scale(m, s).unwrap_or(Decimal::ONE))
     }
 
+    /// [`div_round`] with 128-bit division only.
+    fn div_round_wide(num: i128, den: i128, rounding: Rounding) -> i128 {
+        if den <= 0 {
+            return 0;
+        }
+        let q = num / den;
+        let r = num % den;
+        let twice = r.saturating_mul(2);
+        let up = match rounding {
+            Rounding::Down => false,
+            Rounding::HalfUp => twice >= den,
+            Rounding::HalfEven => twice > den || (twice == den && q % 2 == 1),
+        };
+        if up { q + 1 } else { q }
+    }
+
+    fn rounding() -> impl Strategy<Value = Rounding> {
+        prop_oneof![
+            Just(Rounding::Down),
+            Just(Rounding::HalfUp),
+            Just(Rounding::HalfEven)
+        ]
+    }
+
     proptest! {
+        /// The 64-bit division path rounds exactly as 128-bit division,
+        /// on both sides of the 64-bit bounds and for negative numerators.
+        #[test]
+        fn div_round_equals_wide_division(
+            num in prop_oneof![
+                any::<i128>(),
+                0_i128..1 << 64,
+                (1_i128 << 64) - 1000..(1_i128 << 64) + 1000,
+                -1000_i128..1000,
+                0_i128..10_000_000,
+            ],
+            den in prop_oneof![
+                any::<i128>(),
+                1_i128..1 << 64,
+                (1_i128 << 64) - 10..(1_i128 << 64) + 10,
+                1_i128..1000,
+                Just(1_000_000_i128),
+            ],
+            rounding in rounding(),
+        ) {
+            prop_assert_eq!(div_round(num, den, rounding), div_round_wide(num, den, rounding));
+        }
+
         /// The direct scaling equals normalise + rescale for any decimal
         /// and target scale.
         #[test]
