@@ -272,6 +272,21 @@ impl ScopeIndex {
                 *span = Span::All;
             }
         }
+        // A scope of everything whose excluded SKUs are none of the cart's
+        // takes every line too; the others are listed line by line.
+        let mut cart_skus: Vec<u32> = keys.iter().map(|k| k.sku).collect();
+        cart_skus.sort_unstable();
+        let mut less: Vec<usize> = Vec::new();
+        for &s in &self.universal_less {
+            let excludes_some = self.scopes.get(s).is_none_or(|c| {
+                c.exclude.len() > n || c.exclude.iter().any(|x| cart_skus.binary_search(x).is_ok())
+            });
+            if excludes_some {
+                less.push(s);
+            } else if let Some(span) = spans.get_mut(s) {
+                *span = Span::All;
+            }
+        }
         // (scope, line) pairs, lines ascending.
         let mut pairs: Vec<(u32, u32)> = Vec::new();
         let mut seen: Vec<u32> = if self.multi.iter().any(|m| *m) {
@@ -289,7 +304,7 @@ impl ScopeIndex {
                     .get(s)
                     .is_some_and(|c| c.exclude.binary_search(&k.sku).is_err())
             };
-            for &s in &self.universal_less {
+            for &s in &less {
                 if kept(s) {
                     pairs.push((u32::try_from(s).unwrap_or(u32::MAX), i));
                 }
