@@ -189,14 +189,28 @@ pub(crate) fn pct_units(d: Decimal) -> i128 {
 /// ([`scaled_slow`]; a property test checks both agree).
 fn scaled(d: Decimal, scale: u32) -> i128 {
     if let Some(up) = scale.checked_sub(d.scale())
-        && up <= 18
-        && let Some(v) = d.mantissa().checked_mul(10_i128.pow(up))
-        && v.unsigned_abs() < 1_u128 << 96
+        && let Some(&factor) = POW10.get(up as usize)
+        && let Ok(m) = i64::try_from(d.mantissa())
     {
-        return v;
+        // |m| < 2^63 and factor ≤ 10^18 < 2^60: the product fits i128.
+        let v = i128::from(m) * i128::from(factor);
+        if v.unsigned_abs() < 1_u128 << 96 {
+            return v;
+        }
     }
     scaled_slow(d, scale)
 }
+
+/// 10^0 to 10^18.
+const POW10: [i64; 19] = {
+    let mut t = [1_i64; 19];
+    let mut k = 1;
+    while k < 19 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
 
 /// [`scaled`] through `Decimal`: normalise, rescale, take the mantissa.
 fn scaled_slow(d: Decimal, scale: u32) -> i128 {
@@ -239,7 +253,11 @@ pub(crate) fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
 
 /// `a × b / den`, rounded with `rounding`.
 pub(crate) fn mul_div(a: i128, b: i128, den: i128, rounding: Rounding) -> Result<i128, RulesError> {
-    let p = a.checked_mul(b).ok_or(RulesError::Overflow("mul_div"))?;
+    let p = match (i64::try_from(a), i64::try_from(b)) {
+        // Two factors below 2^63 in magnitude: the product fits i128.
+        (Ok(x), Ok(y)) => i128::from(x) * i128::from(y),
+        _ => a.checked_mul(b).ok_or(RulesError::Overflow("mul_div"))?,
+    };
     Ok(div_round(p, den, rounding))
 }
 
@@ -430,6 +448,19 @@ mod tests {
     }
 
     proptest! {
+        /// `mul_div` gives what a checked 128-bit product then
+        /// [`div_round`] gives, overflow included.
+        #[test]
+        fn mul_div_equals_checked_product(
+            a in prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from), -1000_i128..1000],
+            b in prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from), -1000_i128..1000],
+            den in 1_i128..10_000_000,
+            rounding in rounding(),
+        ) {
+            let wide = a.checked_mul(b).map(|p| div_round(p, den, rounding));
+            prop_assert_eq!(mul_div(a, b, den, rounding).ok(), wide);
+        }
+
         /// The 64-bit division path rounds exactly as 128-bit division,
         /// on both sides of the 64-bit bounds and for negative numerators.
         #[test]
