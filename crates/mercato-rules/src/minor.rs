@@ -219,9 +219,14 @@ fn scaled_slow(d: Decimal, scale: u32) -> i128 {
     x.mantissa()
 }
 
-/// Minor units back to [`Money`].
+/// Minor units back to [`Money`]. Amounts that fit `i64` (all but the
+/// most extreme) take [`Money::from_minor`], which builds the decimal
+/// directly; the result is the same decimal, bit for bit (property test).
 pub(crate) fn money(v: i128, currency: Currency) -> Result<Money, RulesError> {
-    Ok(Money::from_minor_i128(v, currency)?)
+    match i64::try_from(v) {
+        Ok(small) => Ok(Money::from_minor(small, currency)),
+        Err(_) => Ok(Money::from_minor_i128(v, currency)?),
+    }
 }
 
 /// A decimal weight for apportionment.
@@ -448,6 +453,26 @@ mod tests {
     }
 
     proptest! {
+        /// [`money`] builds the same decimal as [`Money::from_minor_i128`]
+        /// (same bytes: mantissa, scale and sign) for any amount.
+        #[test]
+        fn money_equals_from_minor_i128(
+            v in prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from), -1000_i128..1000],
+            currency in prop_oneof![
+                Just(Currency::CNY),
+                Just(Currency::JPY),
+                Just(Currency::from_code("KWD").unwrap_or(Currency::CNY)),
+            ],
+        ) {
+            let fast = money(v, currency).ok();
+            let slow = Money::from_minor_i128(v, currency).ok();
+            prop_assert_eq!(fast, slow);
+            prop_assert_eq!(
+                fast.map(|m| m.amount().serialize()),
+                slow.map(|m| m.amount().serialize())
+            );
+        }
+
         /// `mul_div` gives what a checked 128-bit product then
         /// [`div_round`] gives, overflow included.
         #[test]
