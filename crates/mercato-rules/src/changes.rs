@@ -144,7 +144,8 @@ impl RuleSet {
         Some(self.scheduled_price(sku, now).unwrap_or(item.price))
     }
 
-    fn scheduled_price(&self, sku: &str, now: DateTime<Utc>) -> Option<Decimal> {
+    /// The price scheduled for `sku` in force at `now`, if any.
+    pub(crate) fn scheduled_price(&self, sku: &str, now: DateTime<Utc>) -> Option<Decimal> {
         self.live
             .schedules
             .get(sku)?

@@ -173,21 +173,60 @@ pub(crate) fn check_percent(d: Decimal, admit: Admit) -> Result<(), Refusal> {
 
 /// A checked amount in minor units (`19.90` CNY → 1990).
 pub(crate) fn to_minor(d: Decimal, currency: Currency) -> i128 {
-    let mut x = d.normalize();
-    x.rescale(currency.minor_units());
-    x.mantissa()
+    scaled(d, currency.minor_units())
 }
 
 /// A checked percent in 1/10 000 percent units (`"12.5"` → 125 000).
 pub(crate) fn pct_units(d: Decimal) -> i128 {
+    scaled(d, 4)
+}
+
+/// The mantissa of `d` at `scale` decimals: `d` normalised, then rescaled
+/// to `scale`. When `d` has at most `scale` decimals and the result fits
+/// a `Decimal` mantissa (96 bits) that is `mantissa × 10^(scale − d.scale)`,
+/// computed directly (normalising only drops trailing zeros that the
+/// rescale puts back); anything else goes the long way
+/// ([`scaled_slow`]; a property test checks both agree).
+fn scaled(d: Decimal, scale: u32) -> i128 {
+    if let Some(up) = scale.checked_sub(d.scale())
+        && let Some(&factor) = POW10.get(up as usize)
+        && let Ok(m) = i64::try_from(d.mantissa())
+    {
+        // |m| < 2^63 and factor ≤ 10^18 < 2^60: the product fits i128.
+        let v = i128::from(m) * i128::from(factor);
+        if v.unsigned_abs() < 1_u128 << 96 {
+            return v;
+        }
+    }
+    scaled_slow(d, scale)
+}
+
+/// 10^0 to 10^18.
+const POW10: [i64; 19] = {
+    let mut t = [1_i64; 19];
+    let mut k = 1;
+    while k < 19 {
+        t[k] = t[k - 1] * 10;
+        k += 1;
+    }
+    t
+};
+
+/// [`scaled`] through `Decimal`: normalise, rescale, take the mantissa.
+fn scaled_slow(d: Decimal, scale: u32) -> i128 {
     let mut x = d.normalize();
-    x.rescale(4);
+    x.rescale(scale);
     x.mantissa()
 }
 
-/// Minor units back to [`Money`].
+/// Minor units back to [`Money`]. Amounts that fit `i64` (all but the
+/// most extreme) take [`Money::from_minor`], which builds the decimal
+/// directly; the result is the same decimal, bit for bit (property test).
 pub(crate) fn money(v: i128, currency: Currency) -> Result<Money, RulesError> {
-    Ok(Money::from_minor_i128(v, currency)?)
+    match i64::try_from(v) {
+        Ok(small) => Ok(Money::from_minor(small, currency)),
+        Err(_) => Ok(Money::from_minor_i128(v, currency)?),
+    }
 }
 
 /// A decimal weight for apportionment.
@@ -201,8 +240,13 @@ pub(crate) fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
     if den <= 0 {
         return 0;
     }
-    let q = num / den;
-    let r = num % den;
+    // Amounts and their products nearly always fit 64 bits, where the
+    // division is one instruction instead of a 128-bit routine; the
+    // quotient and remainder are the same either way.
+    let (q, r) = match (u64::try_from(num), u64::try_from(den)) {
+        (Ok(n), Ok(d)) => (i128::from(n / d), i128::from(n % d)),
+        _ => (num / den, num % den),
+    };
     let twice = r.saturating_mul(2);
     let up = match rounding {
         Rounding::Down => false,
@@ -214,7 +258,11 @@ pub(crate) fn div_round(num: i128, den: i128, rounding: Rounding) -> i128 {
 
 /// `a × b / den`, rounded with `rounding`.
 pub(crate) fn mul_div(a: i128, b: i128, den: i128, rounding: Rounding) -> Result<i128, RulesError> {
-    let p = a.checked_mul(b).ok_or(RulesError::Overflow("mul_div"))?;
+    let p = match (i64::try_from(a), i64::try_from(b)) {
+        // Two factors below 2^63 in magnitude: the product fits i128.
+        (Ok(x), Ok(y)) => i128::from(x) * i128::from(y),
+        _ => a.checked_mul(b).ok_or(RulesError::Overflow("mul_div"))?,
+    };
     Ok(div_round(p, den, rounding))
 }
 
@@ -362,7 +410,112 @@ pub(crate) fn apportion_sparse(
 
 #[cfg(test)]
 mod tests {
+    use proptest::prelude::*;
+
     use super::*;
+
+    /// Any `Decimal`: a mantissa up to 96 bits (often with trailing zeros)
+    /// at any scale.
+    fn decimal() -> impl Strategy<Value = Decimal> {
+        (
+            prop_oneof![
+                -(1_i128 << 96) + 1..1_i128 << 96,
+                -1_000_000_i128..1_000_000,
+                (0_i128..100_000, 0_u32..20).prop_map(|(m, z)| m * 10_i128.pow(z)),
+            ],
+            0_u32..=28,
+        )
+            .prop_map(|(m, s)| Decimal::try_from_i128_with_scale(m, s).unwrap_or(Decimal::ONE))
+    }
+
+    /// [`div_round`] with 128-bit division only.
+    fn div_round_wide(num: i128, den: i128, rounding: Rounding) -> i128 {
+        if den <= 0 {
+            return 0;
+        }
+        let q = num / den;
+        let r = num % den;
+        let twice = r.saturating_mul(2);
+        let up = match rounding {
+            Rounding::Down => false,
+            Rounding::HalfUp => twice >= den,
+            Rounding::HalfEven => twice > den || (twice == den && q % 2 == 1),
+        };
+        if up { q + 1 } else { q }
+    }
+
+    fn rounding() -> impl Strategy<Value = Rounding> {
+        prop_oneof![
+            Just(Rounding::Down),
+            Just(Rounding::HalfUp),
+            Just(Rounding::HalfEven)
+        ]
+    }
+
+    proptest! {
+        /// [`money`] builds the same decimal as [`Money::from_minor_i128`]
+        /// (same bytes: mantissa, scale and sign) for any amount.
+        #[test]
+        fn money_equals_from_minor_i128(
+            v in prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from), -1000_i128..1000],
+            currency in prop_oneof![
+                Just(Currency::CNY),
+                Just(Currency::JPY),
+                Just(Currency::from_code("KWD").unwrap_or(Currency::CNY)),
+            ],
+        ) {
+            let fast = money(v, currency).ok();
+            let slow = Money::from_minor_i128(v, currency).ok();
+            prop_assert_eq!(fast, slow);
+            prop_assert_eq!(
+                fast.map(|m| m.amount().serialize()),
+                slow.map(|m| m.amount().serialize())
+            );
+        }
+
+        /// `mul_div` gives what a checked 128-bit product then
+        /// [`div_round`] gives, overflow included.
+        #[test]
+        fn mul_div_equals_checked_product(
+            a in prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from), -1000_i128..1000],
+            b in prop_oneof![any::<i128>(), any::<i64>().prop_map(i128::from), -1000_i128..1000],
+            den in 1_i128..10_000_000,
+            rounding in rounding(),
+        ) {
+            let wide = a.checked_mul(b).map(|p| div_round(p, den, rounding));
+            prop_assert_eq!(mul_div(a, b, den, rounding).ok(), wide);
+        }
+
+        /// The 64-bit division path rounds exactly as 128-bit division,
+        /// on both sides of the 64-bit bounds and for negative numerators.
+        #[test]
+        fn div_round_equals_wide_division(
+            num in prop_oneof![
+                any::<i128>(),
+                0_i128..1 << 64,
+                (1_i128 << 64) - 1000..(1_i128 << 64) + 1000,
+                -1000_i128..1000,
+                0_i128..10_000_000,
+            ],
+            den in prop_oneof![
+                any::<i128>(),
+                1_i128..1 << 64,
+                (1_i128 << 64) - 10..(1_i128 << 64) + 10,
+                1_i128..1000,
+                Just(1_000_000_i128),
+            ],
+            rounding in rounding(),
+        ) {
+            prop_assert_eq!(div_round(num, den, rounding), div_round_wide(num, den, rounding));
+        }
+
+        /// The direct scaling equals normalise + rescale for any decimal
+        /// and target scale.
+        #[test]
+        fn scaled_equals_normalise_and_rescale(d in decimal(), scale in 0_u32..=8) {
+            prop_assert_eq!(scaled(d, scale), scaled_slow(d, scale), "{} at {}", d, scale);
+        }
+    }
 
     #[test]
     fn rounding_modes_on_halves() {

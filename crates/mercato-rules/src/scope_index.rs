@@ -80,8 +80,13 @@ pub(crate) struct ScopeIndex {
     scopes: Vec<Compiled>,
     promos: Vec<PromoScopes>,
     coupons: Vec<Compiled>,
-    /// Scopes of everything (less exclusions).
+    /// Scopes of everything with no exclusion: every cart line.
     universal: Vec<usize>,
+    /// Scopes of everything less some excluded SKUs.
+    universal_less: Vec<usize>,
+    /// Per scope: it names more than one kind of name (SKUs, products,
+    /// categories), so a line may reach it through two reverse lists.
+    multi: Vec<bool>,
     /// Per name number: the scopes naming it as a SKU, product, category.
     by_sku: Vec<Vec<usize>>,
     by_product: Vec<Vec<usize>>,
@@ -137,8 +142,14 @@ impl ScopeIndex {
             vec![Vec::new(); n],
         );
         for (s, c) in ix.scopes.iter().enumerate() {
+            let kinds = [&c.skus, &c.products, &c.categories]
+                .iter()
+                .filter(|v| !v.is_empty())
+                .count();
+            ix.multi.push(c.mode == Mode::Named && kinds > 1);
             match c.mode {
-                Mode::Everything => ix.universal.push(s),
+                Mode::Everything if c.exclude.is_empty() => ix.universal.push(s),
+                Mode::Everything => ix.universal_less.push(s),
                 Mode::Nothing => {}
                 Mode::Named => {
                     for (names, map) in [
@@ -244,41 +255,223 @@ impl ScopeIndex {
 
     /// For every promotion scope, the lines (indexes, ascending) it
     /// contains, for lines with these keys.
-    pub fn members(&self, lines: impl ExactSizeIterator<Item = ItemKeys>) -> Vec<Vec<u32>> {
-        let n = lines.len();
-        let mut out: Vec<Vec<u32>> = vec![Vec::new(); self.scopes.len()];
-        let mut seen: Vec<u32> = vec![u32::MAX; self.scopes.len()];
+    ///
+    /// A scope of everything with no exclusion takes every line and is not
+    /// listed line by line; any other scope gets the lines that reach it
+    /// through the reverse index and are not excluded (a line reaching a
+    /// named scope through its SKU, product or category is in it unless
+    /// excluded: [`Compiled::contains`] says the same).
+    pub fn members(&self, keys: &[ItemKeys]) -> Members {
+        let n = keys.len();
+        let all: Vec<u32> = (0..n)
+            .map(|i| u32::try_from(i).unwrap_or(u32::MAX))
+            .collect();
+        let mut spans = vec![Span::Listed { start: 0, end: 0 }; self.scopes.len()];
+        for &s in &self.universal {
+            if let Some(span) = spans.get_mut(s) {
+                *span = Span::All;
+            }
+        }
+        // A scope of everything whose excluded SKUs are none of the cart's
+        // takes every line too; the others are listed line by line.
+        let mut cart_skus: Vec<u32> = keys.iter().map(|k| k.sku).collect();
+        cart_skus.sort_unstable();
+        let mut less: Vec<usize> = Vec::new();
+        for &s in &self.universal_less {
+            let excludes_some = self.scopes.get(s).is_none_or(|c| {
+                c.exclude.len() > n || c.exclude.iter().any(|x| cart_skus.binary_search(x).is_ok())
+            });
+            if excludes_some {
+                less.push(s);
+            } else if let Some(span) = spans.get_mut(s) {
+                *span = Span::All;
+            }
+        }
+        // (scope, line) pairs, lines ascending.
+        let mut pairs: Vec<(u32, u32)> = Vec::new();
+        let mut seen: Vec<u32> = if self.multi.iter().any(|m| *m) {
+            vec![u32::MAX; self.scopes.len()]
+        } else {
+            Vec::new()
+        };
         fn named(map: &[Vec<usize>], id: Option<u32>) -> &[usize] {
             id.and_then(|id| map.get(id as usize))
                 .map_or(&[], Vec::as_slice)
         }
-        for (i, k) in lines.enumerate() {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            let lists = [
-                self.universal.as_slice(),
+        for (&i, k) in all.iter().zip(keys) {
+            let kept = |s: usize| {
+                self.scopes
+                    .get(s)
+                    .is_some_and(|c| c.exclude.binary_search(&k.sku).is_err())
+            };
+            for &s in &less {
+                if kept(s) {
+                    pairs.push((u32::try_from(s).unwrap_or(u32::MAX), i));
+                }
+            }
+            for list in [
                 named(&self.by_sku, Some(k.sku)),
                 named(&self.by_product, Some(k.product)),
                 named(&self.by_category, k.category),
-            ];
-            for &s in lists.into_iter().flatten() {
-                let (Some(mark), Some(scope), Some(list)) =
-                    (seen.get_mut(s), self.scopes.get(s), out.get_mut(s))
-                else {
-                    continue;
-                };
-                if *mark == i {
-                    continue;
-                }
-                *mark = i;
-                if scope.contains(k) {
-                    if list.capacity() == 0 {
-                        // Most scopes that take a line take many: size once.
-                        list.reserve(n.min(64));
+            ] {
+                for &s in list {
+                    if self.multi.get(s).copied().unwrap_or(false)
+                        && let Some(mark) = seen.get_mut(s)
+                    {
+                        if *mark == i {
+                            continue;
+                        }
+                        *mark = i;
                     }
-                    list.push(i);
+                    if kept(s) {
+                        pairs.push((u32::try_from(s).unwrap_or(u32::MAX), i));
+                    }
                 }
             }
         }
-        out
+        // Group the pairs by scope, keeping the lines in order.
+        let mut start = vec![0_usize; self.scopes.len() + 1];
+        for (s, _) in &pairs {
+            if let Some(c) = start.get_mut(*s as usize + 1) {
+                *c += 1;
+            }
+        }
+        let mut acc = 0;
+        for c in &mut start {
+            acc += *c;
+            *c = acc;
+        }
+        let mut flat = vec![0_u32; pairs.len()];
+        let mut next = start.clone();
+        for (s, i) in pairs {
+            if let Some(at) = next.get_mut(s as usize)
+                && let Some(slot) = flat.get_mut(*at)
+            {
+                *slot = i;
+                *at += 1;
+            }
+        }
+        for (s, span) in spans.iter_mut().enumerate() {
+            if let (Span::Listed { start: a, end: b }, Some(from), Some(to)) =
+                (span, start.get(s), next.get(s))
+            {
+                (*a, *b) = (*from, *to);
+            }
+        }
+        Members { all, spans, flat }
+    }
+}
+
+/// Where the lines of one scope are.
+#[derive(Debug, Clone, Copy)]
+enum Span {
+    /// Every cart line.
+    All,
+    /// `flat[start..end]`.
+    Listed { start: usize, end: usize },
+}
+
+/// The cart lines of every compiled promotion scope (see
+/// [`ScopeIndex::members`]).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Members {
+    /// `0..n`, the lines of a scope that takes every line.
+    all: Vec<u32>,
+    spans: Vec<Span>,
+    flat: Vec<u32>,
+}
+
+impl Members {
+    /// The cart lines in scope `s`, ascending (none for an unknown scope).
+    pub fn lines(&self, s: usize) -> &[u32] {
+        match self.spans.get(s) {
+            Some(Span::All) => &self.all,
+            Some(Span::Listed { start, end }) => self.flat.get(*start..*end).unwrap_or(&[]),
+            None => &[],
+        }
+    }
+
+    /// True when some cart line is in scope `s`.
+    pub fn any(&self, s: usize) -> bool {
+        !self.lines(s).is_empty()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use proptest::prelude::*;
+    use serde_json::json;
+
+    use super::*;
+
+    /// Names from a small pool (some never in the catalog), so scopes
+    /// name, exclude and overlap the cart's SKUs, products and categories.
+    fn names(prefix: &'static str, pool: u8) -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec(0..pool, 0..4)
+            .prop_map(move |v| v.into_iter().map(|k| format!("{prefix}{k}")).collect())
+    }
+
+    fn scope() -> impl Strategy<Value = Scope> {
+        (
+            proptest::option::of(any::<bool>()),
+            names("s", 10),
+            names("p", 5),
+            names("c", 4),
+            names("s", 10),
+        )
+            .prop_map(|(all, skus, products, categories, exclude_skus)| Scope {
+                all,
+                skus,
+                products,
+                categories,
+                exclude_skus,
+            })
+    }
+
+    fn catalog() -> Vec<CatalogItem> {
+        (0..8)
+            .map(|i| {
+                let item = json!({"sku": format!("s{i}"), "product": format!("p{}", i / 2),
+                    "category": if i % 3 == 0 { None } else { Some(format!("c{}", i % 4)) },
+                    "price": "1.00"});
+                serde_json::from_value(item).unwrap()
+            })
+            .collect()
+    }
+
+    proptest! {
+        /// The reverse-index pass finds exactly the lines `Scope::contains`
+        /// (the plain string comparison) accepts, ascending, for every
+        /// promotion scope.
+        #[test]
+        fn members_are_the_lines_scope_contains(
+            scopes in proptest::collection::vec(scope(), 1..8),
+            cart in proptest::collection::vec(0_usize..8, 0..12),
+        ) {
+            let catalog = catalog();
+            let promotions: Vec<Promotion> = scopes
+                .iter()
+                .enumerate()
+                .map(|(k, s)| {
+                    serde_json::from_value(json!({"id": format!("r{k}"), "kind": "percent_off",
+                        "percent": "10", "scope": s}))
+                    .unwrap()
+                })
+                .collect();
+            let ix = ScopeIndex::build(&catalog, &promotions, &[]);
+            let keys: Vec<ItemKeys> = cart.iter().map(|&i| ix.item(i).unwrap()).collect();
+            let members = ix.members(&keys);
+            for (k, s) in scopes.iter().enumerate() {
+                let main = ix.promotion(k).unwrap().main;
+                let expected: Vec<u32> = cart
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| s.contains(&catalog[**i]))
+                    .map(|(line, _)| line as u32)
+                    .collect();
+                prop_assert_eq!(members.lines(main), expected.as_slice(), "scope {:?}", s);
+                prop_assert_eq!(members.any(main), !expected.is_empty());
+            }
+        }
     }
 }

@@ -28,23 +28,33 @@ fn rejected(source: &str, r: &Rejection, work: &Work<'_>) -> Result<Rejected, Ru
 /// Builds the quote.
 pub(crate) fn quote(work: &Work<'_>) -> Result<Quote, RulesError> {
     let c = work.env.currency;
-    let mut lines = Vec::with_capacity(work.lines.len());
+    let n = work.lines.len();
+    let mut lines = Vec::with_capacity(n);
     let mut stage_sums = [0_i128; 5];
     let (mut list, mut goods) = (0_i128, 0_i128);
-    for (i, line) in work.lines.iter().enumerate() {
-        let adjs = work.adjustments.get(i).map(Vec::as_slice).unwrap_or(&[]);
-        let net = work.left.get(i).copied().unwrap_or(line.amount);
-        let mut adjustments = Vec::with_capacity(adjs.len());
-        for a in adjs.iter().filter(|a| a.amount != 0) {
-            if let Some(s) = stage_sums.get_mut(a.stage as usize) {
-                *s += a.amount;
-            }
-            adjustments.push(Adjustment {
+    // Each line's adjustments, in the order they were taken.
+    let mut counts = vec![0_usize; n];
+    for a in work.adjustments.iter().filter(|a| a.amount != 0) {
+        if let Some(k) = counts.get_mut(a.line as usize) {
+            *k += 1;
+        }
+    }
+    let mut per_line: Vec<Vec<Adjustment>> =
+        counts.iter().map(|k| Vec::with_capacity(*k)).collect();
+    for a in work.adjustments.iter().filter(|a| a.amount != 0) {
+        if let Some(s) = stage_sums.get_mut(a.stage as usize) {
+            *s += a.amount;
+        }
+        if let Some(v) = per_line.get_mut(a.line as usize) {
+            v.push(Adjustment {
                 source: a.source.to_string(),
                 stage: a.stage,
                 amount: money(a.amount, c)?,
             });
         }
+    }
+    for ((i, line), adjustments) in work.lines.iter().enumerate().zip(per_line) {
+        let net = work.left.get(i).copied().unwrap_or(line.amount);
         let uses = work
             .uses
             .get(i)

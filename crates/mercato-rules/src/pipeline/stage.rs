@@ -230,16 +230,15 @@ fn commit<'a>(work: &mut Work<'a>, p: &'a Promotion, stage: Stage, g: Gain<'a>) 
             gift: true,
             keys: gift.keys,
         });
-        work.left.push(0);
-        work.adjustments.push(if amount > 0 {
-            vec![Adj {
+        if amount > 0 {
+            work.adjustments.push(Adj {
+                line: u32::try_from(work.left.len()).unwrap_or(u32::MAX),
                 source,
                 stage: Stage::Order,
                 amount,
-            }]
-        } else {
-            Vec::new()
-        });
+            });
+        }
+        work.left.push(0);
         work.uses.push(Vec::new());
     }
 }

@@ -4,12 +4,12 @@
 //! `free_shipping` always.
 
 use crate::promotion::{Promotion, PromotionRule};
-use crate::scope_index::PromoScopes;
+use crate::scope_index::{Members, PromoScopes};
 
 /// True when the promotion touches the cart, given the cart lines of each
 /// compiled scope (`members`).
-pub(crate) fn touches(p: &Promotion, scopes: &PromoScopes, members: &[Vec<u32>]) -> bool {
-    let any = |s: usize| members.get(s).is_some_and(|m| !m.is_empty());
+pub(crate) fn touches(p: &Promotion, scopes: &PromoScopes, members: &Members) -> bool {
+    let any = |s: usize| members.any(s);
     match &p.rule {
         PromotionRule::FreeShipping { .. } => true,
         PromotionRule::Bundle { .. } => scopes.bundle.iter().any(|s| any(*s)),

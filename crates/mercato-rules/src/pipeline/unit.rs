@@ -6,8 +6,6 @@
 //! rest of the line stays at list price. The saving is a `unit`-stage
 //! adjustment; `unit_price` stays the list price.
 
-use std::collections::HashMap;
-
 use mercato_core::quote::{RejectReason, Stage};
 
 use crate::error::RulesError;
@@ -28,8 +26,8 @@ struct UnitState<'a, 'm> {
     budget_left: Option<i128>,
     customer_left: Option<i128>,
     quota_left: Option<i128>,
-    /// Ladder: units of each product among its in-scope lines.
-    product_qty: HashMap<u32, i128>,
+    /// Ladder: units of each product among its in-scope lines, by product.
+    product_qty: Vec<(u32, i128)>,
     /// `price`: the price in minor units.
     price: i128,
     /// The most telling reason seen on a line.
@@ -78,8 +76,7 @@ pub(crate) fn run(work: &mut Work<'_>) -> Result<(), RulesError> {
         };
         let lines = work
             .scopes_of(index)
-            .and_then(|s| members.get(s.main))
-            .map_or(&[][..], Vec::as_slice);
+            .map_or(&[][..], |s| members.lines(s.main));
         states.push(prepare(work, index, p, lines));
     }
     let r = price_lines(work, states);
@@ -197,7 +194,7 @@ fn prepare<'a, 'm>(
         budget_left: None,
         customer_left: None,
         quota_left: None,
-        product_qty: HashMap::new(),
+        product_qty: Vec::new(),
         price: 0,
         line_reason: None,
         lost: false,
@@ -235,8 +232,17 @@ fn prepare<'a, 'm>(
             }
         }
         PromotionRule::Ladder { .. } => {
-            for l in members.iter().filter_map(|i| work.lines.get(*i as usize)) {
-                *st.product_qty.entry(l.keys.product).or_insert(0) += l.qty;
+            let mut units: Vec<(u32, i128)> = members
+                .iter()
+                .filter_map(|i| work.lines.get(*i as usize))
+                .map(|l| (l.keys.product, l.qty))
+                .collect();
+            units.sort_unstable_by_key(|(product, _)| *product);
+            for (product, qty) in units {
+                match st.product_qty.last_mut() {
+                    Some((last, sum)) if *last == product => *sum += qty,
+                    _ => st.product_qty.push((product, qty)),
+                }
             }
         }
         _ => {}
@@ -289,7 +295,12 @@ fn candidate(
             (per_unit * units, units)
         }
         PromotionRule::Ladder { tiers } => {
-            let have = st.product_qty.get(&line.keys.product).copied().unwrap_or(0);
+            let have = st
+                .product_qty
+                .binary_search_by_key(&line.keys.product, |(product, _)| *product)
+                .ok()
+                .and_then(|k| st.product_qty.get(k))
+                .map_or(0, |(_, q)| *q);
             let Some(tier) = tiers.iter().rev().find(|t| i128::from(t.min_qty) <= have) else {
                 let need = tiers.first().map_or(1, |t| i128::from(t.min_qty));
                 return Ok(Err(Rejection::missing_qty(need - have)));

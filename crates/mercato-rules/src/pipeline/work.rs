@@ -15,7 +15,7 @@ use crate::minor::{self, MAX_QTY};
 use crate::promotion::{Budget, Promotion};
 use crate::ruleset::RuleSet;
 use crate::scope::in_window;
-use crate::scope_index::{Compiled, ItemKeys, PromoScopes};
+use crate::scope_index::{Compiled, ItemKeys, Members, PromoScopes};
 
 /// What every stage reads.
 #[derive(Clone, Copy)]
@@ -60,7 +60,7 @@ impl<'a> Env<'a> {
     /// The list unit price of a catalog item in force at `now`.
     pub fn list_price(&self, item: &CatalogItem) -> rust_decimal::Decimal {
         self.rules
-            .price_at(&item.sku, self.now)
+            .scheduled_price(&item.sku, self.now)
             .unwrap_or(item.price)
     }
 
@@ -206,6 +206,8 @@ impl Rejection {
 /// One discount on one line.
 #[derive(Clone)]
 pub(crate) struct Adj<'a> {
+    /// The line's index.
+    pub line: u32,
     pub source: &'a str,
     pub stage: Stage,
     pub amount: i128,
@@ -227,7 +229,9 @@ pub(crate) struct Work<'a> {
     pub lines: Vec<Line<'a>>,
     /// Amount left of each line after the stages so far.
     pub left: Vec<i128>,
-    pub adjustments: Vec<Vec<Adj<'a>>>,
+    /// Every line's adjustments, in the order they were taken (one list
+    /// for the whole cart: most lines get one or two).
+    pub adjustments: Vec<Adj<'a>>,
     /// Units priced by limited promotions, per line.
     pub uses: Vec<Vec<(&'a str, i128)>>,
     /// Promotions and coupons that gave something, in pipeline order.
@@ -237,7 +241,7 @@ pub(crate) struct Work<'a> {
     /// Per promotion: some cart line is in its scope.
     pub touches: Vec<bool>,
     /// Per compiled promotion scope: the cart lines in it, ascending.
-    pub members: Vec<Vec<u32>>,
+    pub members: Members,
     /// Requested coupons that did not apply, in request order.
     pub coupon_rejections: Vec<(&'a str, Rejection)>,
     /// Coupons that applied, in application order.
@@ -254,19 +258,18 @@ impl<'a> Work<'a> {
         }
         // The contract's error order: an unknown SKU anywhere in the cart
         // wins over an invalid quantity on an earlier line.
-        if let Some(l) = cart
+        // One catalog look-up per line: the first pass keeps what it found.
+        let found = cart
             .lines
             .iter()
-            .find(|l| env.rules.item_at(&l.sku).is_none())
-        {
-            return Err(RulesError::Core(CoreError::UnknownSku(l.sku.clone())));
-        }
+            .map(|l| {
+                env.rules
+                    .item_at(&l.sku)
+                    .ok_or_else(|| RulesError::Core(CoreError::UnknownSku(l.sku.clone())))
+            })
+            .collect::<Result<Vec<_>, RulesError>>()?;
         let mut lines = Vec::with_capacity(cart.lines.len() + 1);
-        for l in &cart.lines {
-            let (pos, item) = env
-                .rules
-                .item_at(&l.sku)
-                .ok_or_else(|| RulesError::Core(CoreError::UnknownSku(l.sku.clone())))?;
+        for (l, (pos, item)) in cart.lines.iter().zip(found) {
             let keys = env
                 .rules
                 .index()
@@ -297,7 +300,8 @@ impl<'a> Work<'a> {
         let n = lines.len();
         let promotions = env.rules.promotions();
         let index = env.rules.index();
-        let members = index.members(lines.iter().map(|l| l.keys));
+        let keys: Vec<ItemKeys> = lines.iter().map(|l| l.keys).collect();
+        let members = index.members(&keys);
         let touches = promotions
             .iter()
             .enumerate()
@@ -310,7 +314,7 @@ impl<'a> Work<'a> {
         Ok(Work {
             env,
             left: lines.iter().map(|l| l.amount).collect(),
-            adjustments: vec![Vec::new(); n],
+            adjustments: Vec::with_capacity(2 * n),
             uses: vec![Vec::new(); n],
             lines,
             applied: Vec::new(),
@@ -340,7 +344,7 @@ impl<'a> Work<'a> {
 
     /// The cart lines in compiled promotion scope `s`, ascending.
     pub fn lines_in(&self, s: usize) -> &[u32] {
-        self.members.get(s).map_or(&[], Vec::as_slice)
+        self.members.lines(s)
     }
 
     /// The compiled scopes of promotion `pi`.
@@ -351,10 +355,11 @@ impl<'a> Work<'a> {
     /// Takes `amount` off line `i` as an adjustment from `source`.
     pub fn take_line(&mut self, i: usize, source: &'a str, stage: Stage, amount: i128) {
         if amount > 0
-            && let (Some(left), Some(adj)) = (self.left.get_mut(i), self.adjustments.get_mut(i))
+            && let Some(left) = self.left.get_mut(i)
         {
             *left -= amount;
-            adj.push(Adj {
+            self.adjustments.push(Adj {
+                line: u32::try_from(i).unwrap_or(u32::MAX),
                 source,
                 stage,
                 amount,
