@@ -236,7 +236,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// Decides a request and queues its commit without waiting for it:
     /// [`Submitted::wait`] gives the answer once the commit is durable. A
     /// thread (or an async task) with many requests in flight submits them
-    /// all, then waits: their commits share batches.
+    /// all, then waits: their commits share batches. Under
+    /// [`Concurrency::Locked`] the request itself is queued and decided
+    /// with its batch under the store's write lock, in submission order,
+    /// when this or another caller waits.
     ///
     /// ```
     /// use mercato::{AdjustStock, Engine, ManualClock, Request, Settings};

@@ -61,7 +61,8 @@ pub struct EngineOptions {
     pub leader_rounds: u32,
     /// Lost optimistic races after which a call decides under the store's
     /// write lock (`Store::commit_exclusive`), where it cannot lose again;
-    /// 0: never.
+    /// 0: never. Not used by [`Concurrency::Locked`], where every call
+    /// decides under the lock.
     pub exclusive_after: u32,
     /// How a decision is kept safe from other engines writing the same
     /// store: optimistic (the default) or under the store's write lock.
