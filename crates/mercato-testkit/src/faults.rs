@@ -75,6 +75,8 @@ impl Hold {
 struct Plan {
     faults: VecDeque<Fault>,
     hold: Option<Arc<Hold>>,
+    /// Held after the commits are decided, before they are written.
+    hold_write: Option<Arc<Hold>>,
     injected: u64,
 }
 
@@ -112,6 +114,16 @@ impl<S: Store> FaultyStore<S> {
         hold
     }
 
+    /// The next commit waits once its commits are known (for
+    /// `commit_exclusive`: once they are decided, with the write lock
+    /// held) and before they are written, until the returned hold is
+    /// released.
+    pub fn hold_next_write(&self) -> Arc<Hold> {
+        let hold = Arc::new(Hold::default());
+        self.plan().hold_write = Some(Arc::clone(&hold));
+        hold
+    }
+
     /// Faults injected so far (that reached a commit).
     pub fn injected(&self) -> u64 {
         self.plan().injected
@@ -143,6 +155,9 @@ impl<S: Store> FaultyStore<S> {
 
 impl<S: Store> Store for FaultyStore<S> {
     fn commit_batch(&self, commits: &[Commit]) -> Result<Vec<CommitOutcome>, StoreError> {
+        if let Some(h) = self.plan().hold_write.take() {
+            h.enter_and_wait();
+        }
         match self.next_fault() {
             None => self.inner.commit_batch(commits),
             Some(Fault::FailBefore) => Err(StoreError::Backend(
@@ -161,6 +176,15 @@ impl<S: Store> Store for FaultyStore<S> {
         &self,
         decide: &mut dyn FnMut() -> Vec<Commit>,
     ) -> Result<Vec<CommitOutcome>, StoreError> {
+        let hold_write = self.plan().hold_write.take();
+        let mut decide = || {
+            let commits = decide();
+            if let Some(h) = &hold_write {
+                h.enter_and_wait();
+            }
+            commits
+        };
+        let decide: &mut dyn FnMut() -> Vec<Commit> = &mut decide;
         match self.next_fault() {
             None => self.inner.commit_exclusive(decide),
             Some(Fault::FailBefore) => Err(StoreError::Backend(

@@ -5,6 +5,7 @@
 //! `crates/mercato/tests/processes.rs` runs the same with real processes.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use mercato::core::Currency;
 use mercato::rules::CartLine;
@@ -324,4 +325,28 @@ fn locked_and_optimistic_engines_share_a_store() {
         locked_engine.read(|s| s.durable.clone()).unwrap(),
         truth.durable
     );
+}
+
+/// The state lock is held while a batch is decided, not while the store
+/// writes it: a read during the write answers at once (showing the batch,
+/// which is in flight, as reads do in optimistic mode), and the call is
+/// answered once the write is done.
+#[test]
+fn reads_do_not_wait_for_a_locked_batch_to_be_written() {
+    let e = Engine::with_options(FaultyStore::new(MemoryStore::new()), clock(), locked()).unwrap();
+    hot_shop(&e);
+    let hold = e.store().hold_next_write();
+    std::thread::scope(|s| {
+        let call = s.spawn(|| e.place_order(order("o1", Some("c1"), &[("a", 2)]), None));
+        hold.wait_entered();
+        let read = s.spawn(|| e.stock("a").unwrap().reserved);
+        std::thread::sleep(Duration::from_millis(200));
+        let (read_done, call_done) = (read.is_finished(), call.is_finished());
+        hold.release();
+        assert!(read_done, "a read waited for the store's write");
+        assert!(!call_done, "the call waits for its write");
+        assert_eq!(read.join().unwrap(), 2);
+        assert!(call.join().unwrap().is_ok());
+    });
+    assert_eq!(e.stock("a").unwrap().reserved, 2);
 }

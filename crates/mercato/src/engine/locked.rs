@@ -211,15 +211,15 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 .map(|_| Verdict::Answer(Err(e.clone())))
                 .collect()
         };
-        let (mut st, _) = match self.fresh_state() {
-            Ok(s) => s,
+        // Reload a stale state before taking the store's lock. Nothing else
+        // of this engine is in flight (no optimistic commit is ever queued
+        // in this mode, so draining costs nothing and never writes).
+        match self.fresh_state() {
+            Ok((st, _)) => drop(st),
             Err(e) => return fail_all(e),
-        };
-        // Nothing else of this engine is in flight (no optimistic commit is
-        // queued in this mode; draining costs nothing then).
+        }
         shared.committer.drain(&shared.store, &shared.health);
         let now = self.clock.now();
-        let in_step = shared.in_step.load(Ordering::SeqCst);
         let mut slots: Vec<Option<Slot>> = (0..batch.len()).map(|_| None).collect();
         let mut caught_up: Result<(), EngineError> = Ok(());
         let mut start = 0u64;
@@ -230,6 +230,19 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 // that asks again gets nothing (and the batch is retried).
                 return Vec::new();
             }
+            // The state lock is held while deciding only, not while the
+            // store writes: reads never wait for the store. (Until the
+            // batch is durable they see its effects, as they see commits
+            // in flight in optimistic mode; a failure marks the state stale
+            // before any call hears of it.)
+            let mut st = match self.fresh_state() {
+                Ok((st, _)) => st,
+                Err(e) => {
+                    caught_up = Err(e);
+                    return Vec::new();
+                }
+            };
+            let in_step = shared.in_step.load(Ordering::SeqCst);
             let step = if in_step {
                 open::catch_up(&shared.store, &mut st)
             } else {
