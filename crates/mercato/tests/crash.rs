@@ -2,7 +2,9 @@
 //! and reports each acknowledged order; the parent kills it with SIGKILL at
 //! a random point, several rounds over the same file, then checks that every
 //! acknowledged order is there, no order is half-written, stock adds up and
-//! the hash chain verifies.
+//! the hash chain verifies. Odd rounds run the engine with
+//! `Concurrency::Locked` (batches decided and written under the store's
+//! write lock), even rounds optimistically.
 //!
 //! The child is this same test binary, started with `MERCATO_CRASH_CHILD`.
 
@@ -15,14 +17,23 @@ use mercato::core::order::OrderStatus;
 use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore};
 use mercato::store::Store;
-use mercato::{Engine, PlaceOrderRequest, Settings, SystemClock};
+use mercato::{Concurrency, Engine, EngineOptions, PlaceOrderRequest, Settings, SystemClock};
 
 const STOCK: i64 = 1_000_000;
 
 fn child(path: &str, round: usize) {
-    let engine = Engine::open(
+    let options = EngineOptions {
+        concurrency: if round % 2 == 1 {
+            Concurrency::Locked
+        } else {
+            Concurrency::Optimistic
+        },
+        ..EngineOptions::default()
+    };
+    let engine = Engine::with_options(
         SqliteStore::open(path, SqliteOptions::default()).unwrap(),
         SystemClock,
+        options,
     )
     .unwrap();
     if round == 0 {
