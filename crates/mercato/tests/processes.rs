@@ -72,7 +72,9 @@ fn cart(k: usize, t: usize, i: usize) -> Vec<(&'static str, i64)> {
     }
 }
 
-fn child<S: Store + 'static>(engine: Engine<S, SystemClock>, k: usize) {
+/// `locked`: the engine decides under the store's write lock, where a call
+/// never loses a race, so `TooManyConflicts` is a failure, not a retry.
+fn child<S: Store + 'static>(engine: Engine<S, SystemClock>, k: usize, locked: bool) {
     let engine = std::sync::Arc::new(engine);
     println!("@@ ready");
     let mut go = String::new();
@@ -105,7 +107,7 @@ fn child<S: Store + 'static>(engine: Engine<S, SystemClock>, k: usize) {
                     };
                     let placed = loop {
                         match engine.place_order(req.clone(), None) {
-                            Err(EngineError::TooManyConflicts(_)) => continue,
+                            Err(EngineError::TooManyConflicts(_)) if !locked => continue,
                             other => break other,
                         }
                     };
@@ -170,6 +172,7 @@ fn proc_child() {
         child(
             Engine::with_options(store, SystemClock, options).unwrap(),
             k,
+            locked,
         );
     } else if let Some(rest) = target.strip_prefix("postgres:") {
         let (url, schema) = rest.rsplit_once('#').unwrap();
@@ -181,6 +184,7 @@ fn proc_child() {
         child(
             Engine::with_options(store, SystemClock, options).unwrap(),
             k,
+            locked,
         );
     }
 }

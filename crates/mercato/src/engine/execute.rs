@@ -241,6 +241,11 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// with its batch under the store's write lock, in submission order,
     /// when this or another caller waits.
     ///
+    /// A request submitted again under a key whose first call has not been
+    /// waited for joins that call and is answered when the first is waited
+    /// for (or dropped): wait for calls that may share a key in the order
+    /// they were submitted.
+    ///
     /// ```
     /// use mercato::{AdjustStock, Engine, ManualClock, Request, Settings};
     /// use mercato::core::Currency;
@@ -441,14 +446,26 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         shared.committer.drain(&shared.store, &shared.health);
         let now = self.clock.now();
         let mut decided: Option<Result<Decided, EngineError>> = None;
+        let mut with_commit = false;
         let stored = shared.store.commit_exclusive(&mut || {
-            let d = self.resync().and_then(|fresh| {
-                *st = fresh;
-                self.decide_on(&mut st, req, key, now)
+            // A panic must not unwind through the store, which holds its
+            // writer lock (a poisoned writer fails every later write).
+            let d = catch_unwind(AssertUnwindSafe(|| {
+                self.resync().and_then(|fresh| {
+                    *st = fresh;
+                    self.decide_on(&mut st, req, key, now)
+                })
+            }))
+            .unwrap_or_else(|_| {
+                shared.health.mark_stale();
+                Err(EngineError::Internal(
+                    "deciding under the store's lock panicked; nothing was stored".into(),
+                ))
             });
             match d {
                 Ok(Decided::Commit(commit, response)) => {
                     decided = Some(Ok(Decided::Answer(Ok(response))));
+                    with_commit = true;
                     vec![commit]
                 }
                 other => {
@@ -470,9 +487,18 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             }
             (Ok(_), Some(Err(e))) => Some(Err(e)),
             (Ok(out), Some(Ok(Decided::Answer(answer)))) => match out.as_slice() {
-                [] | [CommitOutcome::Committed { .. }] => {
+                [] if !with_commit => Some(answer),
+                [CommitOutcome::Committed { .. }] if with_commit => {
                     shared.health.appended.bump();
                     Some(answer)
+                }
+                [] => {
+                    // The store answered nothing for a commit: what it
+                    // stored is unknown.
+                    shared.health.mark_stale();
+                    Some(Err(EngineError::Internal(
+                        "the store did not answer the commit".into(),
+                    )))
                 }
                 _ => {
                     shared.health.mark_stale();

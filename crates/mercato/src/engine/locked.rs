@@ -30,7 +30,7 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
-use mercato_store::{CommitOutcome, Store, StoreError};
+use mercato_store::{Commit, CommitOutcome, Store, StoreError};
 
 use super::Engine;
 use super::execute::Decided;
@@ -98,8 +98,9 @@ enum Slot {
     Commit(Response),
 }
 
-/// Clears `leading` and answers the batch if its leader unwinds, so the
-/// other callers never wait for a leader that is gone.
+/// Clears `leading` (and answers the batch, if any) when dropped armed: a
+/// leader that unwinds, or a barrier that ends, never leaves the other
+/// callers waiting. Armed only while the queue's lock is not held.
 struct LeadGuard<'a> {
     queue: &'a LockedQueue,
     batch: Vec<Arc<Pending>>,
@@ -136,6 +137,31 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         p
     }
 
+    /// Runs `f` between batches: no batch is being decided or written while
+    /// it runs (under [`super::Concurrency::Locked`]; otherwise it just runs
+    /// `f`). `Engine::sync` and `Engine::snapshot` use it: they replace the
+    /// state and write to the store, which a batch must not see half-done
+    /// (and a snapshot taking the store's writer while a batch holds it
+    /// and waits for the state would deadlock).
+    pub(super) fn between_batches<T>(&self, f: impl FnOnce() -> T) -> T {
+        if self.shared.options.concurrency != super::Concurrency::Locked {
+            return f();
+        }
+        let queue = &self.shared.locked;
+        let mut g = queue.lock();
+        while g.leading {
+            g = queue.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+        g.leading = true;
+        drop(g);
+        let _barrier = LeadGuard {
+            queue,
+            batch: Vec::new(),
+            armed: true,
+        };
+        f()
+    }
+
     /// Waits for a queued call's answer, leading batches while no one else
     /// does.
     pub(super) fn locked_wait(&self, p: &Arc<Pending>) -> Result<Response, EngineError> {
@@ -153,12 +179,13 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
             }
             g.leading = true;
             let n = g.pending.len().min(max_batch);
+            let batch: Vec<Arc<Pending>> = g.pending.drain(..n).collect();
+            drop(g);
             let mut lead = LeadGuard {
                 queue,
-                batch: g.pending.drain(..n).collect(),
+                batch,
                 armed: true,
             };
-            drop(g);
             // A panic (in the store, or deciding) is a failed batch, not a
             // lost leader: nothing of it is known to be stored.
             let verdicts = match catch_unwind(AssertUnwindSafe(|| self.locked_batch(&lead.batch))) {
@@ -176,13 +203,18 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                         .collect()
                 }
             };
+            lead.armed = false;
+            let batch = std::mem::take(&mut lead.batch);
             g = queue.lock();
             let mut again = Vec::new();
-            for (call, verdict) in lead.batch.iter().zip(verdicts) {
+            for (call, verdict) in batch.iter().zip(verdicts) {
                 match verdict {
                     Verdict::Answer(a) => call.set(a),
                     Verdict::Again => {
-                        let tried = call.attempts.fetch_add(1, Ordering::SeqCst) + 1;
+                        let tried = call
+                            .attempts
+                            .fetch_add(1, Ordering::SeqCst)
+                            .saturating_add(1);
                         if tried > max_retries {
                             call.set(Err(EngineError::TooManyConflicts(max_retries)));
                         } else {
@@ -196,7 +228,6 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 g.pending.push_front(call);
             }
             g.leading = false;
-            lead.armed = false;
             queue.cv.notify_all();
         }
     }
@@ -211,97 +242,92 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
                 .map(|_| Verdict::Answer(Err(e.clone())))
                 .collect()
         };
-        // Reload a stale state before taking the store's lock. Nothing else
-        // of this engine is in flight (no optimistic commit is ever queued
-        // in this mode, so draining costs nothing and never writes).
+        let stale = || {
+            shared.in_step.store(false, Ordering::SeqCst);
+            shared.health.mark_stale();
+        };
+        // Before taking the store's lock: reload a stale state, and catch up
+        // with what other engines stored so far, so that under the lock only
+        // the events of the last moments remain to apply (a long catch-up
+        // would hold every writer of every process). Nothing else of this
+        // engine is in flight: no optimistic commit is ever queued in this
+        // mode, so draining costs nothing and never writes.
         match self.fresh_state() {
-            Ok((st, _)) => drop(st),
+            Ok((mut st, _)) => {
+                if shared.in_step.load(Ordering::SeqCst)
+                    && let Err(e) = open::catch_up(&shared.store, &mut st)
+                {
+                    stale();
+                    return fail_all(e);
+                }
+            }
             Err(e) => return fail_all(e),
         }
         shared.committer.drain(&shared.store, &shared.health);
-        let now = self.clock.now();
         let mut slots: Vec<Option<Slot>> = (0..batch.len()).map(|_| None).collect();
         let mut caught_up: Result<(), EngineError> = Ok(());
         let mut start = 0u64;
         let mut ran = false;
+        let mut decided = 0usize;
         let stored = shared.store.commit_exclusive(&mut || {
             if std::mem::replace(&mut ran, true) {
                 // Deciding twice would apply the batch twice: a store
                 // that asks again gets nothing (and the batch is retried).
                 return Vec::new();
             }
-            // The state lock is held while deciding only, not while the
-            // store writes: reads never wait for the store. (Until the
-            // batch is durable they see its effects, as they see commits
-            // in flight in optimistic mode; a failure marks the state stale
-            // before any call hears of it.)
-            let mut st = match self.fresh_state() {
-                Ok((st, _)) => st,
-                Err(e) => {
-                    caught_up = Err(e);
-                    return Vec::new();
+            // A panic here must not unwind through the store, which holds
+            // its writer lock (a poisoned writer fails every later write):
+            // it fails the batch instead.
+            let inside = catch_unwind(AssertUnwindSafe(|| {
+                self.decide_locked(batch, &mut slots, &mut start)
+            }));
+            match inside {
+                Ok(Ok(commits)) => {
+                    decided = commits.len();
+                    commits
                 }
-            };
-            let in_step = shared.in_step.load(Ordering::SeqCst);
-            let step = if in_step {
-                open::catch_up(&shared.store, &mut st)
-            } else {
-                self.resync().map(|fresh| *st = fresh)
-            };
-            if let Err(e) = step {
-                caught_up = Err(e);
-                return Vec::new();
+                Ok(Err(e)) => {
+                    caught_up = Err(e);
+                    Vec::new()
+                }
+                Err(_) => {
+                    caught_up = Err(EngineError::Internal(
+                        "deciding a locked batch panicked; nothing of it was stored".into(),
+                    ));
+                    Vec::new()
+                }
             }
-            start = st.durable.position;
-            let mut commits = Vec::new();
-            for (slot, call) in slots.iter_mut().zip(batch) {
-                let key = call.key.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
-                *slot = Some(match self.decide_on(&mut st, &call.request, key, now) {
-                    Ok(Decided::Commit(c, response)) => {
-                        commits.push(c);
-                        Slot::Commit(response)
-                    }
-                    Ok(Decided::Answer(a)) => Slot::Answer(a),
-                    Err(e) => Slot::Answer(Err(e)),
-                });
-            }
-            commits
         });
-        let stale = || {
-            shared.in_step.store(false, Ordering::SeqCst);
-            shared.health.mark_stale();
-        };
         if let Err(e) = caught_up {
             stale();
             return fail_all(e);
         }
         let outcomes = match stored {
-            Ok(o) => o,
+            Ok(o) if o.len() == decided => o,
+            Ok(o) => {
+                // A store that does not answer every commit: what it stored
+                // is unknown, so every commit of the batch fails.
+                stale();
+                return failed_batch(
+                    slots,
+                    EngineError::Internal(format!(
+                        "the store answered {} of {decided} commits",
+                        o.len()
+                    )),
+                );
+            }
             Err(e) => {
                 // Nothing of the batch is stored, and the state holds its
-                // effects: reload it. Answers decided before the batch's
-                // first commit stand; later ones read effects that are gone.
+                // effects: reload it.
                 stale();
-                let e: EngineError = e.into();
-                let mut after_commit = false;
-                return slots
-                    .into_iter()
-                    .map(|slot| match slot {
-                        Some(Slot::Answer(a)) if !after_commit => Verdict::Answer(a),
-                        Some(Slot::Commit(_)) => {
-                            after_commit = true;
-                            Verdict::Answer(Err(e.clone()))
-                        }
-                        _ => Verdict::Answer(Err(e.clone())),
-                    })
-                    .collect();
+                return failed_batch(slots, e.into());
             }
         };
         let mut outcomes = outcomes.into_iter();
         let mut broken = false;
         let mut drifted = false;
         let mut stored_any = false;
-        let mut next = start + 1;
+        let mut next = start.saturating_add(1);
         let verdicts = slots
             .into_iter()
             .map(|slot| match slot {
@@ -338,4 +364,68 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
         }
         verdicts
     }
+
+    /// Inside the store's write lock: catches the state up with every
+    /// stored event, then decides the batch in order, filling `slots`, and
+    /// returns the commits to store. The state lock is held while deciding
+    /// only, not while the store writes: reads never wait for the store
+    /// (until the batch is durable they see its effects, as they see
+    /// commits in flight in optimistic mode; a failure marks the state
+    /// stale before any call hears of it). Stops at the first call whose
+    /// decision marked the state stale (a failure after its effects were
+    /// applied): the calls after it stay undecided and are decided again.
+    fn decide_locked(
+        &self,
+        batch: &[Arc<Pending>],
+        slots: &mut [Option<Slot>],
+        start: &mut u64,
+    ) -> Result<Vec<Commit>, EngineError> {
+        let shared = &self.shared;
+        let (mut st, _) = self.fresh_state()?;
+        if shared.in_step.load(Ordering::SeqCst) {
+            open::catch_up(&shared.store, &mut st)?;
+        } else {
+            *st = self.resync()?;
+            shared.in_step.store(true, Ordering::SeqCst);
+        }
+        *start = st.durable.position;
+        // Read once the lock is held and the log caught up: no batch stored
+        // after this one can carry an earlier time.
+        let now = self.clock.now();
+        let mut commits = Vec::new();
+        for (slot, call) in slots.iter_mut().zip(batch) {
+            let epoch = shared.health.epoch();
+            let key = call.key.as_ref().map(|(k, h)| (k.as_str(), h.as_str()));
+            *slot = Some(match self.decide_on(&mut st, &call.request, key, now) {
+                Ok(Decided::Commit(c, response)) => {
+                    commits.push(c);
+                    Slot::Commit(response)
+                }
+                Ok(Decided::Answer(a)) => Slot::Answer(a),
+                Err(e) => Slot::Answer(Err(e)),
+            });
+            if shared.health.epoch() != epoch {
+                break;
+            }
+        }
+        Ok(commits)
+    }
+}
+
+/// The verdicts of a batch whose transaction failed: answers decided before
+/// its first commit stand (they read nothing of it); every commit, and
+/// everything decided after one, gets the failure.
+fn failed_batch(slots: Vec<Option<Slot>>, e: EngineError) -> Vec<Verdict> {
+    let mut after_commit = false;
+    slots
+        .into_iter()
+        .map(|slot| match slot {
+            Some(Slot::Answer(a)) if !after_commit => Verdict::Answer(a),
+            Some(Slot::Commit(_)) => {
+                after_commit = true;
+                Verdict::Answer(Err(e.clone()))
+            }
+            _ => Verdict::Answer(Err(e.clone())),
+        })
+        .collect()
 }

@@ -257,6 +257,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// engine last read the log (by other engines, in this process or
     /// others). Reads then reflect them. Returns the log position.
     pub fn sync(&self) -> Result<u64, EngineError> {
+        self.between_batches(|| self.sync_now())
+    }
+
+    fn sync_now(&self) -> Result<u64, EngineError> {
         let (mut st, _) = self.fresh_state()?;
         self.shared
             .committer
@@ -282,6 +286,10 @@ impl<S: Store + 'static, C: Clock> Engine<S, C> {
     /// queued commits first, and snapshots the log as stored (caught up
     /// with every engine's events), sealed to its place in the chain.
     pub fn snapshot(&self) -> Result<u64, EngineError> {
+        self.between_batches(|| self.snapshot_now())
+    }
+
+    fn snapshot_now(&self) -> Result<u64, EngineError> {
         let (mut st, _) = self.fresh_state()?;
         self.shared
             .committer
