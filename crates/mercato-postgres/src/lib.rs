@@ -42,7 +42,7 @@ use std::time::Duration;
 
 use mercato_store::{
     BatchCheck, Chain, ChainTail, Commit, CommitOutcome, GENESIS, IdempotencyRecord, ReadModel,
-    ReplayEntry, SnapshotRecord, Store, StoreError, StoredEvent,
+    ReplayEntry, ReplayPage, SnapshotRecord, Store, StoreError, StoredEvent,
 };
 use postgres::types::FromSql;
 use postgres::{NoTls, Row};
@@ -989,6 +989,39 @@ impl Store for PgStore {
                 })
             })
             .collect()
+    }
+
+    fn read_replay_page(
+        &self,
+        after: u64,
+        limit: usize,
+        page: &mut ReplayPage,
+    ) -> Result<(), StoreError> {
+        page.clear();
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let rows = self
+            .conn()?
+            .query(
+                "SELECT seq, stream, also, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
+                &[&to_i64(after)?, &limit],
+            )
+            .map_err(backend)?;
+        // Copied from the rows' buffers into the page: no String per row.
+        let filled = rows.iter().try_for_each(|r| {
+            let also = col::<&str>(r, 2)?;
+            if !also.is_empty() {
+                let mut de = serde_json::Deserializer::from_str(also);
+                page.push_also_from(&mut de)
+                    .and_then(|()| de.end())
+                    .map_err(|e| StoreError::Corrupt(format!("events.also: {e}")))?;
+            }
+            page.push_row(to_u64(col(r, 0)?), col(r, 1)?, col(r, 3)?);
+            Ok(())
+        });
+        if filled.is_err() {
+            page.clear();
+        }
+        filled
     }
 
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {

@@ -9,7 +9,8 @@ use std::sync::Arc;
 
 use crate::chain::{Chain, check_snapshot, check_tail, snapshot_record};
 use crate::types::{
-    Commit, CommitOutcome, Guard, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow, ReplayEntry,
+    Commit, CommitOutcome, Guard, IdempotencyRecord, NewEvent, ReadModel, ReadModelRow,
+    ReplayEntry, ReplayPage,
 };
 use crate::{Store, StoreError};
 
@@ -88,6 +89,17 @@ pub fn append_and_read<S: Store + ?Sized>(store: &S) {
         "replay paging"
     );
     assert!(store.read_payloads(3, 10).unwrap().is_empty());
+    let mut page = ReplayPage::new();
+    store.read_replay_page(0, 100, &mut page).unwrap();
+    assert_eq!(page.to_entries(), entries, "replay pages");
+    store.read_replay_page(1, 1, &mut page).unwrap();
+    assert_eq!(
+        page.to_entries(),
+        entries[1..2],
+        "a page read again is replaced, not appended to"
+    );
+    store.read_replay_page(3, 10, &mut page).unwrap();
+    assert!(page.is_empty(), "nothing after the head");
     assert_eq!(store.read_from(1, 1).unwrap()[0].seq, 2, "paging");
     let a = store.read_stream("a").unwrap();
     assert_eq!(
@@ -123,6 +135,21 @@ pub fn events_in_several_streams<S: Store + ?Sized>(store: &S) {
     assert_eq!(
         store.read_payloads(1, 1).unwrap()[0].also,
         ["sku/a", "sku/b"]
+    );
+    let mut page = ReplayPage::new();
+    store.read_replay_page(0, 10, &mut page).unwrap();
+    assert_eq!(page.to_entries(), store.read_payloads(0, 10).unwrap());
+    let rows: Vec<_> = page.iter().collect();
+    assert_eq!(rows.len(), 2);
+    assert_eq!(
+        rows[0].also().count(),
+        0,
+        "the first event has no further stream"
+    );
+    assert_eq!(
+        rows[1].streams().collect::<Vec<_>>(),
+        ["order/o1", "sku/a", "sku/b"],
+        "home stream first, then the further streams in stored order"
     );
     assert_eq!(
         store.read_stream("sku/b").unwrap().len(),

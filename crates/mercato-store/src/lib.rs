@@ -27,7 +27,8 @@ pub use error::StoreError;
 pub use memory::MemoryStore;
 pub use types::{
     BatchCheck, ChainTail, Commit, CommitOutcome, Guard, GuardMoves, IdempotencyRecord, NewEvent,
-    ReadModel, ReadModelRow, ReplayEntry, SnapshotRecord, StoredEvent, VerifyReport,
+    ReadModel, ReadModelRow, ReplayEntry, ReplayPage, ReplayRow, SnapshotRecord, StoredEvent,
+    VerifyReport,
 };
 
 /// What every storage adapter provides. Implementations must be safe to
@@ -74,6 +75,26 @@ pub trait Store: Send + Sync {
             .into_iter()
             .map(ReplayEntry::from)
             .collect())
+    }
+
+    /// Replaces the rows of `page` with what a replay needs of the events
+    /// with `seq > after`, in order, at most `limit` of them: the same
+    /// entries as [`Store::read_payloads`], copied into the page's reused
+    /// buffers instead of one `String` per payload and stream. The engine
+    /// rebuilds its state through this method. The default copies what
+    /// `read_payloads` returns; adapters override it to copy straight from
+    /// their rows. On an error the page's rows are unspecified.
+    fn read_replay_page(
+        &self,
+        after: u64,
+        limit: usize,
+        page: &mut ReplayPage,
+    ) -> Result<(), StoreError> {
+        page.clear();
+        for entry in self.read_payloads(after, limit)? {
+            page.push_entry(&entry);
+        }
+        Ok(())
     }
 
     /// The events whose home stream is `stream`, in order.
@@ -207,6 +228,14 @@ impl<S: Store + ?Sized> Store for std::sync::Arc<S> {
     }
     fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<ReplayEntry>, StoreError> {
         (**self).read_payloads(after, limit)
+    }
+    fn read_replay_page(
+        &self,
+        after: u64,
+        limit: usize,
+        page: &mut ReplayPage,
+    ) -> Result<(), StoreError> {
+        (**self).read_replay_page(after, limit, page)
     }
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         (**self).read_stream(stream)

@@ -98,6 +98,216 @@ impl From<StoredEvent> for ReplayEntry {
     }
 }
 
+/// A page of stored events as a replay reads them, held in one reusable
+/// buffer: every row's streams and payload are copied into one string, so
+/// refilling a page that was used before ([`crate::Store::read_replay_page`])
+/// allocates nothing once its buffers are big enough. A rebuild reads a
+/// million events in pages; one `String` per payload and per stream name
+/// cost more in the allocator than reading them.
+///
+/// Rows are added with [`ReplayPage::push_also`] (each further stream of the
+/// next row, if any) then [`ReplayPage::push_row`], and read back with
+/// [`ReplayPage::iter`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayPage {
+    /// Every stream name and payload of the page, one after the other.
+    text: String,
+    /// Byte spans in `text` of the rows' further streams, row after row.
+    also: Vec<(usize, usize)>,
+    rows: Vec<RowSpans>,
+}
+
+/// Where one row of a [`ReplayPage`] lies in the page's buffers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RowSpans {
+    seq: u64,
+    /// Byte span of the home stream in `text`.
+    stream: (usize, usize),
+    /// Index span of the row's further streams in `also`.
+    also: (usize, usize),
+    /// Byte span of the payload in `text`.
+    payload: (usize, usize),
+}
+
+impl ReplayPage {
+    /// An empty page.
+    pub fn new() -> ReplayPage {
+        ReplayPage::default()
+    }
+
+    /// Removes every row, keeping the buffers' capacity.
+    pub fn clear(&mut self) {
+        self.text.clear();
+        self.also.clear();
+        self.rows.clear();
+    }
+
+    /// The number of rows.
+    pub fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    /// Whether the page holds no row.
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
+    fn push_text(&mut self, s: &str) -> (usize, usize) {
+        let start = self.text.len();
+        self.text.push_str(s);
+        (start, self.text.len())
+    }
+
+    /// Adds a further stream to the row that the next
+    /// [`ReplayPage::push_row`] finishes.
+    pub fn push_also(&mut self, stream: &str) {
+        let span = self.push_text(stream);
+        self.also.push(span);
+    }
+
+    /// Adds the further streams of the next row from a serialized sequence
+    /// of strings (a store that keeps `also` as a JSON array hands a
+    /// `serde_json::Deserializer` over it): no string is allocated. On an
+    /// error the page may hold some of them; clear it.
+    pub fn push_also_from<'de, D: serde::Deserializer<'de>>(
+        &mut self,
+        deserializer: D,
+    ) -> Result<(), D::Error> {
+        deserializer.deserialize_seq(AlsoSeq(self))
+    }
+
+    /// Finishes a row: its position, home stream and payload, with the
+    /// further streams pushed since the previous row.
+    pub fn push_row(&mut self, seq: u64, stream: &str, payload: &str) {
+        let also_start = self.rows.last().map_or(0, |r| r.also.1);
+        let also = (also_start, self.also.len());
+        let stream = self.push_text(stream);
+        let payload = self.push_text(payload);
+        self.rows.push(RowSpans {
+            seq,
+            stream,
+            also,
+            payload,
+        });
+    }
+
+    /// Adds a row holding `entry`.
+    pub fn push_entry(&mut self, entry: &ReplayEntry) {
+        for a in &entry.also {
+            self.push_also(a);
+        }
+        self.push_row(entry.seq, &entry.stream, &entry.payload);
+    }
+
+    /// The rows, in the order they were pushed.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = ReplayRow<'_>> + '_ {
+        self.rows
+            .iter()
+            .map(|&spans| ReplayRow { page: self, spans })
+    }
+
+    /// The rows as owned entries (what [`crate::Store::read_payloads`]
+    /// returns for the same events).
+    pub fn to_entries(&self) -> Vec<ReplayEntry> {
+        self.iter().map(|r| r.to_entry()).collect()
+    }
+
+    fn slice(&self, (start, end): (usize, usize)) -> &str {
+        // Spans are taken from pushed strings, so they always fall on
+        // character boundaries.
+        self.text.get(start..end).unwrap_or_default()
+    }
+}
+
+/// One row of a [`ReplayPage`], borrowed from the page.
+#[derive(Debug, Clone, Copy)]
+pub struct ReplayRow<'a> {
+    page: &'a ReplayPage,
+    spans: RowSpans,
+}
+
+impl<'a> ReplayRow<'a> {
+    /// Position in the log.
+    pub fn seq(&self) -> u64 {
+        self.spans.seq
+    }
+
+    /// Home stream.
+    pub fn stream(&self) -> &'a str {
+        self.page.slice(self.spans.stream)
+    }
+
+    /// Further streams, in stored order.
+    pub fn also(&self) -> impl ExactSizeIterator<Item = &'a str> + 'a {
+        let page = self.page;
+        page.also
+            .get(self.spans.also.0..self.spans.also.1)
+            .unwrap_or_default()
+            .iter()
+            .map(move |&span| page.slice(span))
+    }
+
+    /// The home stream, then the further streams.
+    pub fn streams(&self) -> impl Iterator<Item = &'a str> + 'a {
+        std::iter::once(self.stream()).chain(self.also())
+    }
+
+    /// The serialized event.
+    pub fn payload(&self) -> &'a str {
+        self.page.slice(self.spans.payload)
+    }
+
+    /// This row as an owned entry.
+    pub fn to_entry(&self) -> ReplayEntry {
+        ReplayEntry {
+            seq: self.seq(),
+            stream: self.stream().to_owned(),
+            also: self.also().map(str::to_owned).collect(),
+            payload: self.payload().to_owned(),
+        }
+    }
+}
+
+/// Deserializes a sequence of strings into a page's pending further streams.
+struct AlsoSeq<'p>(&'p mut ReplayPage);
+
+impl<'de> serde::de::Visitor<'de> for AlsoSeq<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a sequence of stream names")
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(AlsoName(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+}
+
+/// Deserializes one stream name into a page's pending further streams.
+struct AlsoName<'p>(&'p mut ReplayPage);
+
+impl<'de> serde::de::DeserializeSeed<'de> for AlsoName<'_> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for AlsoName<'_> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a stream name")
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
+        self.0.push_also(v);
+        Ok(())
+    }
+}
+
 /// The end of the log read at one instant: the recorded chain head and the
 /// stored events from the head on (the head event itself and at most one
 /// after it). What [`crate::check_tail`] checks.
@@ -396,5 +606,57 @@ impl VerifyReport {
     /// True when the whole chain holds.
     pub fn ok(&self) -> bool {
         self.first_break.is_none()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(seq: u64, stream: &str, also: &[&str], payload: &str) -> ReplayEntry {
+        ReplayEntry {
+            seq,
+            stream: stream.into(),
+            also: also.iter().map(|s| s.to_string()).collect(),
+            payload: payload.into(),
+        }
+    }
+
+    #[test]
+    fn a_page_gives_back_what_was_pushed() {
+        let entries = [
+            entry(7, "order/o1", &["sku/a", "sku/b"], r#"{"a":1}"#),
+            entry(8, "order/o1", &[], ""),
+            entry(9, "sku/é", &["x"], "ü"),
+        ];
+        let mut page = ReplayPage::new();
+        for e in &entries {
+            page.push_entry(e);
+        }
+        assert_eq!(page.len(), 3);
+        assert_eq!(page.to_entries(), entries);
+        let second = page.iter().nth(1).unwrap();
+        assert_eq!(
+            second.also().len(),
+            0,
+            "no stream of row 1 leaks into row 2"
+        );
+        page.clear();
+        assert!(page.is_empty());
+        page.push_entry(&entries[2]);
+        assert_eq!(page.to_entries(), entries[2..]);
+    }
+
+    #[test]
+    fn further_streams_from_a_deserializer() {
+        use serde::de::value::{Error, SeqDeserializer};
+        let mut page = ReplayPage::new();
+        let names = SeqDeserializer::<_, Error>::new(["sku/a", "sku/\"b\""].into_iter());
+        page.push_also_from(names).unwrap();
+        page.push_row(1, "order/o1", "{}");
+        assert_eq!(
+            page.to_entries(),
+            [entry(1, "order/o1", &["sku/a", "sku/\"b\""], "{}")]
+        );
     }
 }

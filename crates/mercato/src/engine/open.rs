@@ -16,7 +16,7 @@
 //!   before its recorded head;
 //! - with [`Verify::Full`], every link of the chain first (`Store::verify`).
 
-use mercato_store::{ReplayEntry, SnapshotRecord, Store, StoreError, check_snapshot, check_tail};
+use mercato_store::{ReplayPage, SnapshotRecord, Store, StoreError, check_snapshot, check_tail};
 use serde::{Deserialize, Serialize};
 
 use crate::error::EngineError;
@@ -183,18 +183,18 @@ pub fn audit_snapshot<S: Store + ?Sized>(store: &S) -> Result<Option<u64>, Engin
 /// The state after replaying the log from its start up to event `last`.
 pub fn replay_until<S: Store + ?Sized>(store: &S, last: u64) -> Result<EngineState, EngineError> {
     let mut st = EngineState::default();
+    let mut page = Decoded::default();
     while st.durable.position < last {
         let want = usize::try_from(last - st.durable.position)
             .unwrap_or(PAGE)
             .min(PAGE);
-        let page = store.read_payloads(st.durable.position, want)?;
-        if page.is_empty() {
+        store.read_replay_page(st.durable.position, want, &mut page.rows)?;
+        if page.rows.is_empty() {
             break;
         }
         let mut after = st.durable.position;
-        for d in decode_page(page, &mut after)? {
-            d.apply_to(&mut st);
-        }
+        page.decode(&mut after)?;
+        page.apply_to(&mut st);
     }
     Ok(st)
 }
@@ -217,19 +217,52 @@ struct SnapshotStateRef<'a> {
 /// Events read from the store per page while catching up.
 const PAGE: usize = 10_000;
 
-/// A decoded log entry: the event and the streams it was stored in.
+/// A page of the log: the rows as the store gave them (positions, streams,
+/// payloads, in one reused buffer) and their events once decoded, one per
+/// row. Pages are reused: refilling one allocates no row buffer again.
+#[derive(Default)]
 pub(super) struct Decoded {
-    event: LogEvent,
-    stream: String,
-    also: Vec<String>,
+    rows: ReplayPage,
+    events: Vec<LogEvent>,
 }
 
 impl Decoded {
+    /// The number of decoded events.
+    fn len(&self) -> usize {
+        self.events.len()
+    }
+
+    /// Decodes the rows, which must follow `after` without a gap; moves
+    /// `after` to the last one.
+    fn decode(&mut self, after: &mut u64) -> Result<(), EngineError> {
+        self.events.clear();
+        self.events.reserve(self.rows.len());
+        for row in self.rows.iter() {
+            let seq = row.seq();
+            if seq != *after + 1 {
+                return Err(StoreError::Tampered {
+                    seq: *after + 1,
+                    reason: format!(
+                        "event {} is missing (event {seq} follows {after})",
+                        *after + 1
+                    ),
+                }
+                .into());
+            }
+            let event: LogEvent = serde_json::from_str(row.payload())
+                .map_err(|err| StoreError::Corrupt(format!("event {seq}: {err}")))?;
+            self.events.push(event);
+            *after = seq;
+        }
+        Ok(())
+    }
+
+    /// Applies the decoded events, in order, with the streams each was
+    /// stored in.
     fn apply_to(&self, st: &mut EngineState) {
-        st.apply(
-            &self.event,
-            std::iter::once(self.stream.as_str()).chain(self.also.iter().map(String::as_str)),
-        );
+        for (row, event) in self.rows.iter().zip(&self.events) {
+            st.apply(event, row.streams());
+        }
     }
 }
 
@@ -241,29 +274,32 @@ impl Decoded {
 /// thread applies the decoded pages in order: decoding is pure and costs
 /// more than applying, so on two cores the three overlap. Each helper keeps
 /// at most two decoded pages waiting. Applied pages go back to the helper
-/// that decoded them to be freed there: freeing on the applying thread
-/// memory another thread allocated makes the allocator lock that thread's
-/// arena, which it is busy allocating in.
+/// that decoded them, which frees their events there (freeing on the
+/// applying thread memory another thread allocated makes the allocator lock
+/// that thread's arena, which it is busy allocating in) and reads the next
+/// page into their buffers: a page read allocates no row buffer once the
+/// pages in flight are big enough (one `String` per payload made glibc
+/// consolidate its free lists on every payload of 1 KB or more).
 ///
 /// The helpers stop at the first page shorter than [`PAGE`]. A store may
-/// return short pages before the end of its log (`read_payloads` promises
-/// at most `limit` events), so the rest is always read on this thread,
-/// page by page, until a page comes back empty.
+/// return short pages before the end of its log (`read_replay_page`
+/// promises at most `limit` events), so the rest is always read on this
+/// thread, page by page, until a page comes back empty.
 pub(super) fn catch_up<S: Store + ?Sized>(
     store: &S,
     st: &mut EngineState,
 ) -> Result<(), EngineError> {
     let mut helpers_done = false;
+    let mut page = Decoded::default();
     loop {
-        let page = store.read_payloads(st.durable.position, PAGE)?;
-        if page.is_empty() {
+        store.read_replay_page(st.durable.position, PAGE, &mut page.rows)?;
+        if page.rows.is_empty() {
             return Ok(());
         }
-        let full = page.len() == PAGE;
+        let full = page.rows.len() == PAGE;
         let mut after = st.durable.position;
-        for d in decode_page(page, &mut after)? {
-            d.apply_to(st);
-        }
+        page.decode(&mut after)?;
+        page.apply_to(st);
         if full && !helpers_done {
             helpers_done = true;
             catch_up_on_helpers(store, st)?;
@@ -283,22 +319,29 @@ fn catch_up_on_helpers<S: Store + ?Sized>(
         let receivers: Vec<_> = (0..HELPERS)
             .map(|k| {
                 let (tx, rx) = std::sync::mpsc::sync_channel(2);
-                let (back_tx, back_rx) = std::sync::mpsc::channel::<Vec<Decoded>>();
+                let (back_tx, back_rx) = std::sync::mpsc::channel::<Decoded>();
                 scope.spawn(move || {
                     // Pages are contiguous seq ranges (the log has no gaps;
-                    // decode_page checks it), so helper k knows its own.
+                    // Decoded::decode checks it), so helper k knows its own.
                     let mut page_start = after + k * PAGE as u64;
+                    let mut spare: Vec<Decoded> = Vec::new();
                     loop {
-                        while let Ok(applied) = back_rx.try_recv() {
-                            drop(applied);
+                        while let Ok(mut applied) = back_rx.try_recv() {
+                            applied.events.clear();
+                            spare.push(applied);
                         }
-                        let page = match store.read_payloads(page_start, PAGE) {
-                            Ok(p) if p.is_empty() => return,
-                            Ok(p) => {
+                        let mut page = spare.pop().unwrap_or_default();
+                        let read = store
+                            .read_replay_page(page_start, PAGE, &mut page.rows)
+                            .map_err(EngineError::from)
+                            .and_then(|()| {
                                 let mut last = page_start;
-                                decode_page(p, &mut last)
-                            }
-                            Err(e) => Err(e.into()),
+                                page.decode(&mut last)
+                            });
+                        let page = match read {
+                            Ok(()) if page.rows.is_empty() => return,
+                            Ok(()) => Ok(page),
+                            Err(e) => Err(e),
                         };
                         let stop = page.as_ref().map_or(true, |p| p.len() < PAGE);
                         // A closed channel means the applier stopped early.
@@ -317,11 +360,9 @@ fn catch_up_on_helpers<S: Store + ?Sized>(
             let Ok(page) = rx.recv() else {
                 return Ok(()); // that helper reached the end of the log
             };
-            let page: Vec<Decoded> = page?;
+            let page: Decoded = page?;
             let short = page.len() < PAGE;
-            for d in &page {
-                d.apply_to(st);
-            }
+            page.apply_to(st);
             // A helper that has stopped hands the page back: dropped here.
             let _ = back.send(page);
             if short {
@@ -330,32 +371,4 @@ fn catch_up_on_helpers<S: Store + ?Sized>(
             k = (k + 1) % receivers.len();
         }
     })
-}
-
-/// Decodes a page of stored events that must follow `after` without a gap;
-/// moves `after` to the last one.
-fn decode_page(page: Vec<ReplayEntry>, after: &mut u64) -> Result<Vec<Decoded>, EngineError> {
-    let mut out = Vec::with_capacity(page.len());
-    for entry in page {
-        let seq = entry.seq;
-        if seq != *after + 1 {
-            return Err(StoreError::Tampered {
-                seq: *after + 1,
-                reason: format!(
-                    "event {} is missing (event {seq} follows {after})",
-                    *after + 1
-                ),
-            }
-            .into());
-        }
-        let event: LogEvent = serde_json::from_str(&entry.payload)
-            .map_err(|err| StoreError::Corrupt(format!("event {seq}: {err}")))?;
-        out.push(Decoded {
-            event,
-            stream: entry.stream,
-            also: entry.also,
-        });
-        *after = seq;
-    }
-    Ok(out)
 }
