@@ -9,7 +9,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mercato::core::Currency;
-use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{Chain, ChainKey, MemoryStore, Store, StoreError};
 use mercato::{
@@ -18,30 +17,9 @@ use mercato::{
 };
 use mercato_testkit::faults::{Fault, FaultyStore};
 
-fn clock() -> ManualClock {
-    ManualClock::new("2026-11-11T10:00:00Z".parse().unwrap())
-}
-
-fn json<T: serde::de::DeserializeOwned>(s: &str) -> T {
-    serde_json::from_str(s).unwrap()
-}
-
-fn order(id: &str, customer: Option<&str>, lines: &[(&str, i64)]) -> PlaceOrderRequest {
-    PlaceOrderRequest {
-        id: id.into(),
-        customer: customer.map(str::to_string),
-        lines: lines
-            .iter()
-            .map(|(sku, qty)| CartLine {
-                sku: (*sku).into(),
-                qty: *qty,
-            })
-            .collect(),
-        coupons: vec![],
-        points: 0,
-        channel: None,
-    }
-}
+#[path = "support/calls.rs"]
+mod calls;
+use calls::{clock, json, order};
 
 /// Places `req`, retrying a call that lost too many races; `None` when the
 /// stock is gone.

@@ -8,39 +8,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use mercato::core::Currency;
-use mercato::rules::CartLine;
 use mercato::sqlite::{SqliteOptions, SqliteStore, Synchronous};
 use mercato::store::{MemoryStore, Store};
-use mercato::{
-    Concurrency, Engine, EngineError, EngineOptions, ManualClock, PlaceOrderRequest, Request,
-    Settings,
-};
+use mercato::{Concurrency, Engine, EngineError, EngineOptions, ManualClock, Request, Settings};
 use mercato_testkit::faults::{Fault, FaultyStore};
 
-fn clock() -> ManualClock {
-    ManualClock::new("2026-11-11T10:00:00Z".parse().unwrap())
-}
-
-fn json<T: serde::de::DeserializeOwned>(s: &str) -> T {
-    serde_json::from_str(s).unwrap()
-}
-
-fn order(id: &str, customer: Option<&str>, lines: &[(&str, i64)]) -> PlaceOrderRequest {
-    PlaceOrderRequest {
-        id: id.into(),
-        customer: customer.map(str::to_string),
-        lines: lines
-            .iter()
-            .map(|(sku, qty)| CartLine {
-                sku: (*sku).into(),
-                qty: *qty,
-            })
-            .collect(),
-        coupons: vec![],
-        points: 0,
-        channel: None,
-    }
-}
+#[path = "support/calls.rs"]
+mod calls;
+use calls::{clock, json, order};
 
 /// Locked, and no retry at all: a call that lost a race would fail with
 /// `TooManyConflicts(0)` at once.
