@@ -972,23 +972,10 @@ impl Store for PgStore {
     }
 
     fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<ReplayEntry>, StoreError> {
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.conn()?
-            .query(
-                "SELECT seq, stream, also, payload FROM events WHERE seq > $1 ORDER BY seq LIMIT $2",
-                &[&to_i64(after)?, &limit],
-            )
-            .map_err(backend)?
-            .iter()
-            .map(|r| {
-                Ok(ReplayEntry {
-                    seq: to_u64(col(r, 0)?),
-                    stream: col(r, 1)?,
-                    also: decode_also(col::<&str>(r, 2)?)?,
-                    payload: col(r, 3)?,
-                })
-            })
-            .collect()
+        // One query for replays: the page read, as owned entries.
+        let mut page = ReplayPage::new();
+        self.read_replay_page(after, limit, &mut page)?;
+        Ok(page.to_entries())
     }
 
     fn read_replay_page(

@@ -887,24 +887,10 @@ impl Store for SqliteStore {
     }
 
     fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<ReplayEntry>, StoreError> {
-        let c = self.reader()?;
-        let mut stmt = c
-            .prepare_cached(
-                "SELECT seq, stream, also, payload FROM events WHERE seq > ?1 ORDER BY seq LIMIT ?2",
-            )
-            .map_err(backend)?;
-        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let rows = stmt
-            .query_map(params![to_i64(after)?, limit], |r| {
-                Ok(ReplayEntry {
-                    seq: to_u64(r.get(0)?),
-                    stream: r.get(1)?,
-                    also: decode_also(r.get_ref(2)?.as_str()?)?,
-                    payload: r.get(3)?,
-                })
-            })
-            .map_err(backend)?;
-        rows.collect::<Result<_, _>>().map_err(backend)
+        // One query for replays: the page read, as owned entries.
+        let mut page = ReplayPage::new();
+        self.read_replay_page(after, limit, &mut page)?;
+        Ok(page.to_entries())
     }
 
     fn read_replay_page(

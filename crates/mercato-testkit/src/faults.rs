@@ -23,7 +23,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Condvar, Mutex};
 
 use mercato::store::{
-    Chain, ChainTail, Commit, CommitOutcome, IdempotencyRecord, ReadModel, ReplayEntry,
+    Chain, ChainTail, Commit, CommitOutcome, IdempotencyRecord, ReadModel, ReplayEntry, ReplayPage,
     SnapshotRecord, Store, StoreError, StoredEvent, VerifyReport,
 };
 
@@ -204,6 +204,14 @@ impl<S: Store> Store for FaultyStore<S> {
     }
     fn read_payloads(&self, after: u64, limit: usize) -> Result<Vec<ReplayEntry>, StoreError> {
         self.inner.read_payloads(after, limit)
+    }
+    fn read_replay_page(
+        &self,
+        after: u64,
+        limit: usize,
+        page: &mut ReplayPage,
+    ) -> Result<(), StoreError> {
+        self.inner.read_replay_page(after, limit, page)
     }
     fn read_stream(&self, stream: &str) -> Result<Vec<StoredEvent>, StoreError> {
         self.inner.read_stream(stream)

@@ -19,7 +19,7 @@ use mercato_testkit::faults::{Fault, FaultyStore};
 
 #[path = "support/calls.rs"]
 mod calls;
-use calls::{clock, json, order};
+use calls::{clock, json, on_postgres, order};
 
 /// Places `req`, retrying a call that lost too many races; `None` when the
 /// stock is gone.
@@ -103,15 +103,7 @@ fn finding_1_mixed_cart_shapes_on_sqlite() {
 
 #[test]
 fn finding_1_mixed_cart_shapes_on_postgres() {
-    use mercato_postgres::testing::TestCluster;
-    use mercato_postgres::{PgOptions, PgStore};
-    let Some(cluster) = TestCluster::shared_or_skip() else {
-        return;
-    };
-    let schema = cluster.fresh_schema_name();
-    mixed_cart_shapes_never_oversell(|| {
-        PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap()
-    });
+    on_postgres(|open| mixed_cart_shapes_never_oversell(open));
 }
 
 // ----- finding 2: promotion budgets across processes ---------------------
@@ -172,15 +164,7 @@ fn finding_2_budgets_on_sqlite() {
 
 #[test]
 fn finding_2_budgets_on_postgres() {
-    use mercato_postgres::testing::TestCluster;
-    use mercato_postgres::{PgOptions, PgStore};
-    let Some(cluster) = TestCluster::shared_or_skip() else {
-        return;
-    };
-    let schema = cluster.fresh_schema_name();
-    budgets_hold_across_engines(|| {
-        PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap()
-    });
+    on_postgres(|open| budgets_hold_across_engines(open));
 }
 
 // ----- the chain rule: a commit decided on a refused one ---------------------

@@ -15,7 +15,7 @@ use mercato_testkit::faults::{Fault, FaultyStore};
 
 #[path = "support/calls.rs"]
 mod calls;
-use calls::{clock, json, order};
+use calls::{clock, json, on_postgres, order};
 
 /// Locked, and no retry at all: a call that lost a race would fail with
 /// `TooManyConflicts(0)` at once.
@@ -136,15 +136,7 @@ fn no_locked_call_loses_a_race_on_sqlite() {
 
 #[test]
 fn no_locked_call_loses_a_race_on_postgres() {
-    use mercato_postgres::testing::TestCluster;
-    use mercato_postgres::{PgOptions, PgStore};
-    let Some(cluster) = TestCluster::shared_or_skip() else {
-        return;
-    };
-    let schema = cluster.fresh_schema_name();
-    no_call_loses_a_race(|| {
-        PgStore::open(cluster.url(), PgOptions::default().schema(schema.clone())).unwrap()
-    });
+    on_postgres(|open| no_call_loses_a_race(open));
 }
 
 /// A locked decision reads everything stored before it, without a sync and
